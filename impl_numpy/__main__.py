@@ -1,0 +1,3 @@
+from .mlp import main
+
+main()

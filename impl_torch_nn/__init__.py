@@ -1,0 +1,5 @@
+"""nn.Sequential + nn loss + torch.optim. The lesson is mlp.py: read it top to bottom."""
+
+from .mlp import MLP
+
+__all__ = ["MLP"]

@@ -1,0 +1,1 @@
+"""mlp-parity: the harness that runs the four styles and proves them equal."""

@@ -1,0 +1,273 @@
+"""Run styles in lockstep, compare every pair after every phase, pin the first divergence.
+
+`run(spec)` builds every requested style from the same seeded problem, then for
+each step runs each phase in every style, reads every named tensor, and compares
+every pair of styles under the tolerance policy (`parity.tolerance`). Nothing
+is kept but the errors, so a run of any length fits in memory. `trace(spec,
+style)` records every tensor of one style instead, for reading a few steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .problem import Problem, make_problem
+from .spec import Spec, SpecError
+from .styles import LABELS, PHASES, STYLES, build, split_name
+from .tolerance import tolerance
+
+# A run is said to diverge when its loss is not finite or grows past this many
+# times its first value.
+DIVERGENCE_FACTOR = 1e6
+
+
+@dataclass
+class Divergence:
+    """The first place two styles disagree beyond the tolerance."""
+    step: int
+    phase: str
+    tensor: str
+    layer: int | None
+    pair: tuple
+    index: tuple
+    value_a: float
+    value_b: float
+    abs_err: float
+    rel_err: float
+    error: float
+    tol: float
+    scale: float
+
+    def sentence(self):
+        a, b = self.pair
+        where = f"layer {self.layer}, " if self.layer is not None else ""
+        idx = "" if self.index == () else f" at index {self.index}"
+        return (f"step {self.step}, phase {self.phase}, {where}tensor {self.tensor}: {a} and {b} differ{idx}: "
+                f"{a} = {self.value_a:.10g}, {b} = {self.value_b:.10g} "
+                f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g}; "
+                f"scaled err {self.error:.3g} > tolerance {self.tol:.3g})")
+
+    def as_dict(self):
+        d = dict(self.__dict__)
+        d["pair"], d["index"] = list(self.pair), list(self.index)
+        return d
+
+
+@dataclass
+class Diverged:
+    """A run whose loss stopped being finite or exploded."""
+    step: int
+    style: str
+    loss: float
+    first_loss: float
+
+    def sentence(self, spec):
+        what = "is not finite" if not math.isfinite(self.loss) else \
+            f"grew to {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
+        return (f"training diverged at step {self.step}: the loss in {self.style} {what}. The likely cause is "
+                f"a learning rate too large for the size of the inputs (lr = {spec.lr:g}): "
+                f"try lr = {spec.lr / 10:g} or scale the inputs down.")
+
+
+@dataclass
+class Report:
+    spec: Spec
+    styles: tuple
+    pairs: list
+    tol: float
+    tensors: list = field(default_factory=list)          # [(phase, name)], in order
+    errors: list = field(default_factory=list)           # per step: array (tensors, pairs)
+    losses: dict = field(default_factory=dict)           # style -> [loss per step]
+    seconds: dict = field(default_factory=dict)          # style -> {phase: total seconds}
+    first: Divergence | None = None
+    diverged: Diverged | None = None
+    steps_run: int = 0
+
+    @property
+    def ok(self):
+        return self.first is None and self.diverged is None
+
+    def error_array(self):
+        """(steps, tensors, pairs) array of scaled errors."""
+        if not self.errors:
+            return np.zeros((0, len(self.tensors), len(self.pairs)))
+        return np.stack(self.errors)
+
+    def max_by(self, key):
+        """Largest error over all steps, grouped by key(phase, name) -> label; {label: [per pair]}."""
+        err = self.error_array().max(axis=0) if self.errors else np.zeros((len(self.tensors), len(self.pairs)))
+        out = {}
+        for i, (phase, name) in enumerate(self.tensors):
+            label = key(phase, name)
+            out[label] = np.maximum(out.get(label, np.zeros(len(self.pairs))), err[i])
+        return out
+
+    def by_phase_group(self):
+        return self.max_by(lambda phase, name: (phase, split_name(name)[0]))
+
+    def by_phase(self):
+        return self.max_by(lambda phase, name: phase)
+
+
+def compare_arrays(a, b, scale, tol):
+    """Scaled error of b against a, and where it is worst.
+
+    Returns (error, index, abs_err, rel_err) at the worst element, where
+    error = max |a − b| / (scale + max(|a|, |b|)) (see parity.tolerance).
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        return math.inf, (), math.nan, math.nan
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs(a - b)
+        denom = scale + np.maximum(np.abs(a), np.abs(b))
+        err = diff / np.where(denom > 0, denom, 1.0)
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        err = np.where(same, 0.0, np.where(np.isfinite(err), err, math.inf))
+    if err.size == 0:
+        return 0.0, (), 0.0, 0.0
+    flat = int(np.argmax(err))
+    idx = np.unravel_index(flat, err.shape) if err.ndim else ()
+    idx = tuple(int(i) for i in idx)
+    e = float(err.reshape(-1)[flat])
+    av, bv = float(a.reshape(-1)[flat]), float(b.reshape(-1)[flat])
+    abs_err = abs(av - bv)
+    rel_err = abs_err / abs(bv) if bv != 0 else (0.0 if abs_err == 0 else math.inf)
+    return e, idx, abs_err, rel_err
+
+
+def batches(spec: Spec, n_rows: int, steps: int):
+    """Row indices of each step's batch: the whole set, or consecutive slices that wrap around."""
+    if spec.batch_size is None:
+        rows = np.arange(n_rows)
+        for _ in range(steps):
+            yield rows
+        return
+    per_epoch = [np.arange(i, min(i + spec.batch_size, n_rows)) for i in range(0, n_rows, spec.batch_size)]
+    for step in range(steps):
+        yield per_epoch[step % len(per_epoch)]
+
+
+def _pairs(styles):
+    return list(itertools.combinations(styles, 2))
+
+
+def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int | None = None,
+        device="cpu", mlp_classes=None, lr_schedule=None, tol=None, progress=False,
+        stop_at_first=False) -> Report:
+    """Run `styles` in lockstep for `steps` steps and compare every pair after every phase.
+
+    mlp_classes: {style: class} to replace a lesson's MLP (tests inject bugs this way).
+    lr_schedule: {step: lr}, learning rates set before those steps, in every style.
+    """
+    styles = tuple(styles)
+    for s in styles:
+        if s not in STYLES:
+            raise SpecError(f"unknown style {s!r}: choose from {', '.join(STYLES)}")
+    if len(set(styles)) != len(styles):
+        raise SpecError(f"a style is named twice in {styles}: name each once")
+    problem = problem or make_problem(spec)
+    if problem.spec is not spec:
+        spec = problem.spec
+    steps = spec.steps if steps is None else steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise SpecError(f"steps must be an integer >= 0, got {steps!r}")
+    tol = tolerance(spec.dtype) if tol is None else tol
+    mlp_classes = mlp_classes or {}
+    built = {s: build(s, problem, device=device, mlp_class=mlp_classes.get(s)) for s in styles}
+    pairs = _pairs(styles)
+    report = Report(spec=spec, styles=styles, pairs=pairs, tol=tol,
+                    losses={s: [] for s in styles}, seconds={s: dict.fromkeys(PHASES, 0.0) for s in styles})
+    x_all, y_all, _, _ = problem.cast(spec.dtype)
+    scales = {}
+    index = {}
+    it = enumerate(batches(spec, x_all.shape[0], steps))
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, total=steps, desc=spec.name, unit="step", leave=False)
+    for step, rows in it:
+        if lr_schedule and step in lr_schedule:
+            for st in built.values():
+                st.set_lr(lr_schedule[step])
+        x, y = x_all[rows], y_all[rows]
+        step_err = np.zeros((len(report.tensors) or 1, len(pairs)))
+        for phase in PHASES:
+            reads = {}
+            for s, st in built.items():
+                t0 = time.perf_counter()
+                st.run(phase, x, y)
+                report.seconds[s][phase] += time.perf_counter() - t0
+                reads[s] = st.read(phase)
+            names = list(reads[styles[0]])
+            for name in names:
+                key = (phase, name)
+                if key not in index:
+                    index[key] = len(report.tensors)
+                    report.tensors.append(key)
+                if step_err.shape[0] < len(report.tensors):
+                    step_err = np.pad(step_err, ((0, len(report.tensors) - step_err.shape[0]), (0, 0)))
+                now = max(float(np.max(np.abs(r[name]), initial=0.0)) if name in r else 0.0
+                          for r in reads.values())
+                if not math.isfinite(now):
+                    now = 0.0
+                scale = scales.setdefault(key, now)
+                scale = max(scale, now)
+                for p, (a, b) in enumerate(pairs):
+                    if name not in reads[a] or name not in reads[b]:
+                        e, idx, ae, re_ = math.inf, (), math.nan, math.nan
+                        va = vb = math.nan
+                    else:
+                        e, idx, ae, re_ = compare_arrays(reads[a][name], reads[b][name], scale, tol)
+                        va = float(reads[a][name][idx]) if reads[a][name].shape == reads[b][name].shape \
+                            else math.nan
+                        vb = float(reads[b][name][idx]) if reads[a][name].shape == reads[b][name].shape \
+                            else math.nan
+                    step_err[index[key], p] = e
+                    if e > tol and report.first is None:
+                        report.first = Divergence(step=step, phase=phase, tensor=name,
+                                                  layer=split_name(name)[1], pair=(a, b), index=idx,
+                                                  value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
+                                                  error=e, tol=tol, scale=scale)
+            if phase == "loss":
+                for s in styles:
+                    report.losses[s].append(float(reads[s]["loss"]))
+        report.errors.append(step_err[:len(report.tensors)])
+        report.steps_run = step + 1
+        if report.first is not None and stop_at_first:
+            break
+        for s in styles:
+            loss, first_loss = report.losses[s][-1], report.losses[s][0]
+            if not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss):
+                report.diverged = Diverged(step=step, style=s, loss=loss, first_loss=first_loss)
+                break
+        if report.diverged is not None:
+            break
+    return report
+
+
+def trace(spec: Spec, style: str, *, problem: Problem | None = None, steps: int | None = None,
+          device="cpu", mlp_class=None):
+    """Every named tensor of one style, step by step: [ {phase: {name: array}} ]."""
+    problem = problem or make_problem(spec)
+    spec = problem.spec
+    steps = spec.steps if steps is None else steps
+    st = build(style, problem, device=device, mlp_class=mlp_class)
+    x_all, y_all, _, _ = problem.cast(spec.dtype)
+    out = []
+    for rows in batches(spec, x_all.shape[0], steps):
+        rec = {}
+        for phase in PHASES:
+            st.run(phase, x_all[rows], y_all[rows])
+            rec[phase] = st.read(phase)
+        out.append(rec)
+    return out
+
+
+def label(style):
+    return LABELS.get(style, style)

@@ -1,0 +1,173 @@
+"""The spec: everything that defines a run, checked before any work is done.
+
+A `Spec` names the layer sizes, activations, bias, loss, optimizer and its
+hyper-parameters, learning rate, dtype, seed, data and initial weights. Every
+style is built from the same spec and the same seeded `Problem` (see
+`parity.problem`), so any difference between styles is a difference in code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+# The names every style understands. The lessons each keep their own table of
+# these (a lesson does not import the harness); tests/test_spec.py checks that
+# each lesson's table holds exactly these names.
+ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh")
+LOSSES = ("half_sse", "sse", "mse")
+OPTIMIZERS = ("sgd",)
+DTYPES = ("float64", "float32")
+INITS = ("constant", "normal")
+DATA = ("ones", "normal")
+
+
+class SpecError(ValueError):
+    """A spec or an input that cannot be run. The message names the problem and the fix."""
+
+
+def _choice(field, value, valid):
+    if value not in valid:
+        raise SpecError(f"unknown {field} {value!r}: choose one of {', '.join(valid)}")
+
+
+def _number(field, value, *, low=None, high=None, low_open=False, high_open=False, what=""):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"{field} must be a finite number, got {value!r}")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+        hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
+        rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
+        raise SpecError(f"{field} = {value!r} is out of range: it must lie in {rng}{what}")
+
+
+def _count(field, value, *, low):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise SpecError(f"{field} must be an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    sizes: tuple = (2, 3, 2, 1)          # n0, n1, ..., nL: L linear layers
+    activation: str = "relu"             # after every hidden layer
+    output_activation: str = "identity"  # after the last layer
+    bias: bool = False
+    loss: str = "sse"
+    optimizer: str = "sgd"
+    lr: float = 1e-6
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    dtype: str = "float64"
+    seed: int = 0
+    steps: int = 50
+    n_samples: int = 64                  # N, the rows of x and y
+    batch_size: int | None = None        # None: the whole data set every step
+    data: str = "normal"                 # x and y: all ones, or standard normal from the seed
+    init: str = "normal"                 # weights: all `init_value`, or normal(0, init_scale²)
+    init_value: float = 0.5
+    init_scale: float = 1.0
+    name: str = "custom"
+
+    def __post_init__(self):
+        sizes = self.sizes
+        if not isinstance(sizes, (tuple, list)) or len(sizes) < 2:
+            raise SpecError(f"sizes must list at least two layer widths (input and output), got {sizes!r}")
+        for i, n in enumerate(sizes):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise SpecError(f"sizes[{i}] = {n!r}: every layer width must be a positive integer")
+        object.__setattr__(self, "sizes", tuple(sizes))
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("output activation", self.output_activation, ACTIVATIONS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("dtype", self.dtype, DTYPES)
+        _choice("data", self.data, DATA)
+        _choice("init", self.init, INITS)
+        if not isinstance(self.bias, bool):
+            raise SpecError(f"bias must be True or False, got {self.bias!r}")
+        if not isinstance(self.nesterov, bool):
+            raise SpecError(f"nesterov must be True or False, got {self.nesterov!r}")
+        _number("lr", self.lr, low=0, low_open=True, what=" (the learning rate must be positive)")
+        _number("momentum", self.momentum, low=0, high=1, high_open=True)
+        _number("dampening", self.dampening, low=0, high=1)
+        _number("weight_decay", self.weight_decay, low=0)
+        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise SpecError("nesterov needs momentum > 0 and dampening = 0 (as torch.optim.SGD requires)")
+        _number("init_value", self.init_value)
+        _number("init_scale", self.init_scale, low=0)
+        _count("seed", self.seed, low=0)
+        _count("steps", self.steps, low=0)
+        _count("n_samples", self.n_samples, low=1)
+        if self.batch_size is not None:
+            _count("batch_size", self.batch_size, low=1)
+            if self.batch_size > self.n_samples:
+                raise SpecError(f"batch_size = {self.batch_size} is larger than the data set "
+                                f"(n_samples = {self.n_samples}): use at most {self.n_samples}")
+
+    @property
+    def depth(self):
+        """L, the number of linear layers."""
+        return len(self.sizes) - 1
+
+    def replace(self, **changes):
+        """A copy with some fields changed, checked again."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise SpecError(f"unknown spec field(s) {', '.join(sorted(unknown))}: choose from "
+                            f"{', '.join(f.name for f in dataclasses.fields(self))}")
+        return dataclasses.replace(self, **changes)
+
+    def optimizer_kwargs(self):
+        """The optimizer's hyper-parameters, as every lesson's MLP takes them."""
+        return dict(lr=self.lr, momentum=self.momentum, dampening=self.dampening,
+                    nesterov=self.nesterov, weight_decay=self.weight_decay)
+
+    def describe(self):
+        net = "-".join(map(str, self.sizes))
+        bias = "bias" if self.bias else "no bias"
+        opt = self.optimizer + (f"(momentum={self.momentum:g})" if self.momentum else "")
+        return (f"{self.name}: {net}, {self.activation}, {bias}, loss {self.loss}, {opt} lr {self.lr:g}, "
+                f"{self.dtype}, seed {self.seed}")
+
+
+# ---------------------------------------------------------------------------
+# Presets, taken from the seed notebooks
+# ---------------------------------------------------------------------------
+
+
+def three_layer(**changes):
+    """Seed 000: 2-3-2-1, identity activations, every weight 0.5, x = [1, 1], y = [1].
+
+    The loss is ½·Σ(ŷ − y)², so the output delta is ŷ − y as the notebook computes it.
+    Plain SGD with lr 0.1 over 50 steps, as the notebook's training loop. With
+    bias=True every bias starts at 0.5, as in the notebook's bias variant.
+    """
+    base = Spec(name="three-layer", sizes=(2, 3, 2, 1), activation="identity", bias=False,
+                loss="half_sse", optimizer="sgd", lr=0.1, steps=50, n_samples=1,
+                data="ones", init="constant", init_value=0.5)
+    return base.replace(**changes)
+
+
+def two_layer(**changes):
+    """Seeds 001/002: 1000-100-10, ReLU, no bias, N = 64, Σ(ŷ − y)², SGD lr 1e-6, 500 steps.
+
+    x, y and both weight matrices are standard normal, drawn from the seed.
+    """
+    base = Spec(name="two-layer", sizes=(1000, 100, 10), activation="relu", bias=False,
+                loss="sse", optimizer="sgd", lr=1e-6, steps=500, n_samples=64,
+                data="normal", init="normal", init_scale=1.0)
+    return base.replace(**changes)
+
+
+PRESETS = {"three-layer": three_layer, "two-layer": two_layer}
+
+
+def preset(name, **changes):
+    if name not in PRESETS:
+        raise SpecError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return PRESETS[name](**changes)

@@ -1,0 +1,234 @@
+"""The four styles, seen from the harness.
+
+Each lesson (`impl_*/mlp.py`) exposes an `MLP` with the same four phases:
+`forward(x) -> ŷ`, `loss(ŷ, y) -> L`, `backward()`, `update()`. The lessons know
+nothing of the harness. This module is the only place that knows how to build
+each one from a `Problem` (converting NumPy arrays to torch tensors of the right
+dtype and device), how to read its tensors after each phase, and how to change
+its learning rate.
+
+After each phase a style is read as a dict of named tensors, in the order the
+style computes them, as float64 NumPy copies:
+
+    forward   z1, a1, z2, a2, ..., zL, aL     pre-activation and activation of each layer
+    loss      loss
+    backward  dzL, dWL, dbL, ..., dz1, dW1, db1   δ_l = ∂L/∂z_l and the parameter gradients
+    update    W1, b1, ..., WL, bL              the parameters after the update
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import numpy as np
+
+PHASES = ("forward", "loss", "backward", "update")
+STYLES = ("numpy", "torch_manual", "torch_autograd", "torch_nn")
+MODULES = {s: f"impl_{s}" for s in STYLES}
+LABELS = {"numpy": "NumPy by hand", "torch_manual": "torch by hand",
+          "torch_autograd": "torch autograd", "torch_nn": "nn + optim"}
+SHORT = {"numpy": "np", "torch_manual": "manual", "torch_autograd": "autograd", "torch_nn": "nn"}
+
+_NAME = re.compile(r"^(?P<group>[a-zA-Z]+?)(?P<layer>\d+)$")
+
+
+def split_name(name):
+    """'dW2' -> ('dW', 2); 'loss' -> ('loss', None)."""
+    m = _NAME.match(name)
+    return (m["group"], int(m["layer"])) if m else (name, None)
+
+
+def _np(t):
+    """A float64 NumPy copy of an array or tensor (on any device)."""
+    if hasattr(t, "detach"):
+        t = t.detach().cpu().numpy()
+    return np.array(t, dtype=np.float64, copy=True)
+
+
+class Style:
+    """One lesson's MLP, built from a Problem, run phase by phase, and read after each phase."""
+
+    name: str = ""
+
+    def __init__(self, problem, *, device="cpu", mlp_class=None):
+        self.problem = problem
+        self.spec = problem.spec
+        self.device = device
+        self.module = importlib.import_module(MODULES[self.name])
+        self.mlp_class = mlp_class or self.module.MLP
+        x, y, weights, biases = problem.cast(self.spec.dtype)
+        self.net = self.build(weights, biases)
+        self.yhat = None
+
+    # -- conversions ---------------------------------------------------------
+    def convert(self, array):
+        return array
+
+    def build(self, weights, biases):
+        s = self.spec
+        kwargs = dict(activation=s.activation, output_activation=s.output_activation, loss=s.loss,
+                      optimizer=s.optimizer, **s.optimizer_kwargs())
+        if self.name != "numpy":
+            kwargs["device"] = self.device
+        conv = [self.convert(w) for w in weights]
+        convb = None if biases is None else [self.convert(b) for b in biases]
+        return self.mlp_class(conv, convb, **kwargs)
+
+    # -- running a phase -----------------------------------------------------
+    def run(self, phase, x=None, y=None):
+        """Run one phase of the lesson. x and y are NumPy arrays in the spec's dtype."""
+        if phase == "forward":
+            self.yhat = self.net.forward(self.convert(x))
+            self.after_forward()
+        elif phase == "loss":
+            self.loss_value = self.net.loss(self.yhat, self.convert(y))
+        elif phase == "backward":
+            self.net.backward()
+        elif phase == "update":
+            self.net.update()
+        else:
+            raise ValueError(f"unknown phase {phase!r}: choose one of {', '.join(PHASES)}")
+
+    def after_forward(self):
+        pass
+
+    def set_lr(self, lr):
+        self.net.lr = lr
+
+    # -- reading tensors after a phase ---------------------------------------
+    def read(self, phase):
+        L = self.spec.depth
+        if phase == "forward":
+            z, a = self.activations()
+            out = {}
+            for l in range(L):
+                out[f"z{l + 1}"], out[f"a{l + 1}"] = _np(z[l]), _np(a[l])
+            return out
+        if phase == "loss":
+            return {"loss": _np(self.loss_value).reshape(())}
+        if phase == "backward":
+            dz, dW, db = self.gradients()
+            out = {}
+            for l in reversed(range(L)):
+                out[f"dz{l + 1}"] = _np(dz[l])
+                out[f"dW{l + 1}"] = _np(dW[l])
+                if self.spec.bias:
+                    out[f"db{l + 1}"] = _np(db[l])
+            return out
+        if phase == "update":
+            W, b = self.parameters()
+            out = {}
+            for l in range(L):
+                out[f"W{l + 1}"] = _np(W[l])
+                if self.spec.bias:
+                    out[f"b{l + 1}"] = _np(b[l])
+            return out
+        raise ValueError(f"unknown phase {phase!r}")
+
+    # Each style says where its tensors live.
+    def activations(self):
+        return self.net.z, self.net.a
+
+    def gradients(self):
+        return self.net.dz, self.net.dW, self.net.db
+
+    def parameters(self):
+        return self.net.W, self.net.b
+
+
+class NumpyStyle(Style):
+    name = "numpy"
+
+
+class TorchStyle(Style):
+    def __init__(self, problem, *, device="cpu", mlp_class=None):
+        import torch
+        self.torch = torch
+        self.tdtype = getattr(torch, problem.spec.dtype)
+        super().__init__(problem, device=device, mlp_class=mlp_class)
+
+    def convert(self, array):
+        # from_numpy shares memory with the array; the lessons copy what they keep.
+        return self.torch.from_numpy(np.ascontiguousarray(array)).to(device=self.device, dtype=self.tdtype)
+
+
+class TorchManualStyle(TorchStyle):
+    name = "torch_manual"
+
+
+class TorchAutogradStyle(TorchStyle):
+    name = "torch_autograd"
+
+    def after_forward(self):
+        # Ask autograd to keep ∂L/∂z_l for every layer, so δ_l can be compared too.
+        for z in self.net.z:
+            if z.requires_grad:
+                z.retain_grad()
+
+    def gradients(self):
+        L = self.spec.depth
+        dz = [z.grad for z in self.net.z]
+        dW = [W.grad for W in self.net.W]
+        db = [b.grad for b in self.net.b] if self.net.b is not None else [None] * L
+        return dz, dW, db
+
+
+class TorchNNStyle(TorchStyle):
+    name = "torch_nn"
+
+    def __init__(self, problem, *, device="cpu", mlp_class=None):
+        super().__init__(problem, device=device, mlp_class=mlp_class)
+        torch = self.torch
+        modules = list(self.net.model)
+        self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
+        self._z, self._a = [None] * len(self.linears), [None] * len(self.linears)
+        # Forward hooks see every module's output without changing the lesson:
+        # a Linear's output is z_l; the activation module after it, if any, gives a_l.
+        for l, lin in enumerate(self.linears):
+            lin.register_forward_hook(self._hook(l, "z"))
+            i = modules.index(lin)
+            if i + 1 < len(modules) and not isinstance(modules[i + 1], torch.nn.Linear):
+                modules[i + 1].register_forward_hook(self._hook(l, "a"))
+
+    def _hook(self, l, kind):
+        def hook(module, inputs, output):
+            if kind == "z":
+                if output.requires_grad:
+                    output.retain_grad()
+                self._z[l] = output
+                self._a[l] = output      # a_l = z_l unless an activation module follows
+            else:
+                self._a[l] = output
+        return hook
+
+    def activations(self):
+        return self._z, self._a
+
+    def gradients(self):
+        dW = [lin.weight.grad for lin in self.linears]
+        db = [lin.bias.grad if lin.bias is not None else None for lin in self.linears]
+        return [z.grad for z in self._z], dW, db
+
+    def parameters(self):
+        W = [lin.weight for lin in self.linears]
+        b = [lin.bias for lin in self.linears] if self.spec.bias else None
+        return W, b
+
+    def set_lr(self, lr):
+        for group in self.net.optimizer.param_groups:
+            group["lr"] = lr
+
+
+STYLE_CLASSES = {"numpy": NumpyStyle, "torch_manual": TorchManualStyle,
+                 "torch_autograd": TorchAutogradStyle, "torch_nn": TorchNNStyle}
+
+
+def build(style, problem, *, device="cpu", mlp_class=None):
+    """Build a style by name. `mlp_class` replaces the lesson's MLP (tests inject bugs this way)."""
+    if style not in STYLE_CLASSES:
+        from .spec import SpecError
+        raise SpecError(f"unknown style {style!r}: choose from {', '.join(STYLES)}")
+    if style == "numpy" and device != "cpu":
+        device = "cpu"   # NumPy runs on the CPU only
+    return STYLE_CLASSES[style](problem, device=device, mlp_class=mlp_class)

@@ -1,0 +1,22 @@
+import functools
+import os
+
+# Keep the thread count fixed so every run adds in the same order (and the suite is
+# not slowed by over-subscribing a 2-core machine).
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import pytest  # noqa: E402
+
+from parity import harness  # noqa: E402
+from parity.spec import preset  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def lockstep(name, steps, **changes):
+    """One lockstep run per configuration, shared by every test that reads it."""
+    return harness.run(preset(name, **changes), steps=steps)
+
+
+@pytest.fixture
+def run_cached():
+    return lockstep
