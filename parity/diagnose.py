@@ -72,8 +72,10 @@ def formula(spec, name, N=None):
         return LOSS[spec.loss][0]
     if group == "dz":
         act = _act(spec, l)
+        if l == L and act == "identity":
+            return f"dz{L} = ∂L/∂ŷ = {LOSS[spec.loss][1]} (the output layer has no activation)"
         if l == L:
-            return f"dz{L} = ∂L/∂ŷ ⊙ f'(z{L}) = {LOSS[spec.loss][1]} ⊙ {act}'(z{L}), with {DERIVATIVE[act]}"
+            return f"dz{L} = ∂L/∂ŷ ⊙ {act}'(z{L}) = ({LOSS[spec.loss][1]}) ⊙ {act}'(z{L}), with {DERIVATIVE[act]}"
         return f"dz{l} = (dz{l + 1} @ W{l + 1}) ⊙ {act}'(z{l}), with {DERIVATIVE[act]}"
     if group == "dW":
         return f"dW{l} = dz{l}ᵀ @ {prev}"
