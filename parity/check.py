@@ -411,8 +411,12 @@ def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=Non
                 if phase == "loss" and learner.loss_value is None:
                     raise CannotRun("loss returned None: it must return the loss L, a scalar",
                                     step=step, phase=phase)
-                got = _read_learner(learner.net, phase, r, flavour, L, where,
-                                    loss_value=getattr(learner, "loss_value", None))
+                try:
+                    got = _read_learner(learner.net, phase, r, flavour, L, where,
+                                        loss_value=getattr(learner, "loss_value", None))
+                except CannotRun as exc:
+                    exc.step, exc.phase = step, phase
+                    raise
                 for name, expected in r.items():
                     now = float(np.max(np.abs(expected), initial=0.0))
                     scale = scales[name] = max(scales.get(name, now), now)
