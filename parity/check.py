@@ -326,7 +326,8 @@ def _as_array(value, name, tensor, flavour, expected_shape, where):
     kind = "a torch.Tensor" if flavour == "torch" else "a NumPy array"
     if flavour == "torch":
         import torch
-        ok = isinstance(value, torch.Tensor)
+        ok = isinstance(value, torch.Tensor) or (tensor == "loss" and isinstance(value, (float, int))
+                                                 and not isinstance(value, bool))
     else:
         ok = isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool)
     if value is None:
@@ -404,7 +405,9 @@ def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=Non
                 r = ref.read(phase)
                 reads[phase] = r
                 where = f"{phase} at step {step}"
-                _call(f"{phase}()", learner.run, phase, x, y, timeout=timeout, step=step, phase=phase, paths=paths)
+                # the learner gets its own copies: an in-place change to x cannot reach the reference
+                _call(f"{phase}()", learner.run, phase, x.copy(), y.copy(), timeout=timeout, step=step, phase=phase,
+                      paths=paths)
                 if phase == "forward" and learner.yhat is None:
                     raise CannotRun(f"forward returned None: it must return ŷ = a_L, shape "
                                     f"({len(rows)}, {spec.sizes[-1]})", step=step, phase=phase)

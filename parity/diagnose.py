@@ -379,6 +379,11 @@ def diagnose(ctx: Context, kind="value") -> Diagnosis:
                                  f"your {ctx.name} is {c:.6g} times the reference's, everywhere; no classic "
                                  "factor (2, ½, N, 1/N, nL, N·nL) is that number",
                                  formula(ctx.spec, ctx.name, ctx.N)))
+    if not hits and got.shape == ctx.expected.shape and _close(ctx.expected, got, ctx.scale, 1e-5):
+        hits.append(("lost_precision", "numbers rounded to single precision (float32)",
+                     f"your {ctx.name} agrees with the reference only to about 7 digits, the precision of float32: "
+                     "somewhere a float32 array or tensor was made (torch.tensor and torch.zeros default to it)",
+                     "keep every array in float64, the dtype the check hands you: np.float64 / torch.float64"))
     if not hits:
         what = "the shape is wrong and" if kind == "shape" else "the values differ and"
         return Diagnosis("none", "", f"{what} none of the classic mistakes (sign, transpose, factors 2, ½, N, "

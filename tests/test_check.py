@@ -314,3 +314,27 @@ def test_the_check_nets_make_the_mistakes_visible():
     assert s.n_samples not in (1, 2, s.sizes[-1]) and s.bias         # N is a factor of its own
     assert len({np.round(w, 6).tobytes() for w in p.weights[0]}) == 4  # random, not symmetric
     assert (p.x @ p.weights[0].T + p.biases[0] < 0).any()           # ReLU masks something
+
+
+def test_float32_arithmetic_is_named(tmp_path):
+    path = _learner(tmp_path, """
+        class MLP(Correct):
+            def forward(self, x):
+                out = super().forward(x)
+                self.z[0] = self.z[0].astype(np.float32)
+                return out
+        """)
+    result = chk.check(path)
+    assert (result.mismatch.tensor, result.mismatch.diagnosis.key) == ("z1", "lost_precision"), result.text()
+
+
+def test_an_in_place_change_to_x_does_not_reach_the_reference(tmp_path):
+    path = _learner(tmp_path, """
+        class MLP(Correct):
+            def forward(self, x):
+                out = super().forward(x)
+                self.x = x.copy()
+                x[:] = 0.0                             # harmless to the learner's own run
+                return out
+        """)
+    assert chk.check(path).status == 0
