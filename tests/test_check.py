@@ -338,3 +338,82 @@ def test_an_in_place_change_to_x_does_not_reach_the_reference(tmp_path):
                 return out
         """)
     assert chk.check(path).status == 0
+
+
+# More mistakes than the gallery holds, written inline: (preset, body, step, phase, tensor, key)
+MORE = {
+    "update-with-another-layers-gradient": ("relu", """
+        class MLP(Correct):
+            def update(self):
+                L = len(self.W)
+                for l in range(L):
+                    self.W[l] -= self.lr * self.dW[L - 1 - l]
+                    self.b[l] -= self.lr * self.db[l]
+        """, 0, "update", "W1", "layers_swapped"),
+    "tanh-derivative-as-tanh": ("tanh", """
+        from mlp_numpy import tanh
+        class MLP(Correct):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.f = [(tanh, tanh) if f[0] is tanh else f for f in self.f]
+        """, 0, "backward", "dz2", "derivative_is_function"),
+    "sigmoid-derivative-of-the-activation": ("sigmoid", """
+        from mlp_numpy import sigmoid, sigmoid_grad
+        class MLP(Correct):
+            def backward(self):
+                z = self.z
+                self.z = self.a                  # sigmoid_grad fed a = σ(z) instead of z
+                super().backward()
+                self.z = z
+        """, 0, "backward", "dz2", "derivative_of_activation"),
+    "bias-left-out-of-forward": ("relu", """
+        class MLP(Correct):
+            def forward(self, x):
+                b, self.b = self.b, None
+                out = super().forward(x)
+                self.b = b
+                return out
+        """, 0, "forward", "z1", "missing_bias"),
+    "hidden-activation-not-applied": ("relu", """
+        from mlp_numpy import identity, identity_grad, relu
+        class MLP(Correct):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.f = [(identity, f[1]) if f[0] is relu else f for f in self.f]
+        """, 0, "forward", "a1", "activation_missing"),
+    "weight-gradient-from-pre-activation": ("relu", """
+        class MLP(Correct):
+            def backward(self):
+                super().backward()
+                self.dW[2] = self.dz[2].T @ self.z[1]
+        """, 0, "backward", "dW3", "pre_activation_used"),
+    "error-sent-back-through-W-transposed": ("relu", """
+        class MLP(Correct):
+            def backward(self):
+                W = self.W
+                self.W = [w.T for w in W]
+                super().backward()               # da = dz @ Wᵀ instead of dz @ W
+                self.W = W
+        """, 0, "backward", "dz2", "transposed"),
+    "bias-gradient-summed-over-units": ("relu", """
+        class MLP(Correct):
+            def backward(self):
+                super().backward()
+                self.db = [dz.sum(axis=1) for dz in self.dz]
+        """, 0, "backward", "db3", "bias_wrong_axis"),
+    "loss-summed-not-averaged": ("relu", """
+        class MLP(Correct):
+            def loss(self, yhat, y):
+                super().loss(yhat, y)
+                return np.sum((yhat - y) ** 2)
+        """, 0, "loss", "loss", "factor_N_nL"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_mistakes_are_named(tmp_path, name):
+    preset, body, step, phase, tensor, key = MORE[name]
+    result = chk.check(_learner(tmp_path, body), preset_name=preset)
+    m = result.mismatch
+    assert result.status == 1, result.text()
+    assert (m.step, m.phase, m.tensor, m.diagnosis.key) == (step, phase, tensor, key), result.text()
