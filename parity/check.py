@@ -270,6 +270,8 @@ def load(path, timeout=DEFAULT_TIMEOUT):
     module = importlib.util.module_from_spec(mspec)
     sys.modules[name] = module
     folder = str(p.resolve().parent)
+    if "torch" in p.read_text(errors="replace"):
+        import torch  # noqa: F401  imported here, outside the timer: torch alone takes seconds to import
     sys.path.insert(0, folder)            # as `python my_mlp.py` would: its neighbours can be imported
     try:
         _call(f"importing {path}", mspec.loader.exec_module, module, timeout=timeout,

@@ -94,10 +94,11 @@ class Diagnosis:
     fix: str
     also: list = field(default_factory=list)      # other mistakes that reproduce the numbers too
     numbers: str = ""
+    tensor: str = "numbers"
 
     def lines(self):
         if self.key == "none":
-            out = [f"No classic mistake reproduces your numbers. {self.why}"]
+            out = [f"No classic mistake reproduces your {self.tensor}: {self.why}"]
         else:
             out = [f"Likely mistake: {self.title}.", f"  {self.why}"]
             if self.fix:
@@ -385,11 +386,10 @@ def diagnose(ctx: Context, kind="value") -> Diagnosis:
                      "somewhere a float32 array or tensor was made (torch.tensor and torch.zeros default to it)",
                      "keep every array in float64, the dtype the check hands you: np.float64 / torch.float64"))
     if not hits:
-        what = "the shape is wrong and" if kind == "shape" else "the values differ and"
-        return Diagnosis("none", "", f"{what} none of the classic mistakes (sign, transpose, factors 2, ½, N, "
-                         "1/N, ReLU mask, bias sum, accumulation, update sign and learning rate, swapped layers, "
-                         "σ for σ') gives your numbers. The reference computes "
-                         f"{formula(ctx.spec, ctx.name, ctx.N)}.", "", numbers=_numbers(ctx))
+        why = ("tried the sign, a transpose, factors 2, ½, N and 1/N, the ReLU mask, the bias sum, accumulation, "
+               "the update's sign and learning rate, swapped layers, σ for σ'"
+               + (", none of which gives its shape" if kind == "shape" else "") + ". Both tensors:")
+        return Diagnosis("none", "", why, "", numbers=_numbers(ctx), tensor=ctx.name)
     key, title, why, fix = hits[0]
     also = [t for k, t, _, _ in hits[1:] if t != title]
     return Diagnosis(key, title, why, fix, also=also)

@@ -261,7 +261,7 @@ def test_an_unknown_mistake_is_not_named_and_shows_the_numbers(tmp_path):
     result = chk.check(path)
     d = result.mismatch.diagnosis
     assert d.key == "none"
-    assert "No classic mistake reproduces your numbers" in result.text()
+    assert "No classic mistake reproduces your dz3" in result.text()
     assert "expected dz3 (5, 4)" in d.numbers and "got dz3 (5, 4)" in d.numbers
 
 
