@@ -229,17 +229,16 @@ def _innermost_learner_frame(tb, paths):
     return found
 
 
-def _call(what, fn, *args, timeout, step=None, phase=None, paths=()):
+def _call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes=""):
     """Run one piece of the learner's code; turn a failure into CannotRun with its own traceback."""
     try:
         return bounded(fn, timeout, *args)
     except Hung:
         raise CannotRun(f"{what} did not finish within {timeout:g} s and was stopped: look for a loop that never "
-                        "ends (a `while` whose condition never changes) or a call that waits for input",
+                        "ends (a `while` whose condition never changes) or a call that waits for input "
+                        "(or give it more time with --timeout)",
                         step=step, phase=phase) from None
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+    except (Exception, SystemExit) as exc:
         text, tb = _learner_traceback(exc)
         if isinstance(exc, NotImplementedError):
             inner = _innermost_learner_frame(exc.__traceback__, paths)
@@ -250,7 +249,7 @@ def _call(what, fn, *args, timeout, step=None, phase=None, paths=()):
         if tb is None:   # the failure is in the call itself, not inside their code (a wrong signature)
             raise CannotRun(f"{what} could not be called: {type(exc).__name__}: {exc}", step=step,
                             phase=phase) from None
-        raise CannotRun(f"{what} raised {type(exc).__name__}; your traceback:\n{text}", step=step,
+        raise CannotRun(f"{what} raised {type(exc).__name__}; your traceback:\n{text}" + shapes, step=step,
                         phase=phase) from None
 
 
@@ -409,7 +408,7 @@ def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=Non
                 where = f"{phase} at step {step}"
                 # the learner gets its own copies: an in-place change to x cannot reach the reference
                 _call(f"{phase}()", learner.run, phase, x.copy(), y.copy(), timeout=timeout, step=step, phase=phase,
-                      paths=paths)
+                      paths=paths, shapes=shape_sheet(spec, len(rows)))
                 if phase == "forward" and learner.yhat is None:
                     raise CannotRun(f"forward returned None: it must return ŷ = a_L, shape "
                                     f"({len(rows)}, {spec.sizes[-1]})", step=step, phase=phase)
@@ -443,6 +442,14 @@ def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=Non
         return result
     result.status = 0
     return result
+
+
+def shape_sheet(spec, N):
+    """The shapes the protocol expects, for a message about a failed call."""
+    n, L = spec.sizes, spec.depth
+    per = "; ".join(f"W{l} {(n[l], n[l - 1])}" + (f", b{l} {(n[l],)}" if spec.bias else "")
+                    + f", z{l} a{l} dz{l} {(N, n[l])}" for l in range(1, L + 1))
+    return f"\nThe shapes here: x {(N, n[0])}, y {(N, n[-1])}; {per}; dW_l and db_l as W_l and b_l."
 
 
 def _compare(step, phase, name, expected, got, scale, tol, spec, N):

@@ -146,6 +146,7 @@ def test_an_exception_shows_the_learners_traceback_and_phase(tmp_path):
     assert "IndexError" in result.problem and "your traceback" in result.problem
     assert "mine.py" in result.problem and "self.a[3]" in result.problem
     assert "parity/check.py" not in result.problem and "parity/styles.py" not in result.problem
+    assert "The shapes here: x (5, 4)" in result.problem
 
 
 def test_a_hang_is_stopped_with_its_phase(tmp_path):
