@@ -358,8 +358,9 @@ def _read_learner(net, phase, ref, flavour, L, where, loss_value=None):
             raise CannotRun(f"self.{group} is a {type(attr).__name__}, expected a list of L = {L} "
                             f"{diagnose.GROUP_WORDS[group]}, layer 1 first")
         if len(attr) != L:
+            extra = " (leave out a_0 = x)" if group == "a" and len(attr) == L + 1 else ""
             raise CannotRun(f"self.{group} has {len(attr)} entries after {phase}, expected L = {L} "
-                            f"(one per layer, layer 1 first)")
+                            f"(one per layer, layer 1 first){extra}")
         out[name] = _as_array(attr[layer - 1], f"self.{group}[{layer - 1}] ({name})", name, flavour,
                               ref[name].shape, where)
     return out

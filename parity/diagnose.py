@@ -242,6 +242,10 @@ def _candidates(ctx):
         add("bias_wrong_axis", "bias gradient summed over the wrong axis", dz.sum(axis=1),
             f"your db{l} sums dz{l} over the units (axis 1), giving one number per sample; sum over the "
             "batch (axis 0)", formula(spec, name))
+    if exp.ndim == 2 and not _square(exp) and group in ("z", "a", "dz"):
+        add("transposed", f"{name} stored transposed", exp.T,
+            f"your {name} is {exp.T.shape}, the transpose of the reference's {exp.shape}: keep one row per sample",
+            formula(spec, name))
     if ctx.phase == "backward" and group in ("dz", "dW", "db"):
         if ctx.step > 0 and name in ctx.grads_so_far:
             add("gradients_accumulated", "gradients accumulated across steps", exp + ctx.grads_so_far[name],

@@ -235,7 +235,14 @@ def test_a_file_that_cannot_be_loaded_says_what_to_add(tmp_path, body, words):
          def loss(self, yhat, y):
              sys.exit("giving up")
      """, "loss", ["raised SystemExit", "giving up"]),
-], ids=["forward-returns-None", "dz-missing", "z-as-lists", "init-signature", "sys-exit"])
+    ("""
+     class MLP(Correct):
+         def forward(self, x):
+             out = super().forward(x)
+             self.a = [x] + self.a
+             return out
+     """, "forward", ["self.a has 4 entries after forward, expected L = 3", "leave out a_0 = x"]),
+], ids=["forward-returns-None", "dz-missing", "z-as-lists", "init-signature", "sys-exit", "a0-kept"])
 def test_a_protocol_breach_names_the_fix(tmp_path, body, phase, words):
     result = chk.check(_learner(tmp_path, body))
     assert result.status == 2 and result.phase == phase, result.text()
@@ -402,6 +409,12 @@ MORE = {
                 super().backward()
                 self.db = [dz.sum(axis=1) for dz in self.dz]
         """, 0, "backward", "db3", "bias_wrong_axis"),
+    "delta-stored-transposed": ("relu", """
+        class MLP(Correct):
+            def backward(self):
+                super().backward()
+                self.dz[2] = self.dz[2].T
+        """, 0, "backward", "dz3", "transposed"),
     "loss-summed-not-averaged": ("relu", """
         class MLP(Correct):
             def loss(self, yhat, y):
