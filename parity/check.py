@@ -515,6 +515,6 @@ def add_check_command(sub):
                         "or a project preset")
     c.add_argument("--steps", type=int, help="training steps (default: 3 for the check nets, else the preset's)")
     c.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds any one call of your code may take (default {DEFAULT_TIMEOUT:g})")
+                   help=f"seconds any one call of your code may take, 0 for no limit (default {DEFAULT_TIMEOUT:g})")
     c.set_defaults(func=cmd_check)
     return c

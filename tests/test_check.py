@@ -431,3 +431,23 @@ def test_more_mistakes_are_named(tmp_path, name):
     m = result.mismatch
     assert result.status == 1, result.text()
     assert (m.step, m.phase, m.tensor, m.diagnosis.key) == (step, phase, tensor, key), result.text()
+
+
+@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+def test_the_solution_is_the_template_filled_in(flavour):
+    # Same functions, classes and methods, same signatures: only bodies differ.
+    import ast
+
+    def outline(path):
+        tree = ast.parse(path.read_text())
+        out = []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                args = [a.arg for a in node.args.args + node.args.kwonlyargs] if hasattr(node, "args") else []
+                out.append((node.name, tuple(args)))
+        return sorted(out)
+
+    template, solution = TEMPLATES / f"mlp_{flavour}.py", SOLUTIONS / f"mlp_{flavour}.py"
+    assert outline(template) == outline(solution)
+    assert "raise NotImplementedError" in template.read_text()
+    assert "raise NotImplementedError" not in solution.read_text()
