@@ -40,6 +40,14 @@ LOSS = {"half_sse": ("L = ½·Σ(ŷ − y)²", "ŷ − y"), "sse": ("L = Σ(ŷ �
         "mse": ("L = mean of (ŷ − y)² over all N·nL elements", "2(ŷ − y)/(N·nL)")}
 
 
+def _loss(spec):
+    return LOSS.get(spec.loss, (f"L = {spec.loss}(ŷ, y)", "∂L/∂ŷ"))
+
+
+def _deriv(act):
+    return DERIVATIVE.get(act, f"{act}'(z) as the lesson writes it")
+
+
 def shape_words(name):
     group, l = split_name(name)
     if group in ("z", "a", "dz"):
@@ -67,16 +75,16 @@ def formula(spec, name, N=None):
         return f"z{l} = {prev} @ W{l}ᵀ{bias}"
     if group == "a":
         act = _act(spec, l)
-        return f"a{l} = {act}(z{l})" + ("" if act == "identity" else f" = {FUNCTION[act].replace('z', f'z{l}')}")
+        return f"a{l} = {act}(z{l})" + ("" if act == "identity" else f" = {FUNCTION.get(act, f'{act}(z)').replace('z', f'z{l}')}")
     if group == "loss":
-        return LOSS[spec.loss][0]
+        return _loss(spec)[0]
     if group == "dz":
         act = _act(spec, l)
         if l == L and act == "identity":
-            return f"dz{L} = ∂L/∂ŷ = {LOSS[spec.loss][1]} (the output layer has no activation)"
+            return f"dz{L} = ∂L/∂ŷ = {_loss(spec)[1]} (the output layer has no activation)"
         if l == L:
-            return f"dz{L} = ∂L/∂ŷ ⊙ {act}'(z{L}) = ({LOSS[spec.loss][1]}) ⊙ {act}'(z{L}), with {DERIVATIVE[act]}"
-        return f"dz{l} = (dz{l + 1} @ W{l + 1}) ⊙ {act}'(z{l}), with {DERIVATIVE[act]}"
+            return f"dz{L} = ∂L/∂ŷ ⊙ {act}'(z{L}) = ({_loss(spec)[1]}) ⊙ {act}'(z{L}), with {_deriv(act)}"
+        return f"dz{l} = (dz{l + 1} @ W{l + 1}) ⊙ {act}'(z{l}), with {_deriv(act)}"
     if group == "dW":
         return f"dW{l} = dz{l}ᵀ @ {prev}"
     if group == "db":
@@ -217,7 +225,7 @@ def _candidates(ctx):
         if act in ("sigmoid", "tanh"):
             add("derivative_of_activation", f"{act}' evaluated at the activation a{l} instead of z{l}",
                 da * fprime(ctx.a(l)), f"your dz{l} is ({src}) ⊙ {act}'(a{l}): a{l} is already {act}(z{l}); "
-                f"{DERIVATIVE[act]} takes z{l}, or write it with a{l}: "
+                f"{_deriv(act)} takes z{l}, or write it with a{l}: "
                 + ("a(1 − a)" if act == "sigmoid" else "1 − a²"), formula(spec, name))
         if l < L and _square(ctx.W(l + 1)):
             add("transposed", "error sent back through W transposed",
