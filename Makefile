@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Where a local wheel directory exists (as on the project's CI machines), pip may use it.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: venv test compare clean
+.PHONY: venv test compare check clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,11 @@ test: venv
 
 compare: venv
 	$(PY) -m parity compare
+
+# make check FILE=my_mlp.py [PRESET=relu] [STEPS=3]: your MLP against the reference, see docs/check.md
+check: venv
+	@test -n "$(FILE)" || { echo "usage: make check FILE=path/to/my_mlp.py (start from templates/mlp_numpy.py or templates/mlp_torch.py)"; exit 2; }
+	$(PY) -m parity check $(FILE) $(if $(PRESET),--preset $(PRESET)) $(if $(STEPS),--steps $(STEPS))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

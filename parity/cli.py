@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .check import add_check_command
 from .spec import PRESETS, SpecError, preset
 from .styles import PHASES, SHORT, STYLES
 
@@ -87,6 +88,7 @@ def build_parser():
     c.add_argument("--seed", type=int, help="seed for data and weights (default: 0)")
     c.add_argument("--styles", help=f"comma-separated styles (default: {','.join(STYLES)})")
     c.set_defaults(func=cmd_compare)
+    add_check_command(sub)
     return p
 
 
