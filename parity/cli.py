@@ -93,18 +93,26 @@ def check_device(device):
                              "use --device cpu, or run on a machine with a GPU and a CUDA build of torch")
 
 
+def _preset_defaults(field, fmt=str):
+    """'0.1 for three-layer, 1e-06 for two-layer': a field's default in every preset, read from parity.spec."""
+    values = {name: getattr(make(), field) for name, make in spec_module.PRESETS.items()}
+    if len(set(values.values())) == 1:
+        return fmt(next(iter(values.values())))
+    return ", ".join(f"{fmt(v)} for {name}" for name, v in values.items())
+
+
 def add_spec_options(c, *, default_preset, allow_all):
     """The options that make a spec, shared by compare and explain. Choices come from parity.spec."""
     presets = (["all"] if allow_all else []) + list(spec_module.PRESETS)
     c.add_argument("--preset", default=default_preset, choices=presets,
                    help=f"which net (default: {default_preset})")
     c.add_argument("--dtype", choices=spec_module.DTYPES, help="floating-point type (default: float64)")
-    c.add_argument("--bias", choices=["on", "off"], help="bias on or off (default: the preset's: off)")
-    c.add_argument("--lr", type=_positive_float("--lr", "0.01"), help="learning rate (default: the preset's)")
+    c.add_argument("--bias", choices=["on", "off"], help=f"bias on or off (default: {_preset_defaults('bias', lambda b: 'on' if b else 'off')})")
+    c.add_argument("--lr", type=_positive_float("--lr", "0.01"), help=f"learning rate (default: {_preset_defaults('lr', '{:g}'.format)})")
     c.add_argument("--activation", choices=spec_module.ACTIVATIONS,
-                   help="activation of the hidden layers (default: the preset's)")
-    c.add_argument("--loss", choices=spec_module.LOSSES, help="loss function (default: the preset's)")
-    c.add_argument("--optimizer", choices=spec_module.OPTIMIZERS, help="optimizer (default: the preset's: sgd)")
+                   help=f"activation of the hidden layers (default: {_preset_defaults('activation')})")
+    c.add_argument("--loss", choices=spec_module.LOSSES, help=f"loss function (default: {_preset_defaults('loss')})")
+    c.add_argument("--optimizer", choices=spec_module.OPTIMIZERS, help=f"optimizer (default: {_preset_defaults('optimizer')})")
     c.add_argument("--batch-size", type=_count("--batch-size", 1, "16"),
                    help="rows per step, consecutive slices (default: the whole data set every step)")
     c.add_argument("--seed", type=_count("--seed", 0, "1"), help="seed for data and weights (default: 0)")
@@ -176,7 +184,7 @@ def add_compare(sub):
                        description="Run the styles in lockstep and compare every pair after every phase of every "
                                    "step. Exit 0: all agree; 1: a disagreement or a diverged run; 2: bad input.")
     add_spec_options(c, default_preset="all", allow_all=True)
-    c.add_argument("--steps", type=_count("--steps", 0, "50"), help="training steps (default: the preset's)")
+    c.add_argument("--steps", type=_count("--steps", 0, "50"), help=f"training steps (default: {_preset_defaults('steps')})")
     c.add_argument("--json", metavar="PATH", help="also write the run as JSON (parity/compare.schema.json)")
     c.add_argument("--plot", metavar="PATH", help="also draw loss curves and per-step differences as one PNG")
     c.set_defaults(func=cmd_compare)
@@ -195,7 +203,11 @@ def cmd_explain(args):
     except SpecError as exc:
         raise UsageError(str(exc)) from None
     check_device(args.device)
-    print(explain(spec, args.step, args.styles, device=args.device))
+    text = explain(spec, args.step, args.styles, device=args.device)
+    try:
+        print(text)
+    except BrokenPipeError:        # `explain | head`: the reader has seen enough
+        sys.stdout = open(os.devnull, "w")
     return 0
 
 

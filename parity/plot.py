@@ -56,6 +56,14 @@ def plot(reports, path):
                 ax_err.plot(steps, np.maximum(per_step[:, p], FLOOR), label=f"{SHORT[a]} vs {SHORT[b]}",
                             lw=3.5 - 0.5 * p, ls=["-", "--", "-.", ":", "-", "--"][p % 6], alpha=0.8)
         ax_err.axhline(rep.tol, color="red", ls="--", lw=1.5, label=f"tolerance {rep.tol:g}")
+        # room above the line for the legend; the band above it is where a pair disagrees
+        top = max(rep.tol, float(np.nanmax(np.where(np.isfinite(err), err, 0), initial=0))) * 1e5
+        ax_err.set_ylim(FLOOR / 5, top)
+        ax_err.axhspan(rep.tol, top, color="red", alpha=0.06)
+        ax_err.text(0.01, rep.tol * 3, "above the line: the pair disagrees", transform=ax_err.get_yaxis_transform(),
+                    fontsize=8, color="red", va="bottom")
+        ax_err.text(0.01, FLOOR * 1.6, "bit for bit identical (error 0)", transform=ax_err.get_yaxis_transform(),
+                    fontsize=8, color="gray", va="bottom")
         if rep.first is not None:
             d = rep.first
             ax_err.axvline(d.step, color="black", lw=1, ls=":")
@@ -72,7 +80,7 @@ def plot(reports, path):
         ax_err.set_ylabel(f"largest scaled error, all tensors (0 drawn at {FLOOR:g})")
         ax_err.set_title(f"{rep.spec.name}: each pair's largest difference per step — {v.upper()}",
                          fontsize=10, color="green" if v == "agree" else "red")
-        ax_err.legend(fontsize=8, ncol=2)
+        ax_err.legend(fontsize=8, ncol=3, loc="upper right")
         ax_err.grid(True, which="major", alpha=0.3)
     first = reports[0].spec
     fig.suptitle(f"mlp-parity: four styles of one MLP, compared after every phase of every step "

@@ -122,7 +122,8 @@ def format_run(report, *, colour=False, device="cpu"):
     v = verdict(report)
     if v == "agree":
         largest = report.error_array().max(initial=0.0)
-        lines.append(_paint("AGREE", GREEN, colour) + f": all {len(report.pairs)} pairs within {report.tol:g} "
+        pairs = f"all {len(report.pairs)} pairs" if len(report.pairs) > 1 else "the pair"
+        lines.append(_paint("AGREE", GREEN, colour) + f": {pairs} within {report.tol:g} "
                      f"over {report.steps_run} steps (largest error {largest:.2g})")
     elif v == "disagree":
         d = report.first
