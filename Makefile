@@ -20,7 +20,7 @@ test: venv
 	$(PY) -m pytest -q
 
 compare: venv
-	$(PY) -m parity compare
+	$(PY) -m parity compare $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
