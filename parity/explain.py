@@ -28,7 +28,7 @@ MAX_ROWS = 4           # samples per batch
 
 ACTIVATION = {
     "identity": ("{z}", None),
-    "relu": ("max({z}, 0)", "[{z} > 0]"),
+    "relu": ("max({z}, 0)", "1[{z} > 0]"),
     "sigmoid": ("σ({z}) = 1 / (1 + e^(−{z}))", "σ({z})(1 − σ({z}))"),
     "tanh": ("tanh({z})", "(1 − tanh²({z}))"),
 }
@@ -109,8 +109,9 @@ def formula(spec, phase, name):
             if l == L:
                 dl = LOSS.get(spec.loss, (None, "∂L/∂ŷ"))[1]
                 return f"δ{l} = ∂L/∂z{l} = {dl}" if not _fprime(spec, l) else f"δ{l} = ({dl}){_fprime(spec, l)}"
-            return f"δ{l} = δ{l + 1} · W{l + 1}" + (f"{_fprime(spec, l)}" if _fprime(spec, l) else "") + \
-                f"   (W{l + 1} before the update)"
+            back = f"δ{l + 1} · W{l + 1}"
+            fp = _fprime(spec, l)
+            return f"δ{l} = " + (f"({back}){fp}" if fp else back) + f"   (W{l + 1} before the update)"
         if group == "dW":
             return f"dW{l} = δ{l}ᵀ · {'x' if l == 1 else f'a{l - 1}'}"
         if group == "db":
@@ -162,7 +163,10 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
     out = [f"== {spec.describe()}: step {step}, every number in every style",
            "   layout: rows are samples; W_l is (out, in) as nn.Linear holds it; δ_l = ∂L/∂z_l; "
            "= : the styles agree bit for bit",
-           ""]
+           ]
+    if "relu" in (spec.activation, spec.output_activation):
+        out.append("   1[z > 0] is 1 where z > 0, else 0 (also at z = 0 exactly, as nn.ReLU)")
+    out.append("")
     head = " " * label_w + "".join(LABELS[s].rjust(col) for s in styles) + "   agree"
     for phase in ("inputs", *PHASES):
         tensors = inputs if phase == "inputs" else {s: traces[s][step][phase] for s in styles}
@@ -174,7 +178,7 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
         for name in names:
             arrs = [tensors[s][name] for s in styles]
             shape = arrs[0].shape
-            out.append(f"{formula(spec, phase, name)}    {shape if shape else 'scalar'}")
+            out.append(f"{formula(spec, phase, name)}    shape {shape if shape else '() scalar'}")
             for idx in np.ndindex(*shape) if shape else [()]:
                 vals = [a[idx] if a.shape == shape else np.nan for a in arrs]
                 out.append(f"  {name + _index(idx):<{label_w - 2}}" + "".join(fmt(v).rjust(col) for v in vals)

@@ -101,7 +101,7 @@ def test_every_style_is_a_column_and_agreement_is_marked(capsys):
     for label in ("NumPy by hand", "torch by hand", "torch autograd", "nn + optim"):
         assert label in out
     assert "a1 = tanh(z1)" in out and "δ3 = ∂L/∂z3 = 2·(ŷ − y)" in out
-    assert "⊙ (1 − tanh²(z2))" in out
+    assert "δ2 = (δ3 · W3) ⊙ (1 − tanh²(z2))" in out
     # every element line ends with = (bit for bit) or Δ and the spread between styles
     rows = [line for line in out.splitlines() if line.startswith("  ") and not line.startswith("   ")]
     assert rows and all(line.rstrip().endswith("=") or " Δ " in line for line in rows)
