@@ -107,12 +107,16 @@ def add_spec_options(c, *, default_preset, allow_all):
     c.add_argument("--preset", default=default_preset, choices=presets,
                    help=f"which net (default: {default_preset})")
     c.add_argument("--dtype", choices=spec_module.DTYPES, help="floating-point type (default: float64)")
-    c.add_argument("--bias", choices=["on", "off"], help=f"bias on or off (default: {_preset_defaults('bias', lambda b: 'on' if b else 'off')})")
-    c.add_argument("--lr", type=_positive_float("--lr", "0.01"), help=f"learning rate (default: {_preset_defaults('lr', '{:g}'.format)})")
+    c.add_argument("--bias", choices=["on", "off"],
+                   help=f"bias on or off (default: {_preset_defaults('bias', lambda b: 'on' if b else 'off')})")
+    c.add_argument("--lr", type=_positive_float("--lr", "0.01"),
+                   help=f"learning rate (default: {_preset_defaults('lr', '{:g}'.format)})")
     c.add_argument("--activation", choices=spec_module.ACTIVATIONS,
                    help=f"activation of the hidden layers (default: {_preset_defaults('activation')})")
-    c.add_argument("--loss", choices=spec_module.LOSSES, help=f"loss function (default: {_preset_defaults('loss')})")
-    c.add_argument("--optimizer", choices=spec_module.OPTIMIZERS, help=f"optimizer (default: {_preset_defaults('optimizer')})")
+    c.add_argument("--loss", choices=spec_module.LOSSES,
+                   help=f"loss function (default: {_preset_defaults('loss')})")
+    c.add_argument("--optimizer", choices=spec_module.OPTIMIZERS,
+                   help=f"optimizer (default: {_preset_defaults('optimizer')})")
     c.add_argument("--batch-size", type=_count("--batch-size", 1, "16"),
                    help="rows per step, consecutive slices (default: the whole data set every step)")
     c.add_argument("--seed", type=_count("--seed", 0, "1"), help="seed for data and weights (default: 0)")
@@ -184,7 +188,8 @@ def add_compare(sub):
                        description="Run the styles in lockstep and compare every pair after every phase of every "
                                    "step. Exit 0: all agree; 1: a disagreement or a diverged run; 2: bad input.")
     add_spec_options(c, default_preset="all", allow_all=True)
-    c.add_argument("--steps", type=_count("--steps", 0, "50"), help=f"training steps (default: {_preset_defaults('steps')})")
+    c.add_argument("--steps", type=_count("--steps", 0, "50"),
+                   help=f"training steps (default: {_preset_defaults('steps')})")
     c.add_argument("--json", metavar="PATH", help="also write the run as JSON (parity/compare.schema.json)")
     c.add_argument("--plot", metavar="PATH", help="also draw loss curves and per-step differences as one PNG")
     c.set_defaults(func=cmd_compare)
