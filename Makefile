@@ -20,7 +20,7 @@ test: venv
 	$(PY) -m pytest -q
 
 compare: venv
-	$(PY) -m parity compare
+	$(PY) -m parity compare $(ARGS)
 
 # make check FILE=my_mlp.py [PRESET=relu] [STEPS=3]: your MLP against the reference, see docs/check.md
 check: venv

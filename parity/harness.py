@@ -190,7 +190,7 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     it = enumerate(batches(spec, x_all.shape[0], steps))
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, total=steps, desc=spec.name, unit="step", leave=False)
+        it = tqdm(it, total=steps, desc=spec.name, unit="step", leave=False, delay=1.0)  # shown after 1 s
     for step, rows in it:
         if lr_schedule and step in lr_schedule:
             for st in built.values():

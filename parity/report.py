@@ -1,0 +1,211 @@
+"""What `python -m parity compare` prints and writes: the terminal report and the JSON record.
+
+The terminal report of one run (one preset) is, in this order: a heading with
+the spec; on a disagreement, the first divergence in one sentence; the table of
+the largest scaled error per phase × tensor group (rows) and pair of styles
+(columns), each cell marked ok or FAIL against the tolerance; the loss of each
+style at a few steps; the time per step of each style; the verdict.
+
+The JSON record follows `parity/compare.schema.json` (described in README.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+import numpy as np
+
+from .harness import DIVERGENCE_FACTOR
+from .styles import LABELS, PHASES, SHORT, split_name
+
+SCHEMA_ID = "mlp-parity/compare/1"
+SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "compare.schema.json")
+
+GREEN, RED, BOLD, RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
+
+
+def verdict(report):
+    if report.diverged is not None:
+        return "diverged"
+    return "agree" if report.first is None else "disagree"
+
+
+def loss_steps(steps_run, count=5):
+    """The steps whose loss is shown: the first, a few evenly spaced middle ones, the last."""
+    if steps_run <= 0:
+        return []
+    return sorted({int(round(s)) for s in np.linspace(0, steps_run - 1, min(count, steps_run))})
+
+
+def per_step_seconds(report):
+    """{style: {phase: seconds per step, ..., "total": seconds per step}}."""
+    n = max(report.steps_run, 1)
+    out = {}
+    for s, phases in report.seconds.items():
+        row = {ph: t / n for ph, t in phases.items()}
+        row["total"] = sum(phases.values()) / n
+        out[s] = row
+    return out
+
+
+def divergence_sentence(d):
+    """The first divergence in one plain sentence."""
+    a, b = d.pair
+    where = f"layer {d.layer}, " if d.layer is not None else ""
+    idx = f" at index {d.index}" if d.index != () else ""
+    if math.isinf(d.error) and math.isnan(d.value_a):
+        what = f"{a} and {b} give it different shapes (or one of them lacks it)"
+    else:
+        what = (f"{a} gives {d.value_a:.10g} but {b} gives {d.value_b:.10g}{idx} "
+                f"(abs err {d.abs_err:.3g}, scaled err {d.error:.3g} > tolerance {d.tol:.3g})")
+    return f"The styles first disagree at step {d.step}, phase {d.phase}, {where}tensor {d.tensor}: {what}."
+
+
+def _paint(text, colour, colour_on):
+    return f"{colour}{text}{RESET}" if colour_on else text
+
+
+def format_run(report, *, colour=False, device="cpu"):
+    """The terminal report of one run, as a string."""
+    spec = report.spec
+    lines = []
+    lines.append(_paint(f"== {spec.describe()}, {report.steps_run} steps on {device}, "
+                        f"tolerance {report.tol:g}", BOLD, colour))
+    if report.first is not None:
+        lines.append(_paint("DISAGREE: ", RED, colour) + divergence_sentence(report.first))
+    if report.diverged is not None:
+        lines.append(_paint("DIVERGED: ", RED, colour) + report.diverged.sentence(spec))
+
+    # -- the table: phase × tensor group against the six pairs -------------------
+    heads = [f"{SHORT[a]}~{SHORT[b]}" for a, b in report.pairs]
+    width = max(13, *(len(h) + 2 for h in heads))
+    lines.append("")
+    lines.append(f"{'phase':<9}{'tensor':<8}" + "".join(h.rjust(width) for h in heads))
+    groups = report.by_phase_group()
+    for phase in PHASES:
+        for (ph, group), errs in groups.items():
+            if ph != phase:
+                continue
+            cells = []
+            for e in errs:
+                ok = e <= report.tol
+                mark = "ok" if ok else "FAIL"
+                text = f"{e:.1e} {mark:>4}" if math.isfinite(e) else f"{'inf':>7} {mark:>4}"
+                cells.append(" " * (width - len(text)) + _paint(text, GREEN if ok else RED, colour))
+            lines.append(f"{phase:<9}{group:<8}" + "".join(cells))
+    lines.append("(each cell: the largest scaled error over all steps, |a−b| / (scale + max(|a|,|b|)); "
+                 f"ok when <= {report.tol:g})")
+
+    # -- the loss at a few steps, side by side ---------------------------------
+    steps = loss_steps(report.steps_run)
+    if steps:
+        col = 20
+        lines.append("")
+        lines.append(f"{'loss at step':<14}" + "".join(LABELS[s].rjust(col) for s in report.styles))
+        for k in steps:
+            vals = [report.losses[s][k] if k < len(report.losses[s]) else math.nan for s in report.styles]
+            lines.append(f"{k:<14}" + "".join(f"{v:.12g}".rjust(col) for v in vals))
+
+    # -- time per step ------------------------------------------------------------
+    if report.steps_run:
+        sec = per_step_seconds(report)
+        col = 20
+        lines.append("")
+        lines.append(f"{'ms per step':<14}" + "".join(LABELS[s].rjust(col) for s in report.styles))
+        for ph in (*PHASES, "total"):
+            lines.append(f"{ph:<14}" + "".join(f"{1e3 * sec[s][ph]:.3f}".rjust(col) for s in report.styles))
+
+    # -- the verdict ------------------------------------------------------------
+    lines.append("")
+    v = verdict(report)
+    if v == "agree":
+        largest = report.error_array().max(initial=0.0)
+        pairs = f"all {len(report.pairs)} pairs" if len(report.pairs) > 1 else "the pair"
+        lines.append(_paint("AGREE", GREEN, colour) + f": {pairs} within {report.tol:g} "
+                     f"over {report.steps_run} steps (largest error {largest:.2g})")
+    elif v == "disagree":
+        d = report.first
+        lines.append(_paint("DISAGREE", RED, colour) + f": first at step {d.step}, phase {d.phase}, "
+                     f"tensor {d.tensor}, between {d.pair[0]} and {d.pair[1]}")
+    else:
+        lines.append(_paint("DIVERGED", RED, colour) + f": at step {report.diverged.step} "
+                     f"in {report.diverged.style}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# JSON
+# ---------------------------------------------------------------------------
+
+
+def _num(v):
+    """A float for JSON: null where it is not finite (JSON has no NaN or infinity)."""
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _nums(arr):
+    arr = np.asarray(arr, dtype=np.float64)
+    out = arr.tolist()
+    if np.all(np.isfinite(arr)):
+        return out
+
+    def clean(x):
+        return [clean(i) for i in x] if isinstance(x, list) else _num(x)
+    return clean(out)
+
+
+def run_record(report, *, device="cpu"):
+    """One run as a JSON-ready dict (see compare.schema.json)."""
+    spec = dataclasses.asdict(report.spec)
+    spec["sizes"] = list(spec["sizes"])
+    first = None
+    if report.first is not None:
+        d = report.first
+        first = {"step": d.step, "phase": d.phase, "tensor": d.tensor, "layer": d.layer,
+                 "pair": list(d.pair), "index": list(d.index), "value_a": _num(d.value_a),
+                 "value_b": _num(d.value_b), "abs_err": _num(d.abs_err), "rel_err": _num(d.rel_err),
+                 "error": _num(d.error), "tolerance": d.tol, "scale": _num(d.scale),
+                 "sentence": divergence_sentence(d)}
+    diverged = None
+    if report.diverged is not None:
+        dv = report.diverged
+        diverged = {"step": dv.step, "style": dv.style, "loss": _num(dv.loss), "first_loss": _num(dv.first_loss),
+                    "factor": DIVERGENCE_FACTOR, "sentence": dv.sentence(report.spec)}
+    sec = per_step_seconds(report)
+    return {
+        "preset": report.spec.name,
+        "spec": spec,
+        "device": device,
+        "styles": list(report.styles),
+        "pairs": [list(p) for p in report.pairs],
+        "tolerance": report.tol,
+        "steps_run": report.steps_run,
+        "tensors": [{"phase": ph, "name": name, "group": split_name(name)[0], "layer": split_name(name)[1]}
+                    for ph, name in report.tensors],
+        "errors": _nums(report.error_array()),
+        "losses": {s: _nums(v) for s, v in report.losses.items()},
+        "first_divergence": first,
+        "diverged": diverged,
+        "verdict": verdict(report),
+        "timings": {s: {"seconds_per_step": sec[s]["total"],
+                        "phases_seconds_per_step": {ph: sec[s][ph] for ph in PHASES},
+                        "total_seconds": sum(report.seconds[s].values())}
+                    for s in report.styles},
+    }
+
+
+def overall_verdict(reports):
+    vs = [verdict(r) for r in reports]
+    for v in ("diverged", "disagree"):
+        if v in vs:
+            return v
+    return "agree"
+
+
+def record(reports, *, device="cpu"):
+    """The whole JSON document of a compare command."""
+    return {"schema": SCHEMA_ID, "verdict": overall_verdict(reports),
+            "runs": [run_record(r, device=device) for r in reports]}

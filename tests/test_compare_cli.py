@@ -1,0 +1,260 @@
+"""`python -m parity compare`: the table, the JSON record, the plot, the exit status, bad input.
+
+Every command runs in-process through parity.cli.main, on few steps.
+"""
+
+import json
+import struct
+
+import jsonschema
+import pytest
+
+import impl_numpy
+import impl_numpy.mlp as np_lesson
+import impl_torch_autograd
+import impl_torch_autograd.mlp as ag_lesson
+from parity import cli, harness, report
+from parity import spec as spec_module
+
+
+def compare(capsys, *args):
+    rc = cli.main(["compare", *args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def schema():
+    with open(report.SCHEMA_FILE, encoding="utf-8") as f:
+        s = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(s)
+    return s
+
+
+def validate(doc, schema):
+    jsonschema.Draft202012Validator(schema).validate(doc)
+
+
+# ---------------------------------------------------------------------------
+# Agreement: both presets and a non-default spec
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset,steps", [("three-layer", 3), ("two-layer", 1)])
+def test_compare_a_preset_agrees_and_prints_table_losses_and_times(capsys, tmp_path, schema, preset, steps):
+    path = tmp_path / "run.json"
+    rc, out, err = compare(capsys, "--preset", preset, "--steps", str(steps), "--json", str(path))
+    assert rc == 0, out + err
+    assert f"== {preset}:" in out and f"{steps} steps on cpu" in out
+    # the table: one row per phase × tensor group, a column per pair, every cell ok
+    for row in ("forward  z ", "forward  a ", "loss     loss", "backward dz ", "backward dW ", "update   W "):
+        assert row in out, out
+    assert "np~manual" in out and "autograd~nn" in out
+    assert "FAIL" not in out and out.count("   ok") == 6 * 6
+    # the loss at the first and last steps, side by side, and time per step
+    assert "loss at step" in out and "ms per step" in out and "NumPy by hand" in out
+    assert "AGREE: all 6 pairs" in out
+    assert "\033[" not in out            # no colour when stdout is not a terminal
+    doc = load_json(path)
+    validate(doc, schema)
+    run = doc["runs"][0]
+    assert doc["verdict"] == run["verdict"] == "agree" and run["first_divergence"] is None
+    assert run["steps_run"] == steps and len(run["errors"]) == steps
+    assert len(run["errors"][0]) == len(run["tensors"]) and len(run["errors"][0][0]) == 6
+    assert all(len(v) == steps for v in run["losses"].values())
+
+
+def test_compare_all_presets_by_default_runs_both(capsys, monkeypatch):
+    seen = []
+    real = harness.run
+
+    def spy(spec, styles, **kw):
+        seen.append((spec.name, spec.steps, styles))
+        return real(spec.replace(steps=1), styles, **kw)
+    monkeypatch.setattr(harness, "run", spy)
+    rc, out, _ = compare(capsys)
+    assert rc == 0
+    assert [(n, s) for n, s, _ in seen] == [("three-layer", 50), ("two-layer", 500)]
+    assert all(st == harness.STYLES for _, _, st in seen)
+    assert out.count("AGREE") == 2
+
+
+def test_compare_a_non_default_spec(capsys, tmp_path, schema):
+    path = tmp_path / "run.json"
+    rc, out, err = compare(capsys, "--preset", "three-layer", "--steps", "4", "--bias", "on", "--activation", "tanh",
+                           "--loss", "mse", "--dtype", "float32", "--lr", "0.05", "--seed", "3",
+                           "--styles", "numpy,nn,autograd", "--json", str(path))
+    assert rc == 0, out + err
+    assert "tanh, bias, loss mse, sgd lr 0.05, float32, seed 3" in out
+    assert "backward db " in out and "update   b " in out
+    doc = load_json(path)
+    validate(doc, schema)
+    run = doc["runs"][0]
+    assert run["styles"] == ["numpy", "torch_nn", "torch_autograd"] and len(run["pairs"]) == 3
+    s = run["spec"]
+    assert (s["bias"], s["activation"], s["loss"], s["dtype"], s["lr"], s["seed"]) == \
+        (True, "tanh", "mse", "float32", 0.05, 3)
+    assert run["tolerance"] == 1e-2
+
+
+def test_compare_with_batches(capsys, tmp_path, schema):
+    path = tmp_path / "run.json"
+    rc, out, err = compare(capsys, "--preset", "two-layer", "--steps", "3", "--batch-size", "16",
+                           "--styles", "numpy,torch_manual", "--json", str(path))
+    assert rc == 0, out + err
+    doc = load_json(path)
+    validate(doc, schema)
+    assert doc["runs"][0]["spec"]["batch_size"] == 16
+
+
+def test_the_schema_rejects_a_record_that_breaks_it(capsys, tmp_path, schema):
+    # the validation above can fail: a record with a wrong verdict or a missing field does not pass
+    path = tmp_path / "run.json"
+    compare(capsys, "--preset", "three-layer", "--steps", "1", "--json", str(path))
+    doc = load_json(path)
+    bad = json.loads(json.dumps(doc))
+    bad["verdict"] = "maybe"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(bad, schema)
+    bad = json.loads(json.dumps(doc))
+    del bad["runs"][0]["first_divergence"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(bad, schema)
+
+
+# ---------------------------------------------------------------------------
+# The plot
+# ---------------------------------------------------------------------------
+
+
+def test_plot_is_a_real_png_of_sensible_size(capsys, tmp_path):
+    path = tmp_path / "run.png"
+    rc, out, _ = compare(capsys, "--preset", "three-layer", "--steps", "5", "--plot", str(path))
+    assert rc == 0 and f"wrote {path}" in out
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert 800 <= width <= 2000 and 300 <= height <= 2000, (width, height)
+    assert 10_000 < len(data) < 2_000_000
+
+
+# ---------------------------------------------------------------------------
+# A style broken on purpose: exit 1, the right step, phase and tensor in text and JSON
+# ---------------------------------------------------------------------------
+
+
+class GradientsAccumulate(ag_lesson.MLP):
+    def backward(self):
+        self.loss_value.backward()                     # bug: .grad is never reset, so it adds up
+
+
+class SignFlippedUpdate(np_lesson.MLP):
+    def update(self):
+        for l in range(len(self.W)):
+            self.W[l] += self.lr * self.dW[l]          # bug: + instead of −
+
+
+@pytest.mark.parametrize("package,buggy,where", [
+    (impl_torch_autograd, GradientsAccumulate, (1, "backward", "dW3", "torch_autograd")),
+    (impl_numpy, SignFlippedUpdate, (0, "update", "W1", "numpy")),
+], ids=["gradients-accumulate", "sign-flipped-update"])
+def test_a_broken_style_exits_1_and_is_pinned_in_text_and_json(capsys, tmp_path, schema, monkeypatch,
+                                                              package, buggy, where):
+    monkeypatch.setattr(package, "MLP", buggy)      # the harness builds each style from its package's MLP
+    step, phase, tensor, style = where
+    path = tmp_path / "run.json"
+    rc, out, err = compare(capsys, "--preset", "three-layer", "--steps", "4", "--json", str(path))
+    assert rc == 1, out + err
+    sentence = next(line for line in out.splitlines() if line.startswith("DISAGREE: The styles first disagree"))
+    assert f"at step {step}, phase {phase}, layer {tensor[-1]}, tensor {tensor}:" in sentence
+    assert style in sentence
+    # the sentence comes before the table, which marks the failing cells
+    assert out.index("DISAGREE:") < out.index("phase    tensor")
+    group = tensor.rstrip("0123456789")
+    row = next(line for line in out.splitlines() if line.startswith(f"{phase:<9}{group:<8}"))
+    assert "FAIL" in row
+    doc = load_json(path)
+    validate(doc, schema)
+    run = doc["runs"][0]
+    assert doc["verdict"] == run["verdict"] == "disagree"
+    d = run["first_divergence"]
+    assert (d["step"], d["phase"], d["tensor"], d["layer"]) == (step, phase, tensor, int(tensor[-1]))
+    assert style in d["pair"] and d["error"] > d["tolerance"]
+    # the per-step errors say the same: nothing above the tolerance before that step
+    k = run["tensors"].index({"phase": phase, "name": tensor, "group": group, "layer": int(tensor[-1])})
+    assert max(run["errors"][step][k]) > run["tolerance"]
+    assert all(e <= run["tolerance"] for s in run["errors"][:step] for t in s for e in t)
+
+
+def test_a_diverging_run_exits_1_and_says_why(capsys, tmp_path, schema):
+    path = tmp_path / "run.json"
+    rc, out, _ = compare(capsys, "--preset", "three-layer", "--lr", "5", "--json", str(path))
+    assert rc == 1
+    assert "training diverged at step" in out and "learning rate" in out
+    doc = load_json(path)
+    validate(doc, schema)
+    assert doc["verdict"] == "diverged" and doc["runs"][0]["diverged"]["step"] == doc["runs"][0]["steps_run"] - 1
+
+
+def test_colour_only_when_asked():
+    rep = harness.run(spec_module.three_layer(), steps=1)
+    assert "\033[32m" in report.format_run(rep, colour=True)
+    assert "\033[" not in report.format_run(rep, colour=False)
+
+
+# ---------------------------------------------------------------------------
+# Bad input: exit 2, one line that names the fix, before any work
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args,fix", [
+    (["--activation", "softsign"], "choose from"),
+    (["--loss", "hinge"], "choose from"),
+    (["--optimizer", "nope"], "choose from"),
+    (["--preset", "four-layer"], "choose from"),
+    (["--dtype", "float16"], "choose from"),
+    (["--steps", "-1"], "--steps must be a whole number >= 0"),
+    (["--steps", "ten"], "give e.g. --steps"),
+    (["--batch-size", "0"], "--batch-size must be a whole number >= 1"),
+    (["--lr", "fast"], "--lr must be a positive number"),
+    (["--lr", "-0.1"], "--lr must be a positive number"),
+    (["--seed", "-5"], "--seed must be a whole number >= 0"),
+    (["--styles", "numpy,jax"], "choose from numpy"),
+    (["--styles", "numpy"], "at least two styles"),
+    (["--preset", "three-layer", "--batch-size", "8"], "use at most 1"),
+    (["--batch-size", "8"], "pick one net with --preset"),
+    (["--json", "/no/such/folder/run.json"], "create it or choose another path"),
+    (["--plot", "/no/such/folder/run.png"], "create it or choose another path"),
+    (["--device", "cuda"], "use --device cpu"),
+    (["--device", "tpu"], "choose from"),
+    (["--frobnicate"], "unrecognized arguments"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_bad_input_exits_2_with_one_line_before_any_work(capsys, monkeypatch, args, fix):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)   # as on a machine without a GPU
+
+    def no_work(*a, **k):
+        raise AssertionError("a run started before the input was checked")
+    monkeypatch.setattr(harness, "run", no_work)
+    rc, out, err = compare(capsys, *args)
+    assert rc == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert fix in lines[0], lines[0]
+
+
+def test_choices_come_from_the_spec_at_run_time(monkeypatch):
+    # names added to parity/spec.py reach the command line without touching it
+    monkeypatch.setattr(spec_module, "ACTIVATIONS", (*spec_module.ACTIVATIONS, "softsign"))
+    monkeypatch.setattr(spec_module, "LOSSES", (*spec_module.LOSSES, "hinge"))
+    monkeypatch.setattr(spec_module, "OPTIMIZERS", (*spec_module.OPTIMIZERS, "adam"))
+    args = cli.build_parser().parse_args(["compare", "--activation", "softsign", "--loss", "hinge",
+                                          "--optimizer", "adam"])
+    assert (args.activation, args.loss, args.optimizer) == ("softsign", "hinge", "adam")
