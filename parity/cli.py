@@ -16,6 +16,7 @@ import sys
 
 from . import spec as spec_module
 from .check import add_check_command
+from .pictures import add_parser as add_pictures
 from .spec import SpecError, preset
 from .styles import SHORT, STYLES
 
@@ -233,6 +234,7 @@ def build_parser():
     add_compare(sub)
     add_explain(sub)
     add_check_command(sub)
+    add_pictures(sub)
     return p
 
 
