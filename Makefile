@@ -1,5 +1,5 @@
-# mlp-parity: `make compare` runs the main job, `make test` runs the tests.
-# Both create .venv on first use and install everything into it, torch pinned.
+# mlp-parity: `make compare` runs the main job, `make test` runs the tests, `make bench` times the styles.
+# Each creates .venv on first use and installs everything into it, torch pinned.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Where a local wheel directory exists (as on the project's CI machines), pip may use it.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: venv test compare clean
+.PHONY: venv test compare bench clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,9 @@ test: venv
 
 compare: venv
 	$(PY) -m parity compare
+
+bench: venv
+	$(PY) -m parity bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,4 +1,4 @@
-"""The command line: `python -m parity compare` (also `mlp-parity compare`).
+"""The command line: `python -m parity compare` and `python -m parity bench` (also `mlp-parity ...`).
 
 Exit status: 0 when every pair of styles agrees within tolerance, 1 on a
 disagreement or a diverged run, 2 on bad input.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import bench
 from .spec import PRESETS, SpecError, preset
 from .styles import PHASES, SHORT, STYLES
 
@@ -87,6 +88,7 @@ def build_parser():
     c.add_argument("--seed", type=int, help="seed for data and weights (default: 0)")
     c.add_argument("--styles", help=f"comma-separated styles (default: {','.join(STYLES)})")
     c.set_defaults(func=cmd_compare)
+    bench.add_parser(sub)
     return p
 
 
