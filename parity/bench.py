@@ -65,17 +65,18 @@ class Settings:
     rounds: int = 5               # measurements are interleaved in this many rounds
     warmup: int = 5               # untimed steps before each round's timed steps
     steps: int = 40               # timed steps per round (each timed on its own)
-    scaling_budget_s: float = 0.25  # time per style and size in the scaling sweep
+    scaling_budget_s: float = 0.3   # time per style and size in the scaling sweep, over all rounds
     import_repeats: int = 3
     compare_args: tuple = ("compare",)
     repro_steps: int = 10
+    settle_s: float = 0.25        # pause when switching between NumPy and torch work (see _settle)
     quick: bool = False
 
     @classmethod
     def quick_settings(cls, **changes):
         base = dict(sizes=(1, 8, 64), rounds=1, warmup=1, steps=3, scaling_budget_s=0.01, import_repeats=1,
                     compare_args=("compare", "--preset", "three-layer", "--steps", "2"), repro_steps=2,
-                    quick=True)
+                    settle_s=0.02, quick=True)
         base.update(changes)
         return cls(**base)
 
@@ -225,6 +226,21 @@ class StepRunner:
             st.read(phase)
 
 
+def _library(style):
+    return "numpy" if style == "numpy" else "torch"
+
+
+def _settle(st):
+    """Let the other library's worker threads stop spinning before timing this one.
+
+    NumPy's BLAS threads and torch's OpenMP threads each busy-wait for a while after
+    a call; on a 2-core machine the first steps timed after a switch would otherwise
+    run several times slower while they still spin. So the bench times one library's
+    work at a time and pauses at each switch.
+    """
+    time.sleep(st.settle_s)
+
+
 def _problem(name, dtype, seed, n=None):
     changes = {"dtype": dtype, "seed": seed}
     if n is not None:
@@ -250,18 +266,21 @@ def bench_steps(st: Settings, log):
             bsamples = {lib: [] for lib in libs}
             for _ in range(st.rounds):
                 for lib in libs:
+                    _settle(st)
                     mm = MatmulBound(spec.sizes, N, dtype, lib, device=st.device if lib == "torch" else "cpu",
                                      seed=st.seed)
                     time_each(mm, st.warmup, mm.sync)
                     bsamples[lib] += time_each(mm, st.steps, mm.sync)
-                for s in st.styles:
-                    # a fresh net each round: the timed steps always start from the seeded weights
-                    runner = StepRunner(s, problem, st.device)
-                    sy = None if s == "numpy" else sync
-                    time_each(runner.bare, st.warmup, sy)
-                    samples[(s, "bare")] += time_each(runner.bare, st.steps, sy)
-                    time_each(runner.traced, st.warmup, sy)
-                    samples[(s, "traced")] += time_each(runner.traced, st.steps, sy)
+                    for s in st.styles:
+                        if _library(s) != lib:
+                            continue
+                        # a fresh net each round: the timed steps always start from the seeded weights
+                        runner = StepRunner(s, problem, st.device)
+                        sy = None if s == "numpy" else sync
+                        time_each(runner.bare, st.warmup, sy)
+                        samples[(s, "bare")] += time_each(runner.bare, st.steps, sy)
+                        time_each(runner.traced, st.warmup, sy)
+                        samples[(s, "traced")] += time_each(runner.traced, st.steps, sy)
             flops = step_flops(spec.sizes, N)
             bound = {lib: summary(v) for lib, v in bsamples.items()}
             bounds.append({"preset": name, "dtype": dtype, "N": N, "flops": flops,
@@ -269,7 +288,7 @@ def bench_steps(st: Settings, log):
             np_bare = summary(samples[("numpy", "bare")])["median_s"] if "numpy" in st.styles else None
             for s in st.styles:
                 bare, traced = summary(samples[(s, "bare")]), summary(samples[(s, "traced")])
-                lib = "numpy" if s == "numpy" else "torch"
+                lib = _library(s)
                 rows.append({"preset": name, "dtype": dtype, "N": N, "style": s, "flops": flops,
                              "bare": bare, "traced": traced,
                              "tracing_overhead": traced["median_s"] / bare["median_s"] - 1,
@@ -290,20 +309,28 @@ def bench_scaling(st: Settings, log):
         problem = _problem("two-layer", st.scaling_dtype, st.seed, n=n)
         sizes = problem.spec.sizes
         out["flops"].append(step_flops(sizes, n))
+        samples = {}
+        for _ in range(st.rounds):
+            for lib in ("numpy", "torch"):
+                _settle(st)
+                mm = MatmulBound(sizes, n, st.scaling_dtype, lib, device=st.device if lib == "torch" else "cpu")
+                samples.setdefault(lib, []).extend(_adaptive(mm, st, mm.sync))
+                for s in st.styles:
+                    if _library(s) == lib:
+                        runner = StepRunner(s, problem, st.device)
+                        samples.setdefault(s, []).extend(_adaptive(runner.bare, st, None if s == "numpy" else sync))
         for lib in ("numpy", "torch"):
-            mm = MatmulBound(sizes, n, st.scaling_dtype, lib, device=st.device if lib == "torch" else "cpu")
-            out["bound"][lib].append(summary(_adaptive(mm, st, mm.sync))["median_s"])
+            out["bound"][lib].append(summary(samples[lib])["median_s"])
         for s in st.styles:
-            runner = StepRunner(s, problem, st.device)
-            out["styles"][s].append(summary(_adaptive(runner.bare, st, None if s == "numpy" else sync))["median_s"])
+            out["styles"][s].append(summary(samples[s])["median_s"])
     return out
 
 
 def _adaptive(fn, st, sync):
-    """Warm up, then time as many calls as fit the scaling budget (3 to 200)."""
-    first = time_each(fn, max(2, st.warmup), sync)
+    """Warm up, then time as many calls as fit one round's share of the scaling budget (3 to 100)."""
+    first = time_each(fn, 2, sync)
     per = max(min(first), 1e-7)
-    n = int(min(200, max(3, st.scaling_budget_s / per)))
+    n = int(min(100, max(3, st.scaling_budget_s / st.rounds / per)))
     return time_each(fn, n, sync)
 
 
@@ -564,12 +591,12 @@ def format_table(result, out=None):
     sc = result["scaling"]
     p(f"\nbatch-size scaling, {sc['preset']} {sc['dtype']}: bare step (µs), and as a multiple of its own bound")
     p(f"{'N':>6}{'MFLOP':>9}{'bound np':>10}{'bound t':>10}"
-      + "".join(f"{SHORT[s]:>10}{'x':>6}" for s in sc["styles"]))
+      + "".join(f"{SHORT[s]:>10} {'x':>6}" for s in sc["styles"]))
     for i, n in enumerate(sc["sizes"]):
         cells = ""
         for s, v in sc["styles"].items():
             bound = sc["bound"]["numpy" if s == "numpy" else "torch"][i]
-            cells += f"{_us(v[i]):>10}{v[i] / bound:>6.2f}"
+            cells += f"{_us(v[i]):>10} {v[i] / bound:>6.2f}"
         p(f"{n:>6}{sc['flops'][i] / 1e6:>9.3g}{_us(sc['bound']['numpy'][i]):>10}{_us(sc['bound']['torch'][i]):>10}"
           + cells)
     su = result["startup"]
@@ -587,6 +614,7 @@ def format_table(result, out=None):
           f"{k} ({rep[k]['first_difference']})" for k in bad))
       + f" ({n} tensors over {st['repro_steps']} steps each)")
     p("\ntargets")
+    width = max(len(t["target"]) for t in result["targets"]) + 2
     for t in result["targets"]:
         verdict = {True: "met", False: "NOT MET", None: "not measured in this run"}[t["met"]]
         v = t["value"]
@@ -598,7 +626,7 @@ def format_table(result, out=None):
             shown = f"{v:.2f} s"
         else:
             shown = f"{v:.2f}x"
-        p(f"  {t['target']:<66} {shown:>8}  {verdict}")
+        p(f"  {t['target']:<{width}}{shown:>8}  {verdict}")
     p(f"\n(bench took {result['seconds']:.0f} s)")
 
 
@@ -606,6 +634,7 @@ def plot(result, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     sc = result["scaling"]
     N = np.array(sc["sizes"])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -630,6 +659,9 @@ def plot(result, path):
     ax2.set_ylabel("step time / own matmul bound")
     ax2.set_title("fixed per-step overhead fades as N grows")
     ax2.set_yscale("log")
+    ax2.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax2.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax2.set_yticks([0.5, 1, 1.3, 2, 3, 5, 10])
     ax2.legend(fontsize=8)
     ax2.grid(True, which="both", alpha=0.3)
     m = result["machine"]

@@ -162,8 +162,9 @@ def _pairs(styles):
 # step by step and phase by phase, exactly as if they had run in lockstep. NumPy's
 # BLAS threads and torch's OpenMP threads each spin for a while after a call; on a
 # small machine, switching between them after every phase makes them fight for the
-# cores and slows every step several times over. A block holds at most this many
-# bytes of reads, and at most MAX_BLOCK steps.
+# cores and slows every step several times over. NumPy runs last in each block, so
+# its threads spin down while the comparison runs. A block holds at most
+# BLOCK_BYTES of reads, and at most MAX_BLOCK steps.
 BLOCK_BYTES = 64 * 2**20
 MAX_BLOCK = 25
 
@@ -212,7 +213,8 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
         stop = min(start + block, steps)
         # Run each style through the block; a style stops early where its own loss diverges.
         kept = {}
-        for s, st in built.items():
+        for s in sorted(styles, key=lambda s: s == "numpy"):
+            st = built[s]
             kept[s] = []
             for step in range(start, stop):
                 if lr_schedule and step in lr_schedule:
