@@ -314,15 +314,16 @@ def bench_scaling(st: Settings, log):
             for lib in ("numpy", "torch"):
                 _settle(st)
                 mm = MatmulBound(sizes, n, st.scaling_dtype, lib, device=st.device if lib == "torch" else "cpu")
-                samples.setdefault(lib, []).extend(_adaptive(mm, st, mm.sync))
+                samples.setdefault(("bound", lib), []).extend(_adaptive(mm, st, mm.sync))
                 for s in st.styles:
                     if _library(s) == lib:
                         runner = StepRunner(s, problem, st.device)
-                        samples.setdefault(s, []).extend(_adaptive(runner.bare, st, None if s == "numpy" else sync))
+                        t = _adaptive(runner.bare, st, None if s == "numpy" else sync)
+                        samples.setdefault(("style", s), []).extend(t)
         for lib in ("numpy", "torch"):
-            out["bound"][lib].append(summary(samples[lib])["median_s"])
+            out["bound"][lib].append(summary(samples[("bound", lib)])["median_s"])
         for s in st.styles:
-            out["styles"][s].append(summary(samples[s])["median_s"])
+            out["styles"][s].append(summary(samples[("style", s)])["median_s"])
     return out
 
 

@@ -3,8 +3,9 @@
 `run(spec)` builds every requested style from the same seeded problem, then for
 each step runs each phase in every style, reads every named tensor, and compares
 every pair of styles under the tolerance policy (`parity.tolerance`). Nothing
-is kept but the errors, so a run of any length fits in memory. `trace(spec,
-style)` records every tensor of one style instead, for reading a few steps.
+is kept but the errors (and the reads of one block of steps, see BLOCK_BYTES),
+so a run of any length fits in memory. `trace(spec, style)` records every
+tensor of one style instead, for reading a few steps.
 """
 
 from __future__ import annotations
