@@ -104,6 +104,8 @@ class Settings:
                 raise BenchError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.warmup < 0:
             raise BenchError(f"--warmup must be at least 0, got {self.warmup}")
+        if self.seed < 0:
+            raise BenchError(f"--seed must be at least 0, got {self.seed}")
         if self.device not in ("cpu", "cuda"):
             raise BenchError(f"unknown device {self.device!r}: choose cpu or cuda")
         if self.device == "cuda":

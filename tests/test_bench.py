@@ -189,6 +189,7 @@ def test_matmul_bound_runs_the_step_products_in_both_libraries():
     (["--threads", "0"], ["--threads must be at least 1"]),
     (["--steps", "0"], ["--steps must be at least 1"]),
     (["--warmup", "-1"], ["--warmup must be at least 0"]),
+    (["--seed", "-3"], ["--seed must be at least 0"]),
     (["--device", "tpu"], ["invalid choice", "cuda"]),
     (["--json", "/no/such/folder/bench.json"], ["--json", "does not exist"]),
     (["--plot", "-"], ["--plot needs a file path"]),
