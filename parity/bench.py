@@ -525,7 +525,7 @@ def run_bench(st: Settings, log=lambda msg: None):
 
 
 def targets(result, st: Settings):
-    """The issue's targets, each with the measured value and met or not (None: not measured in this run)."""
+    """The project's speed targets, each with the measured value and met or not (None: not measured in this run)."""
     out = []
     key = [r for r in result["steps"] if r["preset"] == "two-layer" and r["dtype"] == "float32" and r["N"] == 64]
     where = "two-layer, N=64, float32, 2 threads"
