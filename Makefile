@@ -1,5 +1,5 @@
-# mlp-parity: `make compare` runs the main job, `make test` runs the tests.
-# Both create .venv on first use and install everything into it, torch pinned.
+# mlp-parity: `make compare` runs the main job, `make test` runs the tests, `make bench` times the styles.
+# Each creates .venv on first use and installs everything into it, torch pinned.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Where a local wheel directory exists (as on the project's CI machines), pip may use it.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: venv test compare check clean
+.PHONY: venv test compare check bench clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,9 @@ compare: venv
 check: venv
 	@test -n "$(FILE)" || { echo "usage: make check FILE=path/to/my_mlp.py (start from templates/mlp_numpy.py or templates/mlp_torch.py)"; exit 2; }
 	$(PY) -m parity check $(FILE) $(if $(PRESET),--preset $(PRESET)) $(if $(STEPS),--steps $(STEPS))
+
+bench: venv
+	$(PY) -m parity bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -336,7 +336,8 @@ class MLP:
             self.dW[l] = dz.T @ a_prev                     # (n_l, N) @ (N, n_{l-1}) → (n_l, n_{l-1})
             if self.b is not None:
                 self.db[l] = dz.sum(axis=0)                # each sample adds its share (n_l,)
-            da = dz @ self.W[l]                            # ∂L/∂a_{l-1} (N, n_l) @ (n_l, n_{l-1})
+            if l > 0:                                      # ∂L/∂x is never needed: x is data, not a parameter
+                da = dz @ self.W[l]                        # ∂L/∂a_{l-1} (N, n_l) @ (n_l, n_{l-1})
 
     # ========================================================================
     # Phase 4: update

@@ -1,4 +1,4 @@
-"""The command line: `python -m parity compare` and `python -m parity explain` (also `mlp-parity ...`).
+"""The command line: `python -m parity compare | explain | check | pictures | bench` (also `mlp-parity ...`).
 
 Exit status: 0 when every pair of styles agrees within tolerance, 1 on a
 disagreement or a diverged run, 2 on bad input (a one-line message that names
@@ -15,6 +15,7 @@ import os
 import sys
 
 from . import spec as spec_module
+from . import bench
 from .check import add_check_command
 from .pictures import add_parser as add_pictures
 from .spec import SpecError, preset
@@ -235,6 +236,7 @@ def build_parser():
     add_explain(sub)
     add_check_command(sub)
     add_pictures(sub)
+    bench.add_parser(sub)
     return p
 
 

@@ -3,8 +3,9 @@
 `run(spec)` builds every requested style from the same seeded problem, then for
 each step runs each phase in every style, reads every named tensor, and compares
 every pair of styles under the tolerance policy (`parity.tolerance`). Nothing
-is kept but the errors, so a run of any length fits in memory. `trace(spec,
-style)` records every tensor of one style instead, for reading a few steps.
+is kept but the errors (and the reads of one block of steps, see BLOCK_BYTES),
+so a run of any length fits in memory. `trace(spec, style)` records every
+tensor of one style instead, for reading a few steps.
 """
 
 from __future__ import annotations
@@ -173,6 +174,21 @@ def _pairs(styles):
     return list(itertools.combinations(styles, 2))
 
 
+# Styles run a block of steps each in turn, and the block is compared afterwards,
+# step by step and phase by phase, exactly as if they had run in lockstep. NumPy's
+# BLAS threads and torch's OpenMP threads each spin for a while after a call; on a
+# small machine, switching between them after every phase makes them fight for the
+# cores and slows every step several times over. NumPy runs last in each block, so
+# its threads spin down while the comparison runs. A block holds at most
+# BLOCK_BYTES of reads, and at most MAX_BLOCK steps.
+BLOCK_BYTES = 64 * 2**20
+MAX_BLOCK = 25
+
+
+def _diverges(loss, first_loss):
+    return not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss)
+
+
 def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int | None = None,
         device="cpu", mlp_classes=None, lr_schedule=None, tol=None, progress=False,
         stop_at_first=False) -> Report:
@@ -200,70 +216,137 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     report = Report(spec=spec, styles=styles, pairs=pairs, tol=tol,
                     losses={s: [] for s in styles}, seconds={s: dict.fromkeys(PHASES, 0.0) for s in styles})
     x_all, y_all, _, _ = problem.cast(spec.dtype)
+    schedule = list(batches(spec, x_all.shape[0], steps))
     scales = {}
     index = {}
-    it = enumerate(batches(spec, x_all.shape[0], steps))
+    first_loss = {}
+    bar = None
     if progress:
         from tqdm import tqdm
-        it = tqdm(it, total=steps, desc=spec.name, unit="step", leave=False, delay=1.0)  # shown after 1 s
-    for step, rows in it:
-        if lr_schedule and step in lr_schedule:
-            for st in built.values():
-                st.set_lr(lr_schedule[step])
-        x, y = x_all[rows], y_all[rows]
-        step_err = np.zeros((len(report.tensors) or 1, len(pairs)))
-        for phase in PHASES:
-            reads = {}
-            for s, st in built.items():
-                t0 = time.perf_counter()
-                st.run(phase, x, y)
-                report.seconds[s][phase] += time.perf_counter() - t0
-                reads[s] = st.read(phase)
-            names = list(reads[styles[0]])
-            for name in names:
-                key = (phase, name)
-                if key not in index:
-                    index[key] = len(report.tensors)
-                    report.tensors.append(key)
-                if step_err.shape[0] < len(report.tensors):
-                    step_err = np.pad(step_err, ((0, len(report.tensors) - step_err.shape[0]), (0, 0)))
-                now = max(float(np.max(np.abs(r[name]), initial=0.0)) if name in r else 0.0
-                          for r in reads.values())
-                if not math.isfinite(now):
-                    now = 0.0
-                scale = scales.setdefault(key, now)
-                scale = max(scale, now)
-                for p, (a, b) in enumerate(pairs):
-                    if name not in reads[a] or name not in reads[b]:
-                        e, idx, ae, re_ = math.inf, (), math.nan, math.nan
-                        va = vb = math.nan
-                    else:
-                        e, idx, ae, re_ = compare_arrays(reads[a][name], reads[b][name], scale, tol)
-                        va = float(reads[a][name][idx]) if reads[a][name].shape == reads[b][name].shape \
-                            else math.nan
-                        vb = float(reads[b][name][idx]) if reads[a][name].shape == reads[b][name].shape \
-                            else math.nan
-                    step_err[index[key], p] = e
-                    if e > tol and report.first is None:
-                        report.first = Divergence(step=step, phase=phase, tensor=name,
-                                                  layer=split_name(name)[1], pair=(a, b), index=idx,
-                                                  value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
-                                                  error=e, tol=tol, scale=scale)
-            if phase == "loss":
-                for s in styles:
-                    report.losses[s].append(float(reads[s]["loss"]))
-        report.errors.append(step_err[:len(report.tensors)])
-        report.steps_run = step + 1
-        if report.first is not None and stop_at_first:
-            break
-        for s in styles:
-            loss, first_loss = report.losses[s][-1], report.losses[s][0]
-            if not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss):
-                report.diverged = Diverged(step=step, style=s, loss=loss, first_loss=first_loss)
+        bar = tqdm(total=steps, desc=spec.name, unit="step", leave=False, delay=1.0)  # shown after 1 s
+    start, block, done = 0, 1, False
+    while start < steps and not done:
+        stop = min(start + block, steps)
+        # Run each style through the block; a style stops early where its own loss diverges.
+        kept = {}
+        for s in sorted(styles, key=lambda s: s == "numpy"):
+            st = built[s]
+            kept[s] = []
+            for step in range(start, stop):
+                if lr_schedule and step in lr_schedule:
+                    st.set_lr(lr_schedule[step])
+                rows = schedule[step]
+                x, y = x_all[rows], y_all[rows]
+                reads, secs = {}, {}
+                for phase in PHASES:
+                    t0 = time.perf_counter()
+                    st.run(phase, x, y)
+                    secs[phase] = time.perf_counter() - t0
+                    reads[phase] = st.read(phase)
+                kept[s].append((reads, secs))
+                loss = float(reads["loss"]["loss"])
+                first_loss.setdefault(s, loss)
+                if _diverges(loss, first_loss[s]):
+                    break
+        bytes_per_step = sum(a.nbytes for s in styles for r in kept[s][0][0].values() for a in r.values())
+        block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
+        # Compare the block, step by step, phase by phase, tensor by tensor, pair by pair.
+        for step in range(start, stop):
+            done = _compare_step(report, step, {s: kept[s][step - start] for s in styles},
+                                 pairs, index, scales, tol, stop_at_first)
+            if bar is not None:
+                bar.update(1)
+            if done:
                 break
-        if report.diverged is not None:
-            break
+        start = stop
+    if bar is not None:
+        bar.close()
     return report
+
+
+def _compare_step(report, step, kept, pairs, index, scales, tol, stop_at_first):
+    """Compare one step of every style; True when the run should stop here."""
+    styles = report.styles
+    step_err = np.zeros((len(report.tensors) or 1, len(pairs)))
+    for phase in PHASES:
+        reads = {}
+        for s in styles:
+            reads[s] = kept[s][0][phase]
+            report.seconds[s][phase] += kept[s][1][phase]
+        names = list(reads[styles[0]])
+        for name in names:
+            key = (phase, name)
+            if key not in index:
+                index[key] = len(report.tensors)
+                report.tensors.append(key)
+            if step_err.shape[0] < len(report.tensors):
+                step_err = np.pad(step_err, ((0, len(report.tensors) - step_err.shape[0]), (0, 0)))
+            # |x| of each style once, shared by the scale and every pair it is in
+            mags = {s: np.abs(r[name]) for s, r in reads.items() if name in r}
+            peaks = {s: float(np.max(m, initial=0.0)) for s, m in mags.items()}
+            now = max(peaks.get(s, 0.0) for s in styles)
+            if not math.isfinite(now):
+                now = 0.0
+            scale = scales.setdefault(key, now)
+            scale = max(scale, now)
+            for p, (a, b) in enumerate(pairs):
+                if name not in reads[a] or name not in reads[b]:
+                    e, idx, ae, re_ = math.inf, (), math.nan, math.nan
+                    va = vb = math.nan
+                else:
+                    ra, rb = reads[a][name], reads[b][name]
+                    fast = ra.shape == rb.shape and ra.ndim > 0 and 0 < scale < _HUGE
+                    if fast and peaks[a] < _HUGE and peaks[b] < _HUGE:     # (False for NaN)
+                        e, idx, ae, re_ = _finite_error(ra, rb, mags[a], mags[b], scale)
+                    else:
+                        e, idx, ae, re_ = compare_arrays(ra, rb, scale, tol)
+                    va = float(ra[idx]) if ra.shape == rb.shape else math.nan
+                    vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
+                step_err[index[key], p] = e
+                if e > tol and report.first is None:
+                    report.first = Divergence(step=step, phase=phase, tensor=name,
+                                              layer=split_name(name)[1], pair=(a, b), index=idx,
+                                              value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
+                                              error=e, tol=tol, scale=scale)
+        if phase == "loss":
+            for s in styles:
+                report.losses[s].append(float(reads[s]["loss"]))
+    report.errors.append(step_err[:len(report.tensors)])
+    report.steps_run = step + 1
+    if report.first is not None and stop_at_first:
+        return True
+    for s in styles:
+        loss, first_loss = report.losses[s][-1], report.losses[s][0]
+        if _diverges(loss, first_loss):
+            report.diverged = Diverged(step=step, style=s, loss=loss, first_loss=first_loss)
+            return True
+    return False
+
+
+# Below this, |a − b| and scale + max(|a|, |b|) cannot overflow.
+_HUGE = 1e300
+
+
+def _finite_error(a, b, mag_a, mag_b, scale):
+    """compare_arrays for a and b of one shape, every |element| and scale in (0, _HUGE), |a| and |b| given.
+
+    The same numbers in fewer passes: with no NaN or inf, no overflow and a denominator
+    never 0, the special cases of compare_arrays cannot arise (a == b gives 0 / d = 0).
+    """
+    err = np.subtract(a, b)
+    np.abs(err, out=err)
+    denom = np.maximum(mag_a, mag_b)
+    denom += scale
+    err /= denom
+    if err.size == 0:
+        return 0.0, (), 0.0, 0.0
+    flat = int(np.argmax(err))
+    idx = tuple(int(i) for i in np.unravel_index(flat, err.shape)) if err.ndim else ()
+    e = float(err.reshape(-1)[flat])
+    av, bv = float(a.reshape(-1)[flat]), float(b.reshape(-1)[flat])
+    abs_err = abs(av - bv)
+    rel_err = abs_err / abs(bv) if bv != 0 else (0.0 if abs_err == 0 else math.inf)
+    return e, idx, abs_err, rel_err
 
 
 def trace(spec: Spec, style: str, *, problem: Problem | None = None, steps: int | None = None,

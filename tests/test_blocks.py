@@ -1,0 +1,81 @@
+"""The harness runs styles in blocks of steps; the report is the one lockstep would give.
+
+Each case runs once with blocks of one step (every style steps, then the step is
+compared: plain lockstep) and once with the default blocks, and the two reports
+must match exactly: every error, loss, the first divergence, a diverged run.
+"""
+
+import numpy as np
+import pytest
+
+import impl_numpy.mlp as np_lesson
+from parity import harness
+from parity.spec import Spec, three_layer
+
+
+class SignFlipFromStep7(np_lesson.MLP):
+    """Right for 7 steps, then the update goes the wrong way: a divergence inside a block."""
+
+    steps_done = 0
+
+    def update(self):
+        self.steps_done += 1
+        if self.steps_done <= 7:
+            return super().update()
+        for l in range(len(self.W)):
+            self.W[l] += self.lr * self.dW[l]
+
+
+CASES = {
+    "agree-60-steps": dict(spec=three_layer(bias=True, sizes=(2, 3, 2, 1), steps=60)),
+    "lr-changes-mid-block": dict(spec=three_layer(steps=40), lr_schedule={13: 0.05, 30: 0.2}),
+    "bug-at-step-7": dict(spec=three_layer(steps=30), mlp_classes={"numpy": SignFlipFromStep7}),
+    "bug-at-step-7-stop-at-first": dict(spec=three_layer(steps=30), mlp_classes={"numpy": SignFlipFromStep7},
+                                        stop_at_first=True),
+    "diverges": dict(spec=three_layer(bias=True, lr=3.0, steps=30)),
+    "float32-minibatches": dict(spec=Spec(sizes=(5, 4, 3), activation="tanh", loss="mse", lr=0.1,
+                                          n_samples=10, batch_size=3, steps=35, dtype="float32")),
+}
+
+
+def _run(case, monkeypatch, block):
+    monkeypatch.setattr(harness, "MAX_BLOCK", block)
+    kw = dict(CASES[case])
+    return harness.run(kw.pop("spec"), **kw)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_blocks_give_the_lockstep_report(case, monkeypatch):
+    one = _run(case, monkeypatch, 1)
+    many = _run(case, monkeypatch, 25)
+    assert many.steps_run == one.steps_run
+    assert many.tensors == one.tensors
+    np.testing.assert_array_equal(many.error_array(), one.error_array())
+    assert many.losses == one.losses
+    assert many.first == one.first
+    assert many.diverged == one.diverged
+
+
+def test_the_cases_exercise_what_they_name(monkeypatch):
+    # so the equality above is not trivially about runs that stop at once
+    assert _run("agree-60-steps", monkeypatch, 25).ok
+    assert _run("bug-at-step-7", monkeypatch, 25).first.step == 7
+    assert _run("bug-at-step-7-stop-at-first", monkeypatch, 25).steps_run == 8
+    d = _run("diverges", monkeypatch, 25).diverged
+    assert d is not None and d.step < 30
+    assert _run("lr-changes-mid-block", monkeypatch, 25).steps_run == 40
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_comparison_gives_compare_arrays_numbers(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((7, 9)) * 10.0 ** rng.integers(-8, 8, (7, 9))
+    b = a * (1 + 1e-12 * rng.standard_normal(a.shape))
+    b[0, :3] = a[0, :3]                       # equal elements
+    a[1, :2], b[1, :2] = 0.0, -0.0            # zeros of both signs
+    a[2, 4], b[2, 4] = 1e9, -1e9              # the worst disagreement, by far
+    scale = float(np.max(np.abs(a)))
+    fast = harness._finite_error(a, b, np.abs(a), np.abs(b), scale)
+    slow = harness.compare_arrays(a, b, scale, 1e-12)
+    assert fast == slow
+    assert fast[1] == (2, 4)
