@@ -22,7 +22,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def format_report(report, out=sys.stdout):
+def format_report(report, out=None):
+    out = out or sys.stdout      # looked up at call time, so a redirected stdout is honoured
     spec = report.spec
     print(f"\n== {spec.describe()}, {report.steps_run} steps, tolerance {report.tol:g}", file=out)
     heads = [f"{SHORT[a]}~{SHORT[b]}" for a, b in report.pairs]
