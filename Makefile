@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Where a local wheel directory exists (as on the project's CI machines), pip may use it.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: venv test compare clean
+.PHONY: venv test compare examples clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,9 @@ test: venv
 
 compare: venv
 	$(PY) -m parity compare
+
+examples: venv
+	$(PY) -m parity example all
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

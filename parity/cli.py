@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import examples
 from .spec import PRESETS, SpecError, preset
 from .styles import PHASES, SHORT, STYLES
 
@@ -88,6 +89,7 @@ def build_parser():
     c.add_argument("--seed", type=int, help="seed for data and weights (default: 0)")
     c.add_argument("--styles", help=f"comma-separated styles (default: {','.join(STYLES)})")
     c.set_defaults(func=cmd_compare)
+    examples.add_parser(sub)
     return p
 
 

@@ -78,8 +78,8 @@ class Diverged:
         if not math.isfinite(self.lr_limit):
             return f"{head}; likely cause: lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
         if lr > self.lr_limit:
-            return (f"{head}; likely cause: lr = {lr:g} is too large for inputs this size (largest squared "
-                    f"input size {self.input_size:.4g}, so one linear layer is stable only below "
+            return (f"{head}; likely cause: lr = {lr:g} is too large for inputs this size (the largest squared "
+                    f"input norm |x|² is {self.input_size:.4g}, so one linear layer is stable only below "
                     f"lr = {self.lr_limit:.2g}); fix: lower lr to about {self.lr_limit / 2:.2g}"
                     f"{'' if self.depth == 1 else ' or less (the layers above scale the gradient too)'}"
                     f" or scale the inputs down.")
