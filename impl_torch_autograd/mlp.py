@@ -16,16 +16,22 @@ Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
 """
 
 import torch
+import torch.nn.functional as F
 
 # ============================================================================
 # Activations: f(z); autograd knows each derivative
 # ============================================================================
+# At a kink (z == 0) torch's derivatives are: ReLU 0, leaky ReLU and PReLU their slope.
 
 ACTIVATIONS = {
     "identity": lambda z: z,
-    "relu": torch.relu,         # autograd's ReLU gradient is 0 at z == 0, like nn.ReLU
+    "relu": torch.relu,
+    "leaky_relu": lambda z, slope=0.01: F.leaky_relu(z, slope),
+    # PReLU's slope p_l is a leaf tensor like W_l: autograd fills p_l.grad as well
+    "prelu": lambda z, slope: F.prelu(z, slope),
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
+    "softplus": lambda z, beta=1.0, threshold=20.0: F.softplus(z, beta, threshold),
 }
 
 # ============================================================================
@@ -36,7 +42,84 @@ LOSSES = {
     "half_sse": lambda yhat, y: 0.5 * torch.sum((yhat - y) ** 2),  # ½·Σ(ŷ − y)²
     "sse": lambda yhat, y: torch.sum((yhat - y) ** 2),             # Σ(ŷ − y)²
     "mse": lambda yhat, y: torch.mean((yhat - y) ** 2),            # mean over all N·n_L
+    "l1": F.l1_loss,                                               # mean |ŷ − y|; sign(0) = 0
+    "cross_entropy": F.cross_entropy,               # logits (N, C), class indices (N,); stable log-softmax
+    "bce_with_logits": F.binary_cross_entropy_with_logits,         # logits and targets in [0, 1]
 }
+
+# ============================================================================
+# Optimizers: one update of one parameter θ with its gradient g, in place
+# ============================================================================
+# `state` is this parameter's own dict (running averages, step count), empty
+# before its first update, as in torch.optim. Each line follows torch.optim's
+# own order of operations, so the numbers agree to the last bits.
+
+
+def sgd(theta, g, state, *, lr, momentum, dampening, nesterov, weight_decay, **unused):
+    if weight_decay:
+        g = g + weight_decay * theta                   # L2 penalty ½·λ·‖θ‖² adds λ·θ
+    if momentum:
+        # torch's form: the buffer starts as the first gradient, then
+        # v ← μ·v + (1 − dampening)·g. (The textbook v ← μ·v − lr·g folds lr
+        # into v and differs from torch once lr changes.)
+        if "v" not in state:
+            state["v"] = g.clone()
+        else:
+            state["v"] = momentum * state["v"] + (1 - dampening) * g
+        g = g + momentum * state["v"] if nesterov else state["v"]
+    theta -= lr * g                                    # θ ← θ − lr·g
+
+
+def rmsprop(theta, g, state, *, lr, alpha, eps, momentum, centered, weight_decay, **unused):
+    if weight_decay:
+        g = g + weight_decay * theta
+    if not state:
+        state["sq"] = torch.zeros_like(theta)             # running mean of g², starts at 0
+        state["mean"] = torch.zeros_like(theta)           # running mean of g (centered only)
+        state["v"] = torch.zeros_like(theta)              # momentum buffer: here it starts at 0
+    state["sq"] = alpha * state["sq"] + (1 - alpha) * g * g
+    if centered:
+        state["mean"] = state["mean"] + (1 - alpha) * (g - state["mean"])
+        avg = torch.sqrt(state["sq"] - state["mean"] * state["mean"])   # √ of the running variance
+    else:
+        avg = torch.sqrt(state["sq"])
+    avg = avg + eps                                    # eps outside the root, as torch
+    if momentum:
+        state["v"] = momentum * state["v"] + g / avg
+        theta -= lr * state["v"]
+    else:
+        theta -= lr * g / avg                          # θ ← θ − lr·g / (√E[g²] + eps)
+
+
+def adam(theta, g, state, *, lr, betas, eps, weight_decay, decoupled=False, **unused):
+    beta1, beta2 = betas
+    if not state:
+        state["step"] = 0
+        state["m"] = torch.zeros_like(theta)              # running mean of g
+        state["v"] = torch.zeros_like(theta)              # running mean of g²
+    state["step"] += 1
+    t = state["step"]
+    if weight_decay:
+        if decoupled:
+            theta *= 1 - lr * weight_decay             # AdamW: shrink θ itself, apart from g
+        else:
+            g = g + weight_decay * theta               # Adam: L2 penalty added to g
+    # m ← β1·m + (1 − β1)·g, written m + (1 − β1)·(g − m) as torch's lerp computes it
+    state["m"] = state["m"] + (1 - beta1) * (g - state["m"])
+    state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
+    # Bias correction: m and v start at 0, so early on they are too small by
+    # (1 − βᵗ). torch divides lr by (1 − β1ᵗ) and √v by √(1 − β2ᵗ), then adds eps
+    # outside the root; the textbook m̂ / (√v̂ + eps) is the same up to rounding.
+    step_size = lr / (1 - beta1 ** t)
+    denom = torch.sqrt(state["v"]) / (1 - beta2 ** t) ** 0.5 + eps
+    theta -= step_size * state["m"] / denom
+
+
+def adamw(theta, g, state, **settings):
+    adam(theta, g, state, decoupled=True, **settings)
+
+
+OPTIMIZERS = {"sgd": sgd, "rmsprop": rmsprop, "adam": adam, "adamw": adamw}
 
 # ============================================================================
 # The network: parameters and optimizer settings
@@ -46,7 +129,8 @@ LOSSES = {
 class MLP:
     def __init__(self, weights, biases=None, *, activation="relu", output_activation="identity",
                  loss="sse", optimizer="sgd", lr=1e-6, momentum=0.0, dampening=0.0,
-                 nesterov=False, weight_decay=0.0, device="cpu"):
+                 nesterov=False, weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999),
+                 eps=1e-8, negative_slope=0.01, softplus_beta=1.0, softplus_threshold=20.0, device="cpu"):
         # Leaf tensors that ask autograd for their gradient. `.to(device)` returns a
         # new tensor; it does not move the old one, so assign what it returns.
         self.W = [w.detach().clone().to(device).requires_grad_() for w in weights]
@@ -54,12 +138,22 @@ class MLP:
                                               for b in biases]
         self.device = device
         L = len(self.W)
-        self.f = [ACTIVATIONS[activation]] * (L - 1) + [ACTIVATIONS[output_activation]]
+        names = [activation] * (L - 1) + [output_activation]
+        self.f = [ACTIVATIONS[name] for name in names]     # f of each layer
+        # A PReLU layer has a parameter of its own: its slope p_l (1,), 0.25 as
+        # nn.PReLU() starts; None for every other activation.
+        self.p = [torch.full((1,), 0.25, dtype=self.W[l].dtype, device=device).requires_grad_() if names[l] == "prelu" else None for l in range(L)]
+        # the settings each layer's f is called with (PReLU: its slope tensor, the
+        # very tensor the update changes in place)
+        fixed = {"leaky_relu": dict(slope=negative_slope),
+                 "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
+        self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {}) for l in range(L)]
         self.loss_fn = LOSSES[loss]
-        self.optimizer = optimizer
-        self.lr, self.momentum, self.dampening = lr, momentum, dampening
-        self.nesterov, self.weight_decay = nesterov, weight_decay
-        self.velocity = {}  # momentum buffers, one per parameter, made on the first step
+        self.optimizer = OPTIMIZERS[optimizer]
+        self.lr = lr
+        self.settings = dict(momentum=momentum, dampening=dampening, nesterov=nesterov,
+                             weight_decay=weight_decay, alpha=alpha, centered=centered, betas=betas, eps=eps)
+        self.state = {}  # the optimizer's state, one dict per parameter, filled on its first update
 
     # ========================================================================
     # Phase 1: forward
@@ -73,7 +167,7 @@ class MLP:
             z = a @ W.T                                    # (N, n_{l-1}) @ (n_{l-1}, n_l) → (N, n_l)
             if self.b is not None:
                 z = z + self.b[l]                          # (n_l,) broadcast over the N rows
-            a = self.f[l](z)                               # (N, n_l)
+            a = self.f[l](z, **self.f_kw[l])               # (N, n_l)
             self.z.append(z)
             self.a.append(a)
         return a                                           # ŷ = a_L (N, n_L)
@@ -91,33 +185,30 @@ class MLP:
     # ========================================================================
 
     def backward(self):
-        for p in self.parameters():
-            p.grad = None                                  # backward() adds to .grad: start from nothing
-        self.loss_value.backward()                         # fills W_l.grad (n_l, n_{l-1}), b_l.grad (n_l,)
+        for _, theta, _ in self.parameters():
+            theta.grad = None                              # backward() adds to .grad: start from nothing
+        self.loss_value.backward()                         # fills W_l.grad (n_l, n_{l-1}), b_l.grad (n_l,), p_l.grad
 
     # ========================================================================
     # Phase 4: update
     # ========================================================================
 
     def parameters(self):
-        return self.W + (self.b if self.b is not None else [])
+        """(name, θ, ∂L/∂θ) for every parameter: W_l, b_l and the PReLU slopes p_l."""
+        out = []
+        for l in range(len(self.W)):
+            out.append((f"W{l + 1}", self.W[l], self.W[l].grad))
+            if self.b is not None:
+                out.append((f"b{l + 1}", self.b[l], self.b[l].grad))
+            if self.p[l] is not None:
+                out.append((f"p{l + 1}", self.p[l], self.p[l].grad))
+        return out
 
     @torch.no_grad()                                       # the update is not part of the model
     def update(self):
-        for i, p in enumerate(self.parameters()):
-            g = p.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * p              # L2 penalty ½·λ·‖W‖² adds λ·W
-            if self.momentum:
-                # torch's form: the buffer starts as the first gradient, then
-                # v ← μ·v + (1 − dampening)·g. (The textbook v ← μ·v − lr·g folds lr
-                # into v and differs from torch once lr changes.)
-                if i not in self.velocity:
-                    self.velocity[i] = g.clone()
-                else:
-                    self.velocity[i] = self.momentum * self.velocity[i] + (1 - self.dampening) * g
-                g = g + self.momentum * self.velocity[i] if self.nesterov else self.velocity[i]
-            p -= self.lr * g                               # θ ← θ − lr·g, in place: p stays a leaf
+        for name, theta, g in self.parameters():
+            state = self.state.setdefault(name, {})
+            self.optimizer(theta, g, state, lr=self.lr, **self.settings)   # θ changes in place: stays a leaf
 
     # one training step is the four phases in order
     def step(self, x, y):

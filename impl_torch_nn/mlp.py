@@ -25,16 +25,21 @@ every input is moved by assignment. Saving and loading: see checkpoint.py.
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 # ============================================================================
 # Activations: modules; autograd knows each derivative
 # ============================================================================
+# At a kink (z == 0) torch's derivatives are: ReLU 0, leaky ReLU and PReLU their slope.
 
 ACTIVATIONS = {
     "identity": None,           # no module at all: a_l = z_l
     "relu": nn.ReLU,            # gradient 0 at z == 0
+    "leaky_relu": nn.LeakyReLU,
+    "prelu": nn.PReLU,          # holds its slope as a parameter, 0.25 to start
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
+    "softplus": nn.Softplus,    # linear where β·z > threshold
 }
 
 # ============================================================================
@@ -56,7 +61,35 @@ LOSSES = {
     "half_sse": HalfSSELoss,                           # ½·Σ(ŷ − y)²
     "sse": lambda: nn.MSELoss(reduction="sum"),        # Σ(ŷ − y)²
     "mse": nn.MSELoss,                                 # mean over all N·n_L
+    "l1": nn.L1Loss,                                   # mean |ŷ − y|
+    "cross_entropy": nn.CrossEntropyLoss,              # logits (N, C), class indices (N,)
+    "bce_with_logits": nn.BCEWithLogitsLoss,           # logits and targets in [0, 1]
 }
+
+# ============================================================================
+# Optimizers: torch.optim owns the update of every parameter
+# ============================================================================
+
+
+def sgd(params, *, lr, momentum, dampening, nesterov, weight_decay, **unused):
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                           weight_decay=weight_decay)
+
+
+def rmsprop(params, *, lr, alpha, eps, momentum, centered, weight_decay, **unused):
+    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered,
+                               weight_decay=weight_decay)
+
+
+def adam(params, *, lr, betas, eps, weight_decay, **unused):
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def adamw(params, *, lr, betas, eps, weight_decay, **unused):
+    return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+OPTIMIZERS = {"sgd": sgd, "rmsprop": rmsprop, "adam": adam, "adamw": adamw}
 
 # ============================================================================
 # The network: parameters and optimizer settings
@@ -66,7 +99,8 @@ LOSSES = {
 class MLP:
     def __init__(self, weights, biases=None, *, activation="relu", output_activation="identity",
                  loss="sse", optimizer="sgd", lr=1e-6, momentum=0.0, dampening=0.0,
-                 nesterov=False, weight_decay=0.0, device="cpu"):
+                 nesterov=False, weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999),
+                 eps=1e-8, negative_slope=0.01, softplus_beta=1.0, softplus_threshold=20.0, device="cpu"):
         layers = []
         L = len(weights)
         for l, W in enumerate(weights):
@@ -77,15 +111,19 @@ class MLP:
                 if biases is not None:
                     linear.bias.copy_(biases[l])
             layers.append(linear)
-            f = ACTIVATIONS[activation if l < L - 1 else output_activation]
-            if f is not None:
-                layers.append(f())
+            name = activation if l < L - 1 else output_activation
+            settings = {"leaky_relu": dict(negative_slope=negative_slope),
+                        "prelu": dict(num_parameters=1, init=0.25, device=device, dtype=W.dtype),
+                        "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
+            if ACTIVATIONS[name] is not None:
+                layers.append(ACTIVATIONS[name](**settings.get(name, {})))
         self.model = nn.Sequential(*layers)
         self.device = device
         self.loss_fn = LOSSES[loss]()
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=momentum,
-                                         dampening=dampening, nesterov=nesterov,
-                                         weight_decay=weight_decay)
+        # model.parameters() holds every nn.Linear's weight and bias and every PReLU's slope
+        self.optimizer = OPTIMIZERS[optimizer](
+            self.model.parameters(), lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+            weight_decay=weight_decay, alpha=alpha, centered=centered, betas=betas, eps=eps)
 
     # ========================================================================
     # Phase 1: forward
@@ -116,7 +154,7 @@ class MLP:
     # ========================================================================
 
     def update(self):
-        self.optimizer.step()                              # θ ← θ − lr·g for every parameter
+        self.optimizer.step()                              # SGD: θ ← θ − lr·g, for every parameter
 
     # one training step is the four phases in order
     def step(self, x, y):
@@ -124,6 +162,27 @@ class MLP:
         self.backward()
         self.update()
         return loss
+
+
+# ============================================================================
+# Data: mini-batches from a DataLoader
+# ============================================================================
+
+
+def make_loader(x, y, batch_size, *, shuffle=True, seed=0):
+    """Mini-batches of the rows of (x, y), as a torch user iterates them:
+
+        loader = make_loader(x, y, batch_size=4)
+        for epoch in range(2):
+            for xb, yb in loader:          # a new shuffled order every epoch
+                net.step(xb, yb)
+
+    The order comes from the seeded generator, so it is the same every run. The
+    last batch of an epoch is smaller when batch_size does not divide N (no rows
+    are dropped); a mean loss then averages over fewer rows.
+    """
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle,
+                      generator=torch.Generator().manual_seed(seed))
 
 
 # ============================================================================

@@ -189,15 +189,30 @@ def compare_arrays(a, b, scale, tol):
 
 
 def batches(spec: Spec, n_rows: int, steps: int):
-    """Row indices of each step's batch: the whole set, or consecutive slices that wrap around."""
+    """Row indices of each step's batch.
+
+    No batch_size: the whole set every step. Otherwise the batches of a
+    `torch.utils.data.DataLoader` of batch_size (the last one of an epoch
+    partial), epoch after epoch: in order, or with `shuffle` in the order a
+    DataLoader with a generator seeded with spec.seed draws, which is exactly
+    the order the nn lesson's own DataLoader (`make_loader`) yields.
+    """
     if spec.batch_size is None:
         rows = np.arange(n_rows)
         for _ in range(steps):
             yield rows
         return
-    per_epoch = [np.arange(i, min(i + spec.batch_size, n_rows)) for i in range(0, n_rows, spec.batch_size)]
-    for step in range(steps):
-        yield per_epoch[step % len(per_epoch)]
+    import torch
+    from torch.utils.data import DataLoader
+    loader = DataLoader(torch.arange(n_rows), batch_size=spec.batch_size, shuffle=spec.shuffle,
+                        generator=torch.Generator().manual_seed(spec.seed))
+    step = 0
+    while step < steps:
+        for rows in loader:                            # one epoch; a new order each time
+            if step == steps:
+                return
+            yield rows.numpy()
+            step += 1
 
 
 def _pairs(styles):

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import Spec, SpecError
+from .spec import CLASS_TARGETS, Spec, SpecError
 
 
 @dataclass
 class Problem:
     spec: Spec
     x: np.ndarray            # (N, n0)
-    y: np.ndarray            # (N, nL)
+    y: np.ndarray            # (N, nL); for cross_entropy (N,) class indices, int64
     weights: list            # W_l (n_l, n_{l-1})
     biases: list | None      # b_l (n_l,), or None without bias
 
@@ -28,7 +28,8 @@ class Problem:
     def cast(self, dtype):
         """The same numbers in `dtype` (numpy), for every style alike."""
         dt = np.dtype(dtype)
-        return (self.x.astype(dt), self.y.astype(dt), [w.astype(dt) for w in self.weights],
+        y = self.y if self.spec.loss in CLASS_TARGETS else self.y.astype(dt)   # class indices stay int64
+        return (self.x.astype(dt), y, [w.astype(dt) for w in self.weights],
                 None if self.biases is None else [b.astype(dt) for b in self.biases])
 
 
@@ -43,6 +44,18 @@ def _array(name, value):
     return arr
 
 
+def _check_classes(p: Problem, nL):
+    """cross_entropy: y holds one class index in 0 .. n_L − 1 per sample, shape (N,)."""
+    if p.y.ndim != 1:
+        raise SpecError(f"y has shape {p.y.shape}, but loss {p.spec.loss} takes one class index per sample, "
+                        f"shape ({p.x.shape[0]},): give integers in 0..{nL - 1} (e.g. y.argmax(axis=1))")
+    if np.any(p.y != np.round(p.y)) or np.any(p.y < 0) or np.any(p.y > nL - 1):
+        bad = int(np.argmax((p.y != np.round(p.y)) | (p.y < 0) | (p.y > nL - 1)))
+        raise SpecError(f"y[{bad}] = {p.y[bad]:g} is not a class index: loss {p.spec.loss} needs integers "
+                        f"in 0..{nL - 1} (one per output of the last layer)")
+    p.y = p.y.astype(np.int64)
+
+
 def check_problem(p: Problem):
     """Refuse data or weights that do not fit the spec, naming the expected shape."""
     s = p.spec
@@ -51,9 +64,14 @@ def check_problem(p: Problem):
     if p.x.ndim != 2 or p.x.shape[1] != n0:
         raise SpecError(f"x has shape {p.x.shape}, expected (N, {n0}): one sample of {n0} inputs per row"
                         + (" (reshape a single sample with x.reshape(1, -1))" if p.x.ndim == 1 else ""))
-    if p.y.ndim != 2 or p.y.shape[1] != nL:
+    if s.loss in CLASS_TARGETS:
+        _check_classes(p, nL)
+    elif p.y.ndim != 2 or p.y.shape[1] != nL:
         raise SpecError(f"y has shape {p.y.shape}, expected ({p.x.shape[0]}, {nL}): one target of {nL} "
                         "outputs per row")
+    if s.loss == "bce_with_logits" and (np.any(p.y < 0) or np.any(p.y > 1)):
+        raise SpecError(f"bce_with_logits needs targets y in [0, 1] (probabilities), got values from "
+                        f"{p.y.min():g} to {p.y.max():g}")
     if p.y.shape[0] != p.x.shape[0]:
         raise SpecError(f"x has {p.x.shape[0]} rows but y has {p.y.shape[0]}: give one target row per sample")
     if s.batch_size is not None and s.batch_size > p.x.shape[0]:
@@ -87,6 +105,12 @@ def make_problem(spec: Spec, x=None, y=None, weights=None, biases=None) -> Probl
         x0, y0 = np.ones((N, n0)), np.ones((N, nL))
     else:
         x0, y0 = rng.standard_normal((N, n0)), rng.standard_normal((N, nL))
+    # Targets for the classification losses come from the same draw, so the
+    # weights below are the same whatever the loss.
+    if spec.loss in CLASS_TARGETS:
+        y0 = np.argmax(y0, axis=1)                         # a class index per sample, (N,)
+    elif spec.loss == "bce_with_logits":
+        y0 = (y0 > 0).astype(np.float64) if spec.data == "normal" else y0   # labels 0 or 1
     ws, bs = [], []
     for l in range(spec.depth):
         shape = (spec.sizes[l + 1], spec.sizes[l])

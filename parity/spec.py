@@ -15,9 +15,11 @@ from dataclasses import dataclass
 # The names every style understands. The lessons each keep their own table of
 # these (a lesson does not import the harness); tests/test_spec.py checks that
 # each lesson's table holds exactly these names.
-ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh")
-LOSSES = ("half_sse", "sse", "mse")
-OPTIMIZERS = ("sgd",)
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "prelu", "sigmoid", "tanh", "softplus")
+LOSSES = ("half_sse", "sse", "mse", "l1", "cross_entropy", "bce_with_logits")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+# Losses whose target is a class index per sample, y of shape (N,), not a row of n_L numbers.
+CLASS_TARGETS = ("cross_entropy",)
 DTYPES = ("float64", "float32")
 INITS = ("constant", "normal")
 DATA = ("ones", "normal")
@@ -62,11 +64,19 @@ class Spec:
     dampening: float = 0.0
     nesterov: bool = False
     weight_decay: float = 0.0
+    alpha: float = 0.99                  # RMSprop: decay of the running mean of g² (torch's default)
+    centered: bool = False               # RMSprop: divide by the running variance instead
+    betas: tuple = (0.9, 0.999)          # Adam, AdamW: decays of the running means of g and g²
+    eps: float = 1e-8                    # RMSprop, Adam, AdamW: added to the root, outside it
+    negative_slope: float = 0.01         # leaky_relu: the slope for z < 0 (nn.LeakyReLU's default)
+    softplus_beta: float = 1.0           # softplus: log(1 + exp(β·z)) / β
+    softplus_threshold: float = 20.0     # softplus: linear where β·z > threshold, as torch
     dtype: str = "float64"
     seed: int = 0
     steps: int = 50
     n_samples: int = 64                  # N, the rows of x and y
     batch_size: int | None = None        # None: the whole data set every step
+    shuffle: bool = False                # mini-batches in a seeded DataLoader's shuffled order
     data: str = "normal"                 # x and y: all ones, or standard normal from the seed
     init: str = "normal"                 # weights: all `init_value`, or normal(0, init_scale²)
     init_value: float = 0.5
@@ -90,14 +100,34 @@ class Spec:
         _choice("init", self.init, INITS)
         if not isinstance(self.bias, bool):
             raise SpecError(f"bias must be True or False, got {self.bias!r}")
-        if not isinstance(self.nesterov, bool):
-            raise SpecError(f"nesterov must be True or False, got {self.nesterov!r}")
+        for flag in ("nesterov", "centered", "shuffle"):
+            if not isinstance(getattr(self, flag), bool):
+                raise SpecError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         _number("lr", self.lr, low=0, low_open=True, what=" (the learning rate must be positive)")
         _number("momentum", self.momentum, low=0, high=1, high_open=True)
         _number("dampening", self.dampening, low=0, high=1)
         _number("weight_decay", self.weight_decay, low=0)
+        _number("alpha", self.alpha, low=0, high=1, high_open=True)
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise SpecError(f"betas must be a pair (beta1, beta2), got {self.betas!r}")
+        object.__setattr__(self, "betas", tuple(self.betas))
+        for i, beta in enumerate(self.betas):
+            _number(f"betas[{i}]", beta, low=0, high=1, high_open=True)
+        _number("eps", self.eps, low=0, low_open=True, what=" (eps keeps the division finite)")
+        _number("negative_slope", self.negative_slope)
+        _number("softplus_beta", self.softplus_beta, low=0, low_open=True)
+        _number("softplus_threshold", self.softplus_threshold)
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise SpecError("nesterov needs momentum > 0 and dampening = 0 (as torch.optim.SGD requires)")
+        # A setting the chosen optimizer would silently ignore is a mistake in the spec.
+        if self.optimizer != "sgd" and (self.nesterov or self.dampening):
+            raise SpecError(f"nesterov and dampening are SGD settings; optimizer {self.optimizer!r} has none: "
+                            "drop them or use optimizer='sgd'")
+        if self.optimizer in ("adam", "adamw") and self.momentum:
+            raise SpecError(f"optimizer {self.optimizer!r} takes no momentum: its momentum is betas[0] "
+                            "(use betas=(beta1, beta2))")
+        if self.centered and self.optimizer != "rmsprop":
+            raise SpecError("centered is an RMSprop setting: use optimizer='rmsprop' or drop it")
         _number("init_value", self.init_value)
         _number("init_scale", self.init_scale, low=0)
         _count("seed", self.seed, low=0)
@@ -108,6 +138,8 @@ class Spec:
             if self.batch_size > self.n_samples:
                 raise SpecError(f"batch_size = {self.batch_size} is larger than the data set "
                                 f"(n_samples = {self.n_samples}): use at most {self.n_samples}")
+        elif self.shuffle:
+            raise SpecError("shuffle needs mini-batches: set batch_size as well (or shuffle=False)")
 
     @property
     def depth(self):
@@ -125,12 +157,20 @@ class Spec:
     def optimizer_kwargs(self):
         """The optimizer's hyper-parameters, as every lesson's MLP takes them."""
         return dict(lr=self.lr, momentum=self.momentum, dampening=self.dampening,
-                    nesterov=self.nesterov, weight_decay=self.weight_decay)
+                    nesterov=self.nesterov, weight_decay=self.weight_decay, alpha=self.alpha,
+                    centered=self.centered, betas=self.betas, eps=self.eps)
+
+    def activation_kwargs(self):
+        """The activations' settings, as every lesson's MLP takes them."""
+        return dict(negative_slope=self.negative_slope, softplus_beta=self.softplus_beta,
+                    softplus_threshold=self.softplus_threshold)
 
     def describe(self):
         net = "-".join(map(str, self.sizes))
         bias = "bias" if self.bias else "no bias"
         opt = self.optimizer + (f"(momentum={self.momentum:g})" if self.momentum else "")
+        if self.batch_size is not None:
+            opt += f", batches of {self.batch_size}" + (" shuffled" if self.shuffle else "")
         return (f"{self.name}: {net}, {self.activation}, {bias}, loss {self.loss}, {opt} lr {self.lr:g}, "
                 f"{self.dtype}, seed {self.seed}")
 

@@ -11,9 +11,15 @@ After each phase a style is read as a dict of named tensors, in the order the
 style computes them, as float64 NumPy copies:
 
     forward   z1, a1, z2, a2, ..., zL, aL     pre-activation and activation of each layer
+              (with mini-batches, first x: the batch the style was given)
     loss      loss
-    backward  dzL, dWL, dbL, ..., dz1, dW1, db1   δ_l = ∂L/∂z_l and the parameter gradients
-    update    W1, b1, ..., WL, bL              the parameters after the update
+    backward  dzL, dWL, dbL, dpL, ..., dz1, dW1, db1, dp1   δ_l = ∂L/∂z_l and the parameter gradients
+    update    W1, b1, p1, ..., WL, bL, pL      the parameters after the update
+
+p_l is the learnable slope of a PReLU layer (absent for every other activation).
+With mini-batches the nn style draws its batches from its own DataLoader, as a
+user would; the harness gives the other styles the same rows (see
+`parity.harness.batches`), and `x` shows they got the same batch.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ class Style:
         x, y, weights, biases = problem.cast(self.spec.dtype)
         self.net = self.build(weights, biases)
         self.yhat = None
+        self.x_in = None
 
     # -- conversions ---------------------------------------------------------
     def convert(self, array):
@@ -68,7 +75,7 @@ class Style:
     def build(self, weights, biases):
         s = self.spec
         kwargs = dict(activation=s.activation, output_activation=s.output_activation, loss=s.loss,
-                      optimizer=s.optimizer, **s.optimizer_kwargs())
+                      optimizer=s.optimizer, **s.optimizer_kwargs(), **s.activation_kwargs())
         if self.name != "numpy":
             kwargs["device"] = self.device
         conv = [self.convert(w) for w in weights]
@@ -79,6 +86,7 @@ class Style:
     def run(self, phase, x=None, y=None):
         """Run one phase of the lesson. x and y are NumPy arrays in the spec's dtype."""
         if phase == "forward":
+            self.x_in = x
             self.yhat = self.net.forward(self.convert(x))
             self.after_forward()
         elif phase == "loss":
@@ -102,6 +110,8 @@ class Style:
         if phase == "forward":
             z, a = self.activations()
             out = {}
+            if self.spec.batch_size is not None:
+                out["x"] = _np(self.x_in)
             for l in range(L):
                 out[f"z{l + 1}"], out[f"a{l + 1}"] = _np(z[l]), _np(a[l])
             return out
@@ -109,20 +119,26 @@ class Style:
             return {"loss": _np(self.loss_value).reshape(())}
         if phase == "backward":
             dz, dW, db = self.gradients()
+            p, dp = self.slopes()
             out = {}
             for l in reversed(range(L)):
                 out[f"dz{l + 1}"] = _np(dz[l])
                 out[f"dW{l + 1}"] = _np(dW[l])
                 if self.spec.bias:
                     out[f"db{l + 1}"] = _np(db[l])
+                if p[l] is not None:
+                    out[f"dp{l + 1}"] = _np(dp[l])
             return out
         if phase == "update":
             W, b = self.parameters()
+            p, _ = self.slopes()
             out = {}
             for l in range(L):
                 out[f"W{l + 1}"] = _np(W[l])
                 if self.spec.bias:
                     out[f"b{l + 1}"] = _np(b[l])
+                if p[l] is not None:
+                    out[f"p{l + 1}"] = _np(p[l])
             return out
         raise ValueError(f"unknown phase {phase!r}")
 
@@ -135,6 +151,11 @@ class Style:
 
     def parameters(self):
         return self.net.W, self.net.b
+
+    def slopes(self):
+        """PReLU slopes p_l and their gradients ∂L/∂p_l per layer (None where a layer has none)."""
+        none = [None] * self.spec.depth
+        return getattr(self.net, "p", none), getattr(self.net, "dp", none)
 
 
 class NumpyStyle(Style):
@@ -150,7 +171,10 @@ class TorchStyle(Style):
 
     def convert(self, array):
         # from_numpy shares memory with the array; the lessons copy what they keep.
-        return self.torch.from_numpy(np.ascontiguousarray(array)).to(device=self.device, dtype=self.tdtype)
+        t = self.torch.from_numpy(np.ascontiguousarray(array))
+        if not t.is_floating_point():                    # class indices stay int64
+            return t.to(device=self.device)
+        return t.to(device=self.device, dtype=self.tdtype)
 
 
 class TorchManualStyle(TorchStyle):
@@ -173,6 +197,10 @@ class TorchAutogradStyle(TorchStyle):
         db = [b.grad for b in self.net.b] if self.net.b is not None else [None] * L
         return dz, dW, db
 
+    def slopes(self):
+        p = self.net.p
+        return p, [None if t is None else t.grad for t in p]
+
 
 class TorchNNStyle(TorchStyle):
     name = "torch_nn"
@@ -183,6 +211,7 @@ class TorchNNStyle(TorchStyle):
         modules = list(self.net.model)
         self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
         self._z, self._a = [None] * len(self.linears), [None] * len(self.linears)
+        self.prelus = [None] * len(self.linears)
         # Forward hooks see every module's output without changing the lesson:
         # a Linear's output is z_l; the activation module after it, if any, gives a_l.
         for l, lin in enumerate(self.linears):
@@ -190,6 +219,31 @@ class TorchNNStyle(TorchStyle):
             i = modules.index(lin)
             if i + 1 < len(modules) and not isinstance(modules[i + 1], torch.nn.Linear):
                 modules[i + 1].register_forward_hook(self._hook(l, "a"))
+                if isinstance(modules[i + 1], torch.nn.PReLU):
+                    self.prelus[l] = modules[i + 1]
+        # Mini-batches: the lesson's own DataLoader over the whole data set, iterated
+        # epoch after epoch as a user would; the batch the harness passes is not used.
+        self.loader, self.batches, self.y_in = None, None, None
+        if self.spec.batch_size is not None:
+            x, y, _, _ = problem.cast(self.spec.dtype)
+            self.loader = self.module.make_loader(self.convert(x), self.convert(y), self.spec.batch_size,
+                                                  shuffle=self.spec.shuffle, seed=self.spec.seed)
+
+    def run(self, phase, x=None, y=None):
+        if self.loader is not None and phase == "forward":
+            batch = next(self.batches, None) if self.batches is not None else None
+            if batch is None:                          # a new epoch: a new pass over the loader
+                self.batches = iter(self.loader)
+                batch = next(self.batches)
+            x, self.y_in = batch
+        if self.loader is not None and phase == "loss":
+            y = self.y_in
+        super().run(phase, x, y)
+
+    def convert(self, array):
+        if hasattr(array, "detach"):                   # already a tensor (a batch from the loader)
+            return array
+        return super().convert(array)
 
     def _hook(self, l, kind):
         def hook(module, inputs, output):
@@ -214,6 +268,10 @@ class TorchNNStyle(TorchStyle):
         W = [lin.weight for lin in self.linears]
         b = [lin.bias for lin in self.linears] if self.spec.bias else None
         return W, b
+
+    def slopes(self):
+        p = [None if m is None else m.weight for m in self.prelus]
+        return p, [None if t is None else t.grad for t in p]
 
     def set_lr(self, lr):
         for group in self.net.optimizer.param_groups:

@@ -1,0 +1,197 @@
+"""Classic mistakes in optimizers, activations, losses and mini-batches, each caught and pinned.
+
+Each bug is one small change to one lesson (a subclass or a replaced function),
+run in lockstep against the other three styles. The assertions name the step,
+phase and tensor where it must show first, which is also a lesson: some bugs
+are invisible until a later step or a particular setting.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import impl_numpy.mlp as np_lesson
+import impl_torch_autograd.mlp as ag_lesson
+import impl_torch_manual.mlp as tm_lesson
+from parity import harness
+from parity.problem import make_problem
+from parity.spec import Spec
+
+
+def net(**changes):
+    base = dict(sizes=(3, 4, 2), activation="tanh", bias=True, loss="mse", lr=0.01, n_samples=5, steps=6,
+                init_scale=0.5)
+    return Spec(**{**base, **changes})
+
+
+def with_optimizer(lesson, fn):
+    """The lesson's MLP with its optimizer function replaced by `fn`."""
+    class Buggy(lesson.MLP):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.optimizer = fn
+    return Buggy
+
+
+def pinned(report, style):
+    d = report.first
+    assert d is not None, "the bug went unnoticed"
+    assert style in d.pair, d.sentence()
+    # the three correct styles still agree among themselves
+    for p, pair in enumerate(report.pairs):
+        if style not in pair:
+            assert report.error_array()[:, :, p].max() <= report.tol
+    return d
+
+
+# -- optimizers ---------------------------------------------------------------
+
+def adam_eps_inside_the_root(theta, g, state, *, lr, betas, eps, weight_decay, **unused):
+    beta1, beta2 = betas
+    if not state:
+        state.update(step=0, m=np.zeros_like(theta), v=np.zeros_like(theta))
+    state["step"] += 1
+    t = state["step"]
+    state["m"] = state["m"] + (1 - beta1) * (g - state["m"])
+    state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
+    m_hat, v_hat = state["m"] / (1 - beta1 ** t), state["v"] / (1 - beta2 ** t)
+    theta -= lr * m_hat / np.sqrt(v_hat + eps)         # bug: eps inside the root
+
+
+def test_adam_with_eps_inside_the_root_is_pinned_to_the_first_update():
+    report = harness.run(net(optimizer="adam"), mlp_classes={"numpy": with_optimizer(np_lesson,
+                                                                                    adam_eps_inside_the_root)})
+    d = pinned(report, "numpy")
+    assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
+
+
+def adam_without_bias_correction(theta, g, state, *, lr, betas, eps, weight_decay, **unused):
+    beta1, beta2 = betas
+    if not state:
+        state.update(m=torch.zeros_like(theta), v=torch.zeros_like(theta))
+    state["m"] = state["m"] + (1 - beta1) * (g - state["m"])
+    state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
+    theta -= lr * state["m"] / (torch.sqrt(state["v"]) + eps)   # bug: m and v used as they are
+
+
+def test_adam_without_bias_correction_is_pinned_to_the_first_update():
+    report = harness.run(net(optimizer="adam"), mlp_classes={"torch_manual": with_optimizer(
+        tm_lesson, adam_without_bias_correction)})
+    d = pinned(report, "torch_manual")
+    assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
+
+
+def test_adamw_with_coupled_weight_decay_is_pinned_to_the_first_update():
+    # AdamW written as Adam: the decay goes into g (and through m and v) instead of shrinking θ
+    def coupled(theta, g, state, **settings):
+        tm_lesson.adam(theta, g, state, **settings)
+    report = harness.run(net(optimizer="adamw", weight_decay=0.1),
+                         mlp_classes={"torch_manual": with_optimizer(tm_lesson, coupled)})
+    d = pinned(report, "torch_manual")
+    assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
+
+
+def sgd_momentum_from_zero(theta, g, state, *, lr, momentum, dampening, nesterov, weight_decay, **unused):
+    state.setdefault("v", torch.zeros_like(theta))    # bug: the textbook buffer starts at 0
+    state["v"] = momentum * state["v"] + (1 - dampening) * g
+    theta -= lr * state["v"]
+
+
+def test_momentum_buffer_started_at_zero_shows_only_with_dampening():
+    bug = {"torch_autograd": with_optimizer(ag_lesson, sgd_momentum_from_zero)}
+    # Without dampening, 0·μ + g = g: the zero start is exactly torch's first buffer.
+    assert harness.run(net(optimizer="sgd", momentum=0.9), mlp_classes=bug).ok
+    # With dampening torch's first buffer is g, undamped; the zero start gives (1 − d)·g.
+    report = harness.run(net(optimizer="sgd", momentum=0.9, dampening=0.5), mlp_classes=bug)
+    d = pinned(report, "torch_autograd")
+    assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
+
+
+def sgd_lr_folded_into_momentum(theta, g, state, *, lr, momentum, dampening, nesterov, weight_decay, **unused):
+    # the textbook form v ← μ·v − lr·g, θ ← θ + v: the same as torch's while lr stays put
+    state["v"] = momentum * state["v"] - lr * g if "v" in state else -lr * g
+    theta += state["v"]
+
+
+def test_textbook_momentum_is_pinned_to_the_step_where_lr_changes():
+    spec = net(optimizer="sgd", momentum=0.9, steps=8)
+    report = harness.run(spec, lr_schedule={5: spec.lr / 10},
+                         mlp_classes={"numpy": with_optimizer(np_lesson, sgd_lr_folded_into_momentum)})
+    d = pinned(report, "numpy")
+    assert (d.step, d.phase, d.tensor) == (5, "update", "W1")
+
+
+def rmsprop_keras_alpha(theta, g, state, *, alpha, **settings):
+    ag_lesson.rmsprop(theta, g, state, alpha=0.9, **settings)   # bug: Keras's rho = 0.9, not torch's 0.99
+
+
+def test_rmsprop_with_another_libraries_default_alpha_is_pinned_to_the_first_update():
+    report = harness.run(net(optimizer="rmsprop"),
+                         mlp_classes={"torch_autograd": with_optimizer(ag_lesson, rmsprop_keras_alpha)})
+    d = pinned(report, "torch_autograd")
+    assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
+
+
+# -- activations and losses ---------------------------------------------------
+
+class PReLUSlopeFrozen(np_lesson.MLP):
+    def backward(self):
+        super().backward()
+        self.dp = [None if d is None else np.zeros_like(d) for d in self.dp]   # bug: the slope never learns
+
+
+def test_a_prelu_slope_that_never_learns_is_pinned_to_its_gradient():
+    report = harness.run(net(activation="prelu", optimizer="adam"), mlp_classes={"numpy": PReLUSlopeFrozen})
+    d = pinned(report, "numpy")
+    assert (d.step, d.phase, d.tensor, d.layer) == (0, "backward", "dp1", 1)
+
+
+class L1SignOfZeroIsOne(tm_lesson.MLP):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_grad = lambda yhat, y: torch.where(yhat - y >= 0, 1.0, -1.0).to(yhat.dtype) / yhat.numel()
+
+
+def test_l1_with_sign_of_zero_one_is_pinned_where_the_prediction_is_exact():
+    # zero weights predict ŷ = 0 = y exactly: torch's sign(0) = 0 gives no gradient there
+    spec = Spec(sizes=(2, 2, 1), activation="relu", loss="l1", lr=0.1, n_samples=2, steps=2)
+    problem = make_problem(spec, y=np.zeros((2, 1)), weights=[np.zeros((2, 2)), np.zeros((1, 2))])
+    report = harness.run(spec, problem=problem, mlp_classes={"torch_manual": L1SignOfZeroIsOne})
+    d = pinned(report, "torch_manual")
+    assert (d.step, d.phase, d.tensor) == (0, "backward", "dz2")
+
+
+class SoftmaxWithoutMax(np_lesson.MLP):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
+        def naive(yhat, y):                             # bug: exp of the raw logits overflows
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                p = np.exp(yhat) / np.sum(np.exp(yhat), axis=1, keepdims=True)
+                return -np.mean(np.log(p[np.arange(len(y)), y]))
+        self.loss_fn = naive
+
+
+def test_cross_entropy_without_the_max_shift_is_pinned_to_the_loss():
+    spec = Spec(sizes=(2, 3), activation="identity", loss="cross_entropy", lr=0.1, n_samples=3, steps=1)
+    problem = make_problem(spec, x=np.full((3, 2), 400.0), weights=[np.array([[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]])])
+    report = harness.run(spec, problem=problem, mlp_classes={"numpy": SoftmaxWithoutMax})
+    d = pinned(report, "numpy")
+    assert (d.step, d.phase, d.tensor) == (0, "loss", "loss")
+    assert np.isnan(d.value_a if d.pair[0] == "numpy" else d.value_b)
+
+
+# -- mini-batches -------------------------------------------------------------
+
+def test_batches_in_file_order_against_a_shuffled_dataloader_are_pinned_to_x(monkeypatch):
+    # The harness giving the hand-written styles the rows in file order while the
+    # nn style's DataLoader shuffles: the batch itself (x) differs at step 0.
+    def in_order(spec, n_rows, steps):
+        for step in range(steps):
+            start = (step * spec.batch_size) % n_rows
+            yield np.arange(start, min(start + spec.batch_size, n_rows))
+    monkeypatch.setattr(harness, "batches", in_order)
+    report = harness.run(net(batch_size=2, shuffle=True, n_samples=5, steps=3))
+    d = report.first
+    assert (d.step, d.phase, d.tensor) == (0, "forward", "x")
+    assert "torch_nn" in d.pair
