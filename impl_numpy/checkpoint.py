@@ -1,7 +1,8 @@
 """Saving and loading the NumPy lesson's parameters: numbers only, never code.
 
 A checkpoint is a dict of named arrays, W1, b1, W2, b2, ..., laid out as the
-MLP keeps them (W_l (n_l, n_{l-1}), b_l (n_l,)). `np.savez` writes them as a zip
+MLP keeps them (W_l (n_l, n_{l-1}), b_l (n_l,)), and p_l (1,), the slope of a
+PReLU layer. `np.savez` writes them as a zip
 of .npy files; `np.load(path, allow_pickle=False)` reads plain arrays back and
 refuses anything pickled, so opening a checkpoint can never run code.
 
@@ -28,6 +29,8 @@ def state_dict(net):
         state[f"W{l + 1}"] = W.copy()
         if net.b is not None:
             state[f"b{l + 1}"] = net.b[l].copy()
+        if net.p[l] is not None:                 # a PReLU layer's slope
+            state[f"p{l + 1}"] = net.p[l].copy()
     return state
 
 
@@ -81,3 +84,5 @@ def load(net, path):
         net.W[l][...] = arrays[f"W{l + 1}"]          # in place, in the net's own dtype
         if net.b is not None:
             net.b[l][...] = arrays[f"b{l + 1}"]
+        if net.p[l] is not None:
+            net.p[l][...] = arrays[f"p{l + 1}"]

@@ -1,7 +1,8 @@
 """Save the parameters of any style, load them into any other.
 
 One set of names for every style, the harness's own: W1, b1, W2, b2, ...
-(weight (out, in), bias (out,), as nn.Linear lays them out). Three formats,
+(weight (out, in), bias (out,), as nn.Linear lays them out), and p_l (1,) for
+the learnable slope of a layer whose activation is PReLU. Three formats,
 chosen by the file's suffix:
 
     .safetensors   the common format: a JSON header of names, dtypes and shapes, then raw
@@ -45,6 +46,10 @@ def format_of(path):
     return FORMATS[suffix]
 
 
+def _activation(spec, l):
+    return spec.activation if l < spec.depth - 1 else spec.output_activation
+
+
 def expected(spec: Spec):
     """{name: shape} of every parameter the spec defines, in order."""
     out = {}
@@ -52,6 +57,8 @@ def expected(spec: Spec):
         out[f"W{l + 1}"] = (spec.sizes[l + 1], spec.sizes[l])
         if spec.bias:
             out[f"b{l + 1}"] = (spec.sizes[l + 1],)
+        if _activation(spec, l) == "prelu":
+            out[f"p{l + 1}"] = (1,)                     # nn.PReLU(num_parameters=1)
     return out
 
 
@@ -96,6 +103,8 @@ def _nn_keys(style):
         keys[f"W{l + 1}"] = f"{i}.weight"
         if lin.bias is not None:
             keys[f"b{l + 1}"] = f"{i}.bias"
+        if getattr(style, "prelus", None) and style.prelus[l] is not None:
+            keys[f"p{l + 1}"] = f"{modules.index(style.prelus[l])}.weight"
     return keys
 
 
@@ -107,12 +116,20 @@ def get_params(style):
         return {name: state[key].detach().cpu().numpy().astype(dtype, copy=True)
                 for name, key in _nn_keys(style).items()}
     W, b = style.parameters()
+    p = _slopes(style)
     out = {}
     for l in range(style.spec.depth):
         out[f"W{l + 1}"] = _numpy(W[l], dtype)
         if style.spec.bias:
             out[f"b{l + 1}"] = _numpy(b[l], dtype)
+        if p[l] is not None:
+            out[f"p{l + 1}"] = _numpy(p[l], dtype)
     return out
+
+
+def _slopes(style):
+    """The PReLU slope of each layer (None where there is none)."""
+    return style.slopes()[0] if hasattr(style, "slopes") else [None] * style.spec.depth
 
 
 def _numpy(t, dtype):
@@ -132,8 +149,11 @@ def set_params(style, arrays, path="checkpoint"):
         style.net.model.load_state_dict({keys[n]: torch.from_numpy(a) for n, a in arrays.items()})
         return
     W, b = style.parameters()
+    p = _slopes(style)
     for l in range(style.spec.depth):
-        for name, target in [(f"W{l + 1}", W[l])] + ([(f"b{l + 1}", b[l])] if style.spec.bias else []):
+        targets = [(f"W{l + 1}", W[l])] + ([(f"b{l + 1}", b[l])] if style.spec.bias else []) \
+            + ([(f"p{l + 1}", p[l])] if p[l] is not None else [])
+        for name, target in targets:
             if style.name == "numpy":
                 target[...] = arrays[name]
             else:
@@ -196,7 +216,9 @@ def _nn_names(spec):
         keys[f"W{l + 1}"] = f"{i}.weight"
         if spec.bias:
             keys[f"b{l + 1}"] = f"{i}.bias"
-        act = spec.activation if l < spec.depth - 1 else spec.output_activation
+        act = _activation(spec, l)
+        if act == "prelu":
+            keys[f"p{l + 1}"] = f"{i + 1}.weight"      # the PReLU module right after the Linear
         i += 1 if act == "identity" else 2
     return keys
 

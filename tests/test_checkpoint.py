@@ -74,9 +74,27 @@ def test_a_loaded_net_trains_on_exactly_as_the_saved_one(tmp_path):
     assert harness.run(SPEC, problem=resumed).ok
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_prelu_slopes_round_trip_between_every_pair(fmt, tmp_path):
+    spec = SPEC.replace(activation="prelu", optimizer="adam", lr=0.1)
+    report = harness.run(spec)                       # 3 Adam steps move the slope off its 0.25
+    assert report.ok
+    for src in STYLES:
+        ck.save(report.built[src], tmp_path / f"net{fmt}")
+        want = ck.get_params(report.built[src])
+        assert list(want) == ["W1", "b1", "p1", "W2", "b2"] and want["p1"][0] != 0.25
+        for dst in STYLES:
+            target = build(dst, make_problem(spec.replace(seed=1)))
+            ck.load(target, tmp_path / f"net{fmt}")
+            got = ck.get_params(target)
+            for name in want:
+                np.testing.assert_array_equal(got[name], want[name], err_msg=f"{src}->{dst} {name}")
+
+
 @pytest.mark.parametrize("spec", [SPEC, SPEC.replace(bias=False), SPEC.replace(output_activation="sigmoid"),
-                                  Spec(sizes=(2, 3, 2, 1), activation="identity", bias=True)],
-                         ids=["tanh-bias", "no-bias", "sigmoid-out", "identity"])
+                                  Spec(sizes=(2, 3, 2, 1), activation="identity", bias=True),
+                                  SPEC.replace(activation="prelu", output_activation="prelu")],
+                         ids=["tanh-bias", "no-bias", "sigmoid-out", "identity", "prelu"])
 def test_the_pt_names_are_the_nn_lessons_state_dict_keys(spec):
     nn_style = build("torch_nn", make_problem(spec.replace(n_samples=2)))
     assert set(ck._nn_names(spec).values()) == set(nn_style.net.model.state_dict())
