@@ -162,3 +162,97 @@ def test_xor_initial_weights_follow_the_seed_scale():
     W1, W2 = examples.xor_problem(spec).weights
     assert W1.shape == (30, 2) and W2.shape == (2, 30)
     assert 0.4 < W1.std() < 1.0 and 0.1 < W2.std() < 0.3       # 1/√2 ≈ 0.71 and 1/√30 ≈ 0.18
+
+
+# ---------------------------------------------------------------------------- fizzbuzz
+
+
+def test_fizzbuzz_encoding_is_the_seeds():
+    for i in range(1, 2 ** 10):
+        seed_bits = [int(c) for c in bin(i)[2:].zfill(10)]           # seed 002's binary_encode
+        np.testing.assert_array_equal(examples.binary_encode(i), seed_bits)
+    assert [examples.fizz_buzz_decode(i, examples.fizz_buzz_encode(i)) for i in (1, 3, 5, 15, 98)] == \
+        ["1", "fizz", "buzz", "fizzbuzz", "98"]
+    assert examples.FIZZ_BASELINE == sum(1 for i in range(1, 101) if i % 3 and i % 5)
+
+
+def test_fizzbuzz_batches_are_the_seeds_slices_with_a_last_partial_one():
+    spec = examples.fizzbuzz_spec(epochs=2)
+    sizes = [len(rows) for rows in harness.batches(spec, 923, spec.steps)]
+    assert sizes == [128] * 7 + [27] + [128] * 7 + [27]
+    first = next(iter(harness.batches(spec, 923, 1)))
+    np.testing.assert_array_equal(first, np.arange(128))              # in order, as trX[start:end]
+
+
+@functools.lru_cache(maxsize=None)
+def fizzbuzz_result(epochs):
+    return examples.fizzbuzz(epochs=epochs, progress=False)
+
+
+def test_fizzbuzz_agrees_in_every_pair_and_every_style_predicts_the_same():
+    res = fizzbuzz_result(12)                                         # 96 steps, 12 partial batches
+    assert res.parity_ok, examples.parity_sentence(res.reports[0])
+    classes = [res.values[s]["classes"] for s in STYLES]
+    for c in classes[1:]:
+        np.testing.assert_array_equal(c, classes[0])
+    assert len({res.values[s]["accuracy"] for s in STYLES}) == 1
+    assert all(len(res.values[s]["words"]) == 100 for s in STYLES)
+    first, last = res.values["loss"]
+    assert last < first                                               # it is learning
+
+
+def test_fizzbuzz_after_a_few_epochs_has_not_learned_and_says_so():
+    res = fizzbuzz_result(12)
+    # this early every style still says the number every time: the 53 of 1..100 that are numbers
+    assert all(res.values[s]["accuracy"] == examples.FIZZ_BASELINE for s in STYLES)
+    assert not res.outcome_ok and res.status == 1 and "NOT LEARNED" in res.lines[-1]
+
+
+def test_fizzbuzz_parity_fails_on_a_cross_entropy_gradient_without_the_mean():
+    class SumNotMean(np_lesson.MLP):
+        def backward(self):
+            grad = self.loss_grad
+            self.loss_grad = lambda yhat, y: grad(yhat, y) * len(y)    # bug: forgot to divide by N
+            try:
+                super().backward()
+            finally:
+                self.loss_grad = grad
+    spec = examples.fizzbuzz_spec(epochs=1)
+    report = harness.run(spec, problem=examples.fizzbuzz_problem(spec), steps=2, mlp_classes={"numpy": SumNotMean})
+    d = report.first
+    assert (d.step, d.phase, d.tensor) == (0, "backward", "dz2") and "numpy" in d.pair
+
+
+# ---------------------------------------------------------------------------- prelu
+
+
+@functools.lru_cache(maxsize=None)
+def prelu_result():
+    return examples.prelu()
+
+
+def test_prelu_agrees_in_every_pair_with_shuffled_batches_and_fits():
+    res = prelu_result()
+    report = res.reports[0]
+    assert report.ok and report.steps_run == 500, examples.parity_sentence(report)
+    assert ("forward", "x") in report.tensors and ("update", "p1") in report.tensors   # same batches, slope
+    for s in STYLES:
+        v = res.values[s]
+        assert abs(v["y4"] - 8.0) <= examples.PRELU_TOL and v["last"] <= examples.PRELU_DROP * v["first"]
+        assert v["slope"] != 0.25                                     # the slope was learned
+    assert res.status == 0
+
+
+def test_prelu_batches_are_shuffled_differently_each_epoch():
+    spec = examples.prelu_spec(epochs=3)
+    rows = [int(r[0]) for r in harness.batches(spec, 5, spec.steps)]
+    epochs = [rows[0:5], rows[5:10], rows[10:15]]
+    assert all(sorted(e) == [0, 1, 2, 3, 4] for e in epochs)
+    assert epochs[0] != [0, 1, 2, 3, 4] and len({tuple(e) for e in epochs}) > 1
+
+
+def test_every_example_is_on_the_command_line():
+    parser = cli.build_parser()
+    for name in ["all", *examples.EXAMPLES]:
+        assert parser.parse_args(["example", name]).func is examples.cmd_example
+    assert set(examples.EXAMPLES) == {"line", "quadratic", "xor", "fizzbuzz", "prelu"}
