@@ -439,6 +439,8 @@ EXAMPLES = {"line": line, "quadratic": quadratic, "xor": xor, "fizzbuzz": fizzbu
 
 
 def cmd_example(args):
+    if args.epochs is not None and args.epochs < 1:
+        raise SpecError(f"--epochs {args.epochs}: give a whole number of epochs, 1 or more")
     names = list(EXAMPLES) if args.name == "all" else [args.name]
     results = []
     for name in names:
@@ -467,7 +469,9 @@ def add_parser(sub):
     e = sub.add_parser("example", help="train a seed notebook's problem in all four styles, in lockstep")
     e.add_argument("name", choices=["all", "line", "quadratic", "xor", "fizzbuzz", "prelu"],
                    help="which problem (all: every one, as `make examples`)")
-    e.add_argument("--full", action="store_true", help="the seed's own epoch count (long); default: a short run")
+    e.add_argument("--full", action="store_true",
+                   help="xor and fizzbuzz: the seed's own epoch count (minutes); line, quadratic and prelu "
+                        "run the seed's 100 epochs already")
     e.add_argument("--epochs", type=int, help="epochs (default: the example's)")
     e.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default: float64")
     e.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")

@@ -34,7 +34,7 @@ def test_the_stable_lr_of_one_linear_layer_is_two_over_k_lambda():
 @pytest.mark.parametrize("lr, diverges", [(0.05, True), (0.035, False)], ids=["above-limit", "below-limit"])
 def test_the_limit_is_where_one_linear_layer_starts_to_diverge(lr, diverges):
     spec = Spec(sizes=(2, 1), activation="identity", loss="sse", n_samples=1, bias=False, lr=lr,
-                init="constant", init_value=0.0, steps=400)
+                init="constant", init_value=0.0, steps=150)
     problem = make_problem(spec, x=[[3.0, 4.0]], y=[[1.0]])
     report = harness.run(spec, problem=problem)
     assert (report.diverged is not None) == diverges
@@ -52,8 +52,8 @@ def test_a_loss_that_turns_non_finite_is_named_so():
 
 
 def test_the_cli_exits_1_with_the_sentence_and_prints_no_nan(capsys):
-    status = cli.main(["compare", "--preset", "two-layer", "--lr", "1", "--steps", "30"])
+    status = cli.main(["compare", "--preset", "three-layer", "--lr", "3", "--steps", "30"])
     out = capsys.readouterr().out
     assert status == 1
-    assert "training diverged at step 1" in out and "likely cause" in out and "fix" in out
+    assert "training diverged at step 3" in out and "likely cause" in out and "fix" in out
     assert "nan" not in out.lower()
