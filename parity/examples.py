@@ -191,6 +191,8 @@ def quadratic(*, epochs=100, lr=0.01, dtype="float64", progress=False):
         res.lines.append("  DIVERGED: " + d.sentence(spec))
         res.values["diverged"] = {"step": d.step, "loss": d.loss, "lr_limit": d.lr_limit}
         res.outcome_ok = False                  # the seed's setting does not fit the data
+        res.lines.append("  (the model is one linear layer on the inputs x² and x, plus 1 for the bias: at x = 5 "
+                         "that is 25² + 5² + 1 = 651, and SGD on (ŷ − y)² needs lr·651 < 1)")
         res.lines.append(f"  (a smaller lr alone stops the blow-up but crawls: x², x and 1 differ so much in size "
                          f"that lr {d.lr_limit / 2:.2g} on the raw x still gives ŷ(4) = 7.84 after 1000 epochs; "
                          f"centring and scaling x fixes both)")
@@ -470,8 +472,8 @@ def add_parser(sub):
     e.add_argument("name", choices=["all", "line", "quadratic", "xor", "fizzbuzz", "prelu"],
                    help="which problem (all: every one, as `make examples`)")
     e.add_argument("--full", action="store_true",
-                   help="xor and fizzbuzz: the seed's own epoch count (minutes); line, quadratic and prelu "
-                        "run the seed's 100 epochs already")
+                   help="xor and fizzbuzz: the seed's own epoch count (fizzbuzz about 15 minutes, xor about 25, "
+                        "on 2 cores); line, quadratic and prelu run the seed's 100 epochs already")
     e.add_argument("--epochs", type=int, help="epochs (default: the example's)")
     e.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default: float64")
     e.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
