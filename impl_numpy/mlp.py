@@ -5,6 +5,7 @@ the forward pass, the loss, the backward pass (backpropagation) and the update.
 
 Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
     x    (N, n0)                       input, one sample per row
+    y    (N, n_L)                      target; for cross_entropy (N,), one class index per sample
     W_l  (n_l, n_{l-1})                weight, laid out as nn.Linear lays it out
     b_l  (n_l,)                        bias (optional)
     z_l = a_{l-1} @ W_l.T + b_l        (N, n_l)   pre-activation     (a_0 = x)
@@ -275,12 +276,14 @@ class MLP:
         self.f = [ACTIVATIONS[name] for name in names]     # (f, f') of each layer
         # A PReLU layer has a parameter of its own: its slope p_l (1,), 0.25 as
         # nn.PReLU() starts; None for every other activation.
-        self.p = [np.full(1, 0.25, dtype=self.W[l].dtype) if names[l] == "prelu" else None for l in range(L)]
+        self.p = [np.full(1, 0.25, dtype=self.W[l].dtype) if names[l] == "prelu" else None
+                  for l in range(L)]
         # the settings each layer's f and f' are called with (PReLU: its slope array,
         # the very array the update changes in place)
         fixed = {"leaky_relu": dict(slope=negative_slope),
                  "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
-        self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {}) for l in range(L)]
+        self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {})
+                     for l in range(L)]
         self.loss_fn, self.loss_grad = LOSSES[loss]
         self.optimizer = OPTIMIZERS[optimizer]
         self.lr = lr

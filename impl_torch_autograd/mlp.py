@@ -9,6 +9,7 @@ it, and we clear the gradients every step, because `backward()` adds to `.grad`.
 
 Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
     x    (N, n0)                       input, one sample per row
+    y    (N, n_L)                      target; for cross_entropy (N,), one class index per sample
     W_l  (n_l, n_{l-1})                weight, laid out as nn.Linear lays it out
     b_l  (n_l,)                        bias (optional)
     z_l = a_{l-1} @ W_l.T + b_l        (N, n_l)   pre-activation     (a_0 = x)
@@ -74,13 +75,13 @@ def rmsprop(theta, g, state, *, lr, alpha, eps, momentum, centered, weight_decay
     if weight_decay:
         g = g + weight_decay * theta
     if not state:
-        state["sq"] = torch.zeros_like(theta)             # running mean of g², starts at 0
-        state["mean"] = torch.zeros_like(theta)           # running mean of g (centered only)
-        state["v"] = torch.zeros_like(theta)              # momentum buffer: here it starts at 0
+        state["sq"] = torch.zeros_like(theta)          # running mean of g², starts at 0
+        state["mean"] = torch.zeros_like(theta)        # running mean of g (centered only)
+        state["v"] = torch.zeros_like(theta)           # momentum buffer: here it starts at 0
     state["sq"] = alpha * state["sq"] + (1 - alpha) * g * g
     if centered:
         state["mean"] = state["mean"] + (1 - alpha) * (g - state["mean"])
-        avg = torch.sqrt(state["sq"] - state["mean"] * state["mean"])   # √ of the running variance
+        avg = torch.sqrt(state["sq"] - state["mean"] * state["mean"])  # √ of the running variance
     else:
         avg = torch.sqrt(state["sq"])
     avg = avg + eps                                    # eps outside the root, as torch
@@ -95,8 +96,8 @@ def adam(theta, g, state, *, lr, betas, eps, weight_decay, decoupled=False, **un
     beta1, beta2 = betas
     if not state:
         state["step"] = 0
-        state["m"] = torch.zeros_like(theta)              # running mean of g
-        state["v"] = torch.zeros_like(theta)              # running mean of g²
+        state["m"] = torch.zeros_like(theta)           # running mean of g
+        state["v"] = torch.zeros_like(theta)           # running mean of g²
     state["step"] += 1
     t = state["step"]
     if weight_decay:
@@ -142,12 +143,14 @@ class MLP:
         self.f = [ACTIVATIONS[name] for name in names]     # f of each layer
         # A PReLU layer has a parameter of its own: its slope p_l (1,), 0.25 as
         # nn.PReLU() starts; None for every other activation.
-        self.p = [torch.full((1,), 0.25, dtype=self.W[l].dtype, device=device).requires_grad_() if names[l] == "prelu" else None for l in range(L)]
+        self.p = [torch.full((1,), 0.25, dtype=self.W[l].dtype, device=device).requires_grad_()
+                  if names[l] == "prelu" else None for l in range(L)]
         # the settings each layer's f is called with (PReLU: its slope tensor, the
         # very tensor the update changes in place)
         fixed = {"leaky_relu": dict(slope=negative_slope),
                  "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
-        self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {}) for l in range(L)]
+        self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {})
+                     for l in range(L)]
         self.loss_fn = LOSSES[loss]
         self.optimizer = OPTIMIZERS[optimizer]
         self.lr = lr
@@ -187,7 +190,7 @@ class MLP:
     def backward(self):
         for _, theta, _ in self.parameters():
             theta.grad = None                              # backward() adds to .grad: start from nothing
-        self.loss_value.backward()                         # fills W_l.grad (n_l, n_{l-1}), b_l.grad (n_l,), p_l.grad
+        self.loss_value.backward()                         # fills W_l.grad, b_l.grad (and p_l.grad)
 
     # ========================================================================
     # Phase 4: update

@@ -7,6 +7,7 @@ gradient ourselves. What torch adds is the device: the same code runs on a GPU.
 
 Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
     x    (N, n0)                       input, one sample per row
+    y    (N, n_L)                      target; for cross_entropy (N,), one class index per sample
     W_l  (n_l, n_{l-1})                weight, laid out as nn.Linear lays it out
     b_l  (n_l,)                        bias (optional)
     z_l = a_{l-1} @ W_l.T + b_l        (N, n_l)   pre-activation     (a_0 = x)
@@ -48,7 +49,7 @@ def relu_grad(z):
 
 
 def leaky_relu(z, slope=0.01):
-    return torch.where(z > 0, z, slope * z)               # z for z > 0, slope·z otherwise
+    return torch.where(z > 0, z, slope * z)            # z for z > 0, slope·z otherwise
 
 
 def leaky_relu_grad(z, slope=0.01):
@@ -63,7 +64,7 @@ prelu, prelu_grad = leaky_relu, leaky_relu_grad
 
 
 def prelu_slope_grad(z, da):
-    return torch.sum(torch.where(z > 0, 0.0, z) * da).reshape(1)   # (1,), the slope's shape
+    return torch.sum(torch.where(z > 0, 0.0, z) * da).reshape(1)  # (1,), the slope's shape
 
 
 def sigmoid(z):
@@ -158,8 +159,8 @@ def cross_entropy(yhat, y):
 
 def cross_entropy_grad(yhat, y):
     N = yhat.shape[0]
-    p = torch.exp(log_softmax(yhat))                      # softmax(ŷ), (N, C)
-    p[torch.arange(N, device=y.device), y] -= 1.0                          # softmax − one-hot(y)
+    p = torch.exp(log_softmax(yhat))                   # softmax(ŷ), (N, C)
+    p[torch.arange(N, device=y.device), y] -= 1.0      # softmax − one-hot(y)
     return p / N
 
 
@@ -171,7 +172,7 @@ def bce_with_logits(yhat, y):
 
 
 def bce_with_logits_grad(yhat, y):
-    return (sigmoid(yhat) - y) / yhat.numel()            # σ(ŷ) − y, over the N·n_L elements
+    return (sigmoid(yhat) - y) / yhat.numel()         # σ(ŷ) − y, over the N·n_L elements
 
 
 LOSSES = {
@@ -210,13 +211,13 @@ def rmsprop(theta, g, state, *, lr, alpha, eps, momentum, centered, weight_decay
     if weight_decay:
         g = g + weight_decay * theta
     if not state:
-        state["sq"] = torch.zeros_like(theta)             # running mean of g², starts at 0
-        state["mean"] = torch.zeros_like(theta)           # running mean of g (centered only)
-        state["v"] = torch.zeros_like(theta)              # momentum buffer: here it starts at 0
+        state["sq"] = torch.zeros_like(theta)          # running mean of g², starts at 0
+        state["mean"] = torch.zeros_like(theta)        # running mean of g (centered only)
+        state["v"] = torch.zeros_like(theta)           # momentum buffer: here it starts at 0
     state["sq"] = alpha * state["sq"] + (1 - alpha) * g * g
     if centered:
         state["mean"] = state["mean"] + (1 - alpha) * (g - state["mean"])
-        avg = torch.sqrt(state["sq"] - state["mean"] * state["mean"])   # √ of the running variance
+        avg = torch.sqrt(state["sq"] - state["mean"] * state["mean"])  # √ of the running variance
     else:
         avg = torch.sqrt(state["sq"])
     avg = avg + eps                                    # eps outside the root, as torch
@@ -231,8 +232,8 @@ def adam(theta, g, state, *, lr, betas, eps, weight_decay, decoupled=False, **un
     beta1, beta2 = betas
     if not state:
         state["step"] = 0
-        state["m"] = torch.zeros_like(theta)              # running mean of g
-        state["v"] = torch.zeros_like(theta)              # running mean of g²
+        state["m"] = torch.zeros_like(theta)           # running mean of g
+        state["v"] = torch.zeros_like(theta)           # running mean of g²
     state["step"] += 1
     t = state["step"]
     if weight_decay:
@@ -276,12 +277,14 @@ class MLP:
         self.f = [ACTIVATIONS[name] for name in names]     # (f, f') of each layer
         # A PReLU layer has a parameter of its own: its slope p_l (1,), 0.25 as
         # nn.PReLU() starts; None for every other activation.
-        self.p = [torch.full((1,), 0.25, dtype=self.W[l].dtype, device=device) if names[l] == "prelu" else None for l in range(L)]
+        self.p = [torch.full((1,), 0.25, dtype=self.W[l].dtype, device=device) if names[l] == "prelu" else None
+                  for l in range(L)]
         # the settings each layer's f and f' are called with (PReLU: its slope array,
         # the very array the update changes in place)
         fixed = {"leaky_relu": dict(slope=negative_slope),
                  "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
-        self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {}) for l in range(L)]
+        self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {})
+                     for l in range(L)]
         self.loss_fn, self.loss_grad = LOSSES[loss]
         self.optimizer = OPTIMIZERS[optimizer]
         self.lr = lr

@@ -8,6 +8,7 @@ applies it to every parameter, `optimizer.zero_grad()` clears the gradients.
 
 Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
     x    (N, n0)                       input, one sample per row
+    y    (N, n_L)                      target; for cross_entropy (N,), one class index per sample
     W_l  (n_l, n_{l-1})                nn.Linear(n_{l-1}, n_l).weight
     b_l  (n_l,)                        nn.Linear(n_{l-1}, n_l).bias (optional)
     z_l = a_{l-1} @ W_l.T + b_l        (N, n_l)   the output of the l-th nn.Linear

@@ -89,6 +89,8 @@ def build_parser():
     c.add_argument("--seed", type=int, help="seed for data and weights (default: 0)")
     c.add_argument("--styles", help=f"comma-separated styles (default: {','.join(STYLES)})")
     c.set_defaults(func=cmd_compare)
+    from .pictures import add_parser as add_pictures
+    add_pictures(sub)
     examples.add_parser(sub)
     return p
 

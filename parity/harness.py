@@ -239,7 +239,7 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     steps = spec.steps if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise SpecError(f"steps must be an integer >= 0, got {steps!r}")
-    tol = tolerance(spec.dtype) if tol is None else tol
+    tol = tolerance(spec.dtype, spec.optimizer) if tol is None else tol
     mlp_classes = mlp_classes or {}
     built = {s: build(s, problem, device=device, mlp_class=mlp_classes.get(s)) for s in styles}
     pairs = _pairs(styles)

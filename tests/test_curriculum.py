@@ -11,6 +11,7 @@ import pytest
 
 from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
 from parity.styles import PHASES, STYLES
+from parity.tolerance import tolerance
 from tests.curriculum import LR_CHANGE, STEPS, grid, lockstep
 
 PAIRS = list(itertools.combinations(STYLES, 2))
@@ -34,6 +35,7 @@ def test_the_grid_covers_every_pair_of_factor_values():
 @pytest.mark.parametrize("row", GRID, ids=_id)
 def test_every_pair_agrees_at_every_step_and_phase(row):
     report = lockstep(*row)
+    assert report.tol == tolerance(row[4], row[2])    # the written policy, nothing looser
     assert report.diverged is None, report.diverged.sentence(report.spec)
     assert report.steps_run == STEPS > LR_CHANGE
     assert {phase for phase, _ in report.tensors} == set(PHASES)
