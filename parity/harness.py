@@ -76,14 +76,14 @@ class Diverged:
         head = f"training diverged at step {self.step}: the loss in {label(self.style)} {what}"
         lr = self.lr if math.isfinite(self.lr) or spec is None else spec.lr
         if not math.isfinite(self.lr_limit):
-            return f"{head}; likely cause: lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
+            return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
         if lr > self.lr_limit:
-            return (f"{head}; likely cause: lr = {lr:g} is too large for inputs this size (the largest squared "
+            return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for inputs this size (the largest squared "
                     f"input norm |x|² is {self.input_size:.4g}, so one linear layer is stable only below "
                     f"lr = {self.lr_limit:.2g}); fix: lower lr to about {self.lr_limit / 2:.2g}"
                     f"{'' if self.depth == 1 else ' or less (the layers above scale the gradient too)'}"
                     f" or scale the inputs down.")
-        return (f"{head}; likely cause: lr = {lr:g} is too large for this net (the inputs alone, squared size "
+        return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for this net (the inputs alone, squared size "
                 f"{self.input_size:.4g}, would allow up to lr = {self.lr_limit:.2g}, but the layers above "
                 f"amplify the gradient); fix: lower lr, e.g. to {lr / 10:g}, or scale the inputs down.")
 
