@@ -53,7 +53,7 @@ def test_line_first_epoch_gradients_are_seed_003s(style, dtype):
     np.testing.assert_allclose(grads, LINE_GRADS, rtol=SEED_RTOL[dtype])
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64"])      # float32: the seed's gradients above, and test_seed003.py
 def test_line_agrees_in_every_pair_and_w_reaches_2(dtype):
     res = line_result(dtype)
     report = res.reports[0]
@@ -143,7 +143,7 @@ def test_quadratic_cli_exits_1_with_the_divergence_sentence(capsys, monkeypatch)
 
 
 def test_xor_agrees_in_every_pair_and_gets_all_four_cases():
-    res = xor_result(300)                                  # 1200 steps; the default is 500 epochs
+    res = xor_result(250)                                  # 1000 steps; the default is 500 epochs
     assert res.reports[0].ok, examples.parity_sentence(res.reports[0])
     for s in STYLES:
         assert res.values[s]["right"] == 4
