@@ -434,6 +434,36 @@ def prelu(*, epochs=100, lr=0.01, dtype="float64", seed=0, progress=False):
 
 
 # ---------------------------------------------------------------------------
+# Save the trained net, load it into every style
+# ---------------------------------------------------------------------------
+
+
+def save_and_reload(report, path):
+    """Save nn + optim's trained parameters to `path`, load them into a fresh copy of every style.
+
+    Returns (line, worst): a sentence, and the largest scaled difference between a reloaded
+    style's predictions on the training inputs and the trained net's.
+    """
+    from . import checkpoint
+    from .styles import build
+    src = report.built["torch_nn"]
+    checkpoint.save(src, path)
+    x = src.problem.x
+    want = predict(src, x)
+    worst = 0.0
+    for s in STYLES:
+        fresh = build(s, src.problem)               # the initial weights, then the file's
+        checkpoint.load(fresh, path)
+        err, _, _, _ = harness.compare_arrays(predict(fresh, x), want, 0.0, report.tol)
+        worst = max(worst, err)
+    verdict = "the same predictions" if worst <= report.tol else "DIFFERENT predictions"
+    line = (f"  saved {LABELS['torch_nn']}'s parameters to {path} ({checkpoint.format_of(path)}); loaded into a "
+            f"fresh copy of every style: {verdict} on all {len(x)} training inputs (largest scaled difference "
+            f"{worst:.2g}, tolerance {report.tol:g})")
+    return line, worst
+
+
+# ---------------------------------------------------------------------------
 # The command: python -m parity example NAME
 # ---------------------------------------------------------------------------
 
@@ -443,6 +473,11 @@ EXAMPLES = {"line": line, "quadratic": quadratic, "xor": xor, "fizzbuzz": fizzbu
 def cmd_example(args):
     if args.epochs is not None and args.epochs < 1:
         raise SpecError(f"--epochs {args.epochs}: give a whole number of epochs, 1 or more")
+    if args.save and args.name == "all":
+        raise SpecError("--save takes one example: name it (e.g. example fizzbuzz --save net.safetensors)")
+    if args.save:
+        from .checkpoint import format_of
+        format_of(args.save)                        # a bad suffix stops here, before any training
     names = list(EXAMPLES) if args.name == "all" else [args.name]
     results = []
     for name in names:
@@ -455,6 +490,10 @@ def cmd_example(args):
             if name == "prelu":
                 kwargs["seed"] = args.seed
         res = EXAMPLES[name](**kwargs)
+        if args.save and res.reports[-1].diverged is None:
+            line, worst = save_and_reload(res.reports[-1], args.save)
+            res.lines.append(line)
+            res.parity_ok &= worst <= res.reports[-1].tol
         print("\n".join(res.lines), flush=True)
         results.append(res)
     if args.name != "all":
@@ -477,5 +516,7 @@ def add_parser(sub):
     e.add_argument("--epochs", type=int, help="epochs (default: the example's)")
     e.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default: float64")
     e.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
+    e.add_argument("--save", metavar="PATH",
+                   help="save the trained parameters (.safetensors, .npz or .pt) and load them into every style")
     e.set_defaults(func=cmd_example)
     return e

@@ -256,3 +256,13 @@ def test_every_example_is_on_the_command_line():
     for name in ["all", *examples.EXAMPLES]:
         assert parser.parse_args(["example", name]).func is examples.cmd_example
     assert set(examples.EXAMPLES) == {"line", "quadratic", "xor", "fizzbuzz", "prelu"}
+
+
+def test_example_save_writes_a_checkpoint_every_style_reloads(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(examples.EXAMPLES, "line", lambda **kw: examples.line(epochs=3))
+    path = tmp_path / "line.safetensors"
+    assert cli.main(["example", "line", "--save", str(path)]) == 1     # 3 epochs: w not yet 2, but saved
+    out = capsys.readouterr().out
+    assert path.exists() and "the same predictions on all 5 training inputs" in out
+    assert cli.main(["example", "line", "--save", str(tmp_path / "net.pkl")]) == 2   # refused before training
+    assert "unknown checkpoint format '.pkl'" in capsys.readouterr().err
