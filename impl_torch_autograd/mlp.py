@@ -222,6 +222,24 @@ class MLP:
 
 
 # ============================================================================
+# Data: mini-batches
+# ============================================================================
+
+
+def batches(x, y, order, batch_size):
+    """The mini-batches of one epoch: the rows of (x, y) in `order`, batch_size at a time.
+
+    `order` lists the N row indices (0, 1, ..., N − 1 for no shuffling, or a
+    permutation). The last batch is smaller when batch_size does not divide N.
+    Given the order a seeded DataLoader draws, these are its batches exactly
+    (impl_torch_nn's make_loader).
+    """
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        yield x[rows], y[rows]
+
+
+# ============================================================================
 # Train: the two-layer net of seed 001 (1000-100-10, ReLU, no bias, Σ(ŷ−y)²)
 # ============================================================================
 

@@ -57,7 +57,7 @@ def leaky_relu_grad(z, slope=0.01):
     return torch.where(z > 0, 1.0, slope * torch.ones_like(z))
 
 
-# PReLU is leaky ReLU whose slope is a parameter a_l, learned like W_l and b_l
+# PReLU is leaky ReLU whose slope is a parameter p_l, learned like W_l and b_l
 # (one per layer, starting at 0.25 as nn.PReLU() does):
 #     ∂L/∂slope = Σ over the batch and units of ∂L/∂a ⊙ (0 where z > 0, else z)
 prelu, prelu_grad = leaky_relu, leaky_relu_grad
@@ -367,6 +367,24 @@ class MLP:
         self.backward()
         self.update()
         return loss
+
+
+# ============================================================================
+# Data: mini-batches
+# ============================================================================
+
+
+def batches(x, y, order, batch_size):
+    """The mini-batches of one epoch: the rows of (x, y) in `order`, batch_size at a time.
+
+    `order` lists the N row indices (0, 1, ..., N − 1 for no shuffling, or a
+    permutation). The last batch is smaller when batch_size does not divide N.
+    Given the order a seeded DataLoader draws, these are its batches exactly
+    (impl_torch_nn's make_loader).
+    """
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        yield x[rows], y[rows]
 
 
 # ============================================================================

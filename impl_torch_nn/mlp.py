@@ -104,6 +104,10 @@ class MLP:
                  eps=1e-8, negative_slope=0.01, softplus_beta=1.0, softplus_threshold=20.0, device="cpu"):
         layers = []
         L = len(weights)
+        dtype = weights[0].dtype
+        settings = {"leaky_relu": dict(negative_slope=negative_slope),   # each activation module's settings
+                    "prelu": dict(num_parameters=1, init=0.25, device=device, dtype=dtype),
+                    "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
         for l, W in enumerate(weights):
             n_out, n_in = W.shape
             linear = nn.Linear(n_in, n_out, bias=biases is not None, device=device, dtype=W.dtype)
@@ -113,9 +117,6 @@ class MLP:
                     linear.bias.copy_(biases[l])
             layers.append(linear)
             name = activation if l < L - 1 else output_activation
-            settings = {"leaky_relu": dict(negative_slope=negative_slope),
-                        "prelu": dict(num_parameters=1, init=0.25, device=device, dtype=W.dtype),
-                        "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
             if ACTIVATIONS[name] is not None:
                 layers.append(ACTIVATIONS[name](**settings.get(name, {})))
         self.model = nn.Sequential(*layers)
@@ -155,7 +156,7 @@ class MLP:
     # ========================================================================
 
     def update(self):
-        self.optimizer.step()                              # SGD: θ ← θ − lr·g, for every parameter
+        self.optimizer.step()                              # e.g. SGD: θ ← θ − lr·g, for every parameter
 
     # one training step is the four phases in order
     def step(self, x, y):

@@ -58,7 +58,9 @@ Measured over the full product of 7 activations × 6 losses × 4 optimizers (two
 settings each: SGD with momentum and Nesterov or dampening, RMSprop with
 momentum or centered, Adam with L2 decay or other betas, AdamW with two decays)
 × bias on/off × both dtypes: 1344 runs of a 3-4-3 net, N = 5, 20 steps with the
-learning rate halved at step 10 (the grid of tests/curriculum.py):
+learning rate halved at step 10 (the settings of tests/curriculum.py; run
+`python -m tests.curriculum` to measure again, `--grid` for the 42 runs the
+suite makes):
 
     dtype     largest error   where
     float64   7.8e-15         dp1, the PReLU slope's gradient (a sum over every element,

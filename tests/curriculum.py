@@ -5,7 +5,7 @@ assigned so that every pair of values of any two factors (activation, loss,
 optimizer, bias, dtype) appears in at least one run (checked by
 tests/test_curriculum.py): what the full product (672 runs) would show about
 interactions of two factors, in 42 runs. The full product was run once to
-measure the tolerances (see parity.tolerance).
+measure the tolerances (see parity.tolerance; `python -m tests.curriculum` runs it again).
 """
 
 import functools
@@ -66,3 +66,29 @@ def spec_for(act, loss, opt, bias, dtype, variant=0):
 def lockstep(act, loss, opt, bias, dtype, variant=0):
     spec = spec_for(act, loss, opt, bias, dtype, variant)
     return harness.run(spec, lr_schedule={LR_CHANGE: spec.lr / 2})
+
+
+def measure(full=True):
+    """Largest scaled error per dtype over the grid, or over the full product (both settings of
+    every optimizer): the measurement behind parity.tolerance. Prints one line per dtype."""
+    import numpy as np
+    rows = ([(a, lo, o, b, d, v) for a, lo, o, b, d, v in itertools.product(
+        ACTIVATIONS, LOSSES, OPTIMIZERS, (False, True), DTYPES, (0, 1))] if full else grid())
+    worst = {d: (0.0, None) for d in DTYPES}
+    failures = 0
+    for row in rows:
+        report = lockstep(*row)
+        failures += not report.ok
+        err = report.error_array()
+        if err.size and err.max() > worst[row[4]][0]:
+            step, t, p = np.unravel_index(np.argmax(err), err.shape)
+            worst[row[4]] = (float(err.max()), f"{'-'.join(map(str, row[:3]))} step {step} "
+                                                f"{report.tensors[t][1]} {'~'.join(report.pairs[p])}")
+    print(f"{len(rows)} runs of {STEPS} steps, lr halved at step {LR_CHANGE}: {failures} disagree")
+    for dtype, (err, where) in worst.items():
+        print(f"  {dtype}: largest scaled error {err:.2g} ({where})")
+
+
+if __name__ == "__main__":    # python -m tests.curriculum [--grid]
+    import sys
+    measure(full="--grid" not in sys.argv)

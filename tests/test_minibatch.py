@@ -58,3 +58,25 @@ def test_the_batches_change_the_result():
     a = harness.trace(spec(), "numpy", steps=7)[-1]["update"]["W1"]
     b = harness.trace(spec(shuffle=False), "numpy", steps=7)[-1]["update"]["W1"]
     assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize("lesson", ["impl_numpy", "impl_torch_manual", "impl_torch_autograd"])
+def test_a_hand_written_lesson_given_the_order_makes_the_dataloaders_batches(lesson):
+    import importlib
+    batches = importlib.import_module(f"{lesson}.mlp").batches
+    s = spec(loss="cross_entropy")                     # integer targets travel with their rows
+    x = torch.randn(s.n_samples, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(s.n_samples) % 3
+    loader = impl_torch_nn.make_loader(x, y, s.batch_size, shuffle=True, seed=s.seed)
+    want = [(xb, yb) for _ in range(2) for xb, yb in loader]
+    order = loader_rows(s, epochs=2)
+    got = []
+    for epoch in range(2):
+        epoch_order = sum(order[3 * epoch:3 * epoch + 3], [])
+        xs, ys = (x.numpy(), y.numpy()) if lesson == "impl_numpy" else (x, y)
+        rows = np.array(epoch_order) if lesson == "impl_numpy" else torch.tensor(epoch_order)
+        got += list(batches(xs, ys, rows, s.batch_size))
+    assert len(got) == len(want) == 6
+    for (gx, gy), (wx, wy) in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(gx), wx.numpy())
+        np.testing.assert_array_equal(np.asarray(gy), wy.numpy())
