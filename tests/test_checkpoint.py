@@ -202,6 +202,27 @@ def test_an_interrupted_save_leaves_the_old_file_intact(fmt, style, tmp_path, mo
     np.testing.assert_array_equal(ck.get_params(target)["W1"], ck.get_params(good)["W1"])
 
 
+@pytest.mark.parametrize("fmt, target", [(".npz", "numpy.savez"), (".pt", "torch.save")])
+def test_a_save_killed_half_way_through_the_serializer_leaves_the_old_file_intact(fmt, target, tmp_path,
+                                                                                  monkeypatch):
+    good = trained("float64").built["torch_nn"]
+    path = tmp_path / f"net{fmt}"
+    ck.save(good, path)
+    old_bytes = path.read_bytes()
+
+    def half_then_interrupt(obj_or_file, *args, **kwargs):
+        f = obj_or_file if hasattr(obj_or_file, "write") else args[0]
+        f.write(old_bytes[: len(old_bytes) // 2])          # some bytes out, then Ctrl-C
+        raise KeyboardInterrupt
+
+    module, name = target.split(".")
+    monkeypatch.setattr({"numpy": np, "torch": torch}[module], name, half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save(fresh("torch_nn", "float64"), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old_bytes and os.listdir(tmp_path) == [path.name]
+
+
 def test_without_the_rename_a_failed_save_would_destroy_the_file(tmp_path):
     # The same failure written straight to the target (what the rename prevents) leaves a broken file.
     path = tmp_path / "net.safetensors"
