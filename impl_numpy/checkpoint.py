@@ -63,6 +63,9 @@ def load_arrays(path):
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
+        if "Object arrays" in str(exc):              # a real .npz whose arrays are pickled objects
+            raise ValueError(f"{path} holds pickled Python objects, not plain arrays: refused, because "
+                             "unpickling them could run code") from None
         raise ValueError(f"{path} is not a readable .npz checkpoint (truncated or corrupt: {exc}); "
                          "save it again") from None
 

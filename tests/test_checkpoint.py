@@ -246,8 +246,10 @@ def test_the_numpy_lesson_round_trips_with_savez_and_refuses_pickles(tmp_path):
     np_ckpt.load(b, tmp_path / "a.npz")
     np.testing.assert_array_equal(a.forward(problem.x), b.forward(problem.x))
     np.savez(tmp_path / "obj.npz", W1=np.array([{"code": "runs"}], dtype=object))
-    with pytest.raises(ValueError, match="not a readable .npz checkpoint"):
+    with pytest.raises(ValueError, match="holds pickled Python objects"):
         np_ckpt.load_arrays(tmp_path / "obj.npz")            # allow_pickle=False: objects are refused
+    with pytest.raises(ck.CheckpointError, match="holds pickled Python objects"):
+        ck.load(fresh("numpy", "float64"), tmp_path / "obj.npz")
 
 
 def test_the_nn_lesson_saves_a_state_dict_and_refuses_a_pickled_module(tmp_path):
