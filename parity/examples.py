@@ -454,7 +454,8 @@ def save_and_reload(report, path):
     for s in STYLES:
         fresh = build(s, src.problem)               # the initial weights, then the file's
         checkpoint.load(fresh, path)
-        err, _, _, _ = harness.compare_arrays(predict(fresh, x), want, 0.0, report.tol)
+        # the policy's scaled error: the scale is the predictions' own size, as for every tensor
+        err, _, _, _ = harness.compare_arrays(predict(fresh, x), want, float(np.max(np.abs(want))), report.tol)
         worst = max(worst, err)
     verdict = "the same predictions" if worst <= report.tol else "DIFFERENT predictions"
     line = (f"  saved {LABELS['torch_nn']}'s parameters to {path} ({checkpoint.format_of(path)}); loaded into a "
