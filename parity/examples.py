@@ -236,7 +236,7 @@ def quadratic(*, epochs=100, lr=0.01, dtype="float64", progress=False):
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_T = np.array([[0.99, 0.01], [0.01, 0.99], [0.01, 0.99], [0.99, 0.01]])
 XOR_SHORT = dict(lr=1.0, epochs=500)       # all four right in every style, a few seconds
-XOR_FULL = dict(lr=0.1, epochs=100_000)    # the seed's own lr and count: 400 000 steps
+XOR_FULL = dict(lr=0.1, epochs=100_000)    # the seed's own lr and count: 400 000 steps, the seed's outputs
 
 
 def xor_spec(*, epochs=500, lr=1.0, dtype="float64", seed=0):
@@ -514,8 +514,8 @@ def add_parser(sub):
     e.add_argument("name", choices=["all", "line", "quadratic", "xor", "fizzbuzz", "prelu"],
                    help="which problem (all: every one, as `make examples`)")
     e.add_argument("--full", action="store_true",
-                   help="xor and fizzbuzz: the seed's own epoch count (fizzbuzz about 6 minutes, xor about half an "
-                        "hour); line, quadratic and prelu run the seed's 100 epochs already")
+                   help="xor and fizzbuzz: the seed's own epoch count (about 12 and 6 minutes); line, quadratic "
+                        "and prelu run the seed's 100 epochs already")
     e.add_argument("--epochs", type=int, help="epochs (default: the example's)")
     e.add_argument("--lr", type=float, help="learning rate (default: the example's; quadratic: the seed's 0.01)")
     e.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default: float64")
