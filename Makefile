@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Where a local wheel directory exists (as on the project's CI machines), pip may use it.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: venv test compare check bench clean
+.PHONY: venv test compare check bench examples clean
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ check: venv
 
 bench: venv
 	$(PY) -m parity bench
+
+examples: venv
+	$(PY) -m parity example all
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -13,6 +13,15 @@ Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
     b_l  (n_l,)                        nn.Linear(n_{l-1}, n_l).bias (optional)
     z_l = a_{l-1} @ W_l.T + b_l        (N, n_l)   the output of the l-th nn.Linear
     a_l = f(z_l)                       (N, n_l)   the output of the activation module after it
+
+Devices. `x.to(device)` does not move x: it returns a new tensor on that device
+and leaves x where it was. Called alone, as seed 002 does with `trX.to(device)`,
+its result is thrown away and nothing moves; on a GPU machine the data then stay
+on the CPU while the model sits on the GPU, and the first forward pass fails.
+Assign it: `x = x.to(device)`. Modules differ: `model.to(device)` moves the
+parameters in place (and returns the model), so there the call alone works.
+Here the layers are made on the device (`nn.Linear(..., device=device)`) and
+every input is moved by assignment. Saving and loading: see checkpoint.py.
 """
 
 import torch

@@ -15,7 +15,7 @@ import os
 import sys
 
 from . import spec as spec_module
-from . import bench
+from . import bench, examples
 from .check import add_check_command
 from .pictures import add_parser as add_pictures
 from .spec import SpecError, preset
@@ -156,7 +156,6 @@ def specs_from_args(args, names):
 # compare
 # ---------------------------------------------------------------------------
 
-
 def cmd_compare(args):
     from . import report as rep
     from .harness import run
@@ -237,6 +236,7 @@ def build_parser():
     add_check_command(sub)
     add_pictures(sub)
     bench.add_parser(sub)
+    examples.add_parser(sub)
     return p
 
 

@@ -61,18 +61,63 @@ class Divergence:
 
 @dataclass
 class Diverged:
-    """A run whose loss stopped being finite or exploded."""
+    """A run whose loss stopped being finite or exploded, and why it probably did."""
     step: int
     style: str
     loss: float
     first_loss: float
+    lr: float = math.nan
+    lr_limit: float = math.nan     # the largest stable lr of a linear layer on these inputs
+    input_size: float = math.nan   # λ: the largest squared size of a batch of inputs
+    depth: int = 1                 # linear layers in the net
 
-    def sentence(self, spec):
+    def sentence(self, spec=None):
         what = "is not finite" if not math.isfinite(self.loss) else \
-            f"grew to {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
-        return (f"training diverged at step {self.step}: the loss in {self.style} {what}. The likely cause is "
-                f"a learning rate too large for the size of the inputs (lr = {spec.lr:g}): "
-                f"try lr = {spec.lr / 10:g} or scale the inputs down.")
+            f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
+        head = f"training diverged at step {self.step}: the loss in {label(self.style)} {what}"
+        lr = self.lr if math.isfinite(self.lr) or spec is None else spec.lr
+        if not math.isfinite(self.lr_limit):
+            return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
+        if lr > self.lr_limit:
+            return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for inputs this size (the largest squared "
+                    f"input norm |x|² is {self.input_size:.4g}, so one linear layer is stable only below "
+                    f"lr = {self.lr_limit:.2g}); fix: lower lr to about {self.lr_limit / 2:.2g}"
+                    f"{'' if self.depth == 1 else ' or less (the layers above scale the gradient too)'}"
+                    f" or scale the inputs down.")
+        return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for this net (the inputs alone, squared size "
+                f"{self.input_size:.4g}, would allow up to lr = {self.lr_limit:.2g}, but the layers above "
+                f"amplify the gradient); fix: lower lr, e.g. to {lr / 10:g}, or scale the inputs down.")
+
+
+# How a loss scales the curvature of a linear layer: (k, divide by batch rows, divide by outputs).
+# The Hessian of L in the weights of one linear layer ŷ = W x̃ is k·X̃ᵀX̃ (per output), so
+# gradient descent on it is stable only while lr·k·λ < 2, λ the largest eigenvalue of X̃ᵀX̃.
+_CURVATURE = {"half_sse": (1.0, False, False), "sse": (2.0, False, False), "mse": (2.0, True, True),
+              "cross_entropy": (0.5, True, False), "bce_with_logits": (0.25, True, True),
+              "l1": (2.0, False, False)}
+
+
+def stable_lr(spec: Spec, x) -> tuple:
+    """(lr_limit, λ): the largest stable learning rate of a linear layer on these inputs.
+
+    x̃ is x with a column of ones when the layers have a bias; λ is the largest
+    eigenvalue of X̃ᵀX̃ over the batches of one epoch (consecutive rows of
+    `batch_size`). Exact for one linear layer with a squared loss; for deeper nets
+    a first guess, because the layers above scale the gradient too.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if spec.bias:
+        x = np.hstack([x, np.ones((x.shape[0], 1))])
+    rows = spec.batch_size or x.shape[0]
+    lam = max(float(np.linalg.norm(x[i:i + rows], 2)) ** 2 for i in range(0, x.shape[0], rows))
+    k, per_row, per_out = _CURVATURE.get(spec.loss, (2.0, False, False))
+    k = k / (rows if per_row else 1) / (spec.sizes[-1] if per_out else 1)
+    return (2.0 / (k * lam) if lam > 0 else math.inf), lam
+
+
+def exploded(loss, first_loss):
+    """True when a loss is not finite or grew past DIVERGENCE_FACTOR times its first value."""
+    return not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss)
 
 
 @dataclass
@@ -88,6 +133,7 @@ class Report:
     first: Divergence | None = None
     diverged: Diverged | None = None
     steps_run: int = 0
+    built: dict = field(default_factory=dict)            # style -> its Style, trained, for predictions
 
     @property
     def ok(self):
@@ -185,10 +231,6 @@ BLOCK_BYTES = 64 * 2**20
 MAX_BLOCK = 25
 
 
-def _diverges(loss, first_loss):
-    return not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss)
-
-
 def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int | None = None,
         device="cpu", mlp_classes=None, lr_schedule=None, tol=None, progress=False,
         stop_at_first=False) -> Report:
@@ -214,7 +256,8 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     built = {s: build(s, problem, device=device, mlp_class=mlp_classes.get(s)) for s in styles}
     pairs = _pairs(styles)
     report = Report(spec=spec, styles=styles, pairs=pairs, tol=tol,
-                    losses={s: [] for s in styles}, seconds={s: dict.fromkeys(PHASES, 0.0) for s in styles})
+                    losses={s: [] for s in styles}, seconds={s: dict.fromkeys(PHASES, 0.0) for s in styles},
+                    built=built)
     x_all, y_all, _, _ = problem.cast(spec.dtype)
     schedule = list(batches(spec, x_all.shape[0], steps))
     scales = {}
@@ -240,13 +283,14 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
                 reads, secs = {}, {}
                 for phase in PHASES:
                     t0 = time.perf_counter()
-                    st.run(phase, x, y)
+                    with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as Diverged
+                        st.run(phase, x, y)
                     secs[phase] = time.perf_counter() - t0
                     reads[phase] = st.read(phase)
                 kept[s].append((reads, secs))
                 loss = float(reads["loss"]["loss"])
                 first_loss.setdefault(s, loss)
-                if _diverges(loss, first_loss[s]):
+                if exploded(loss, first_loss[s]):
                     break
         bytes_per_step = sum(a.nbytes for s in styles for r in kept[s][0][0].values() for a in r.values())
         block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
@@ -261,6 +305,14 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
         start = stop
     if bar is not None:
         bar.close()
+    if report.diverged is not None:
+        d = report.diverged
+        d.lr = spec.lr
+        for when in sorted(lr_schedule or {}):
+            if when <= d.step:
+                d.lr = lr_schedule[when]
+        d.lr_limit, d.input_size = stable_lr(spec, x_all)
+        d.depth = spec.depth
     return report
 
 
@@ -317,7 +369,7 @@ def _compare_step(report, step, kept, pairs, index, scales, tol, stop_at_first):
         return True
     for s in styles:
         loss, first_loss = report.losses[s][-1], report.losses[s][0]
-        if _diverges(loss, first_loss):
+        if exploded(loss, first_loss):
             report.diverged = Diverged(step=step, style=s, loss=loss, first_loss=first_loss)
             return True
     return False
