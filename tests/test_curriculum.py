@@ -48,3 +48,15 @@ def test_every_pair_agrees_at_every_step_and_phase(row):
     # the net learned something: the loss fell (the same in every style, as just shown)
     losses = report.losses["torch_nn"]
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("act, loss", list(itertools.product(ACTIVATIONS, LOSSES)), ids="-".join)
+def test_the_full_grid_agrees(act, loss):
+    # The whole product: every optimizer (both of its settings) × bias × dtype for this
+    # activation and loss, 32 runs of 20 steps with the lr change, all pairs, every phase.
+    for opt, bias, dtype, variant in itertools.product(OPTIMIZERS, (False, True), DTYPES, (0, 1)):
+        report = lockstep(act, loss, opt, bias, dtype, variant)
+        where = _id((act, loss, opt, bias, dtype, variant))
+        assert report.diverged is None, f"{where}: {report.diverged.sentence(report.spec)}"
+        assert report.steps_run == STEPS, where
+        assert report.first is None, f"{where}: {report.first.sentence()}"
