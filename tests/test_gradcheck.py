@@ -6,12 +6,7 @@ import pytest
 from parity.problem import make_problem
 from parity.spec import three_layer, two_layer
 from parity.styles import build
-
-
-def loss_at(style, x, y):
-    style.run("forward", x)
-    style.run("loss", x, y)
-    return float(style.read("loss")["loss"])
+from tests.finite_differences import central_difference, loss_at
 
 
 def params_of(style):
@@ -33,13 +28,7 @@ def check(style_name, spec, entries_per_param, h, rtol):
         flat = p.reshape(-1)
         picks = rng.choice(flat.shape[0], size=min(entries_per_param, flat.shape[0]), replace=False)
         for i in picks:
-            old = float(flat[i])
-            flat[i] = old + h
-            up = loss_at(st, x, y)
-            flat[i] = old - h
-            down = loss_at(st, x, y)
-            flat[i] = old
-            numeric = (up - down) / (2 * h)
+            numeric = central_difference(st, x, y, flat, i, h)
             analytic = g.reshape(-1)[i]
             assert abs(numeric - analytic) <= rtol * (abs(analytic) + np.abs(g).max()), \
                 f"{style_name} {name}[{np.unravel_index(i, p.shape)}]: backward {analytic!r}, finite difference {numeric!r}"

@@ -11,6 +11,7 @@ import pytest
 from parity.problem import make_problem
 from parity.spec import ACTIVATIONS, LOSSES, Spec
 from parity.styles import build
+from tests.finite_differences import central_difference, loss_at
 
 H = 1e-6
 
@@ -19,12 +20,6 @@ def spec(act, loss):
     out = "identity" if loss in ("cross_entropy", "bce_with_logits") else act
     return Spec(sizes=(3, 4, 3), activation=act, output_activation=out, bias=True, loss=loss, n_samples=5,
                 init_scale=0.7, seed=7, negative_slope=0.05, softplus_beta=2.0)
-
-
-def loss_at(st, x, y):
-    st.run("forward", x)
-    st.run("loss", x, y)
-    return float(st.read("loss")["loss"])
 
 
 @pytest.mark.parametrize("act, loss", list(itertools.product(ACTIVATIONS, LOSSES)), ids="-".join)
@@ -45,12 +40,6 @@ def test_backward_matches_finite_differences(style, act, loss):
         g = grads["d" + name].reshape(-1)
         flat = theta.reshape(-1)                       # a view: writing it changes the net's parameter
         for i in range(flat.shape[0]):
-            old = float(flat[i])
-            flat[i] = old + H
-            up = loss_at(st, x, y)
-            flat[i] = old - H
-            down = loss_at(st, x, y)
-            flat[i] = old
-            numeric = (up - down) / (2 * H)
+            numeric = central_difference(st, x, y, flat, i, H)
             assert abs(numeric - g[i]) <= 1e-6 * (abs(g[i]) + np.abs(g).max() + 1e-3), \
                 f"{style} {act} {loss} {name}[{i}]: backward {g[i]!r}, finite difference {numeric!r}"
