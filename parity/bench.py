@@ -4,7 +4,7 @@ For each style × preset × dtype it times one training step, many times after a
 warm-up, two ways:
 
 - untraced: the lesson's own `MLP.step(x, y)`, nothing else (the bare lesson);
-- traced: the four phases through `parity.styles` (`run` then `read` after each
+- traced: the four phases through `parity.styles` (`run` then `record` after each
   phase), as the harness does, so the cost of recording every tensor is known.
 
 In the same run it times the limit: the step's own matrix products alone
@@ -225,7 +225,7 @@ class StepRunner:
         st = self.adapter
         for phase in PHASES:
             st.run(phase, self.x, self.y)
-            st.read(phase)
+            st.record(phase)
 
 
 def _library(style):
@@ -577,7 +577,7 @@ def format_table(result, out=None):
         p(f"  load average at start {lb[0]:.2f}, at end {m['load_after'][0]:.2f}"
           + ("  (busy machine: timings are noisy)" if max(lb[0], m["load_after"][0]) > (m["cores"] or 1) else ""))
     p("\none training step (µs): median [IQR] over "
-      f"{st['rounds']} rounds x {st['steps']} steps; bare = the lesson's MLP.step, traced = run+read per phase")
+      f"{st['rounds']} rounds x {st['steps']} steps; bare = the lesson's MLP.step, traced = run+record per phase")
     for b in result["bound"]:
         p(f"\n== {b['preset']}, N={b['N']}, {b['dtype']}: {b['flops'] / 1e6:.3g} MFLOP of matmul per step; "
           f"bound: NumPy {_us(b['numpy']['median_s'])} µs ({b['numpy']['gflop_s']:.1f} GFLOP/s)"

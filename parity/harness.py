@@ -19,7 +19,7 @@ import numpy as np
 
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
-from .styles import LABELS, PHASES, STYLES, build, split_name
+from .styles import LABELS, PHASES, STYLES, as_float64, build, split_name
 from .tolerance import tolerance
 
 # A run is said to diverge when its loss is not finite or grows past this many
@@ -286,12 +286,14 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
                     with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as Diverged
                         st.run(phase, x, y)
                     secs[phase] = time.perf_counter() - t0
-                    reads[phase] = st.read(phase)
+                    reads[phase] = st.record(phase)      # copies in the style's own dtype: cheap
                 kept[s].append((reads, secs))
                 loss = float(reads["loss"]["loss"])
                 first_loss.setdefault(s, loss)
                 if exploded(loss, first_loss[s]):
                     break
+            # float64 NumPy copies for the comparison, made once the block has run
+            kept[s] = [({phase: as_float64(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
         bytes_per_step = sum(a.nbytes for s in styles for r in kept[s][0][0].values() for a in r.values())
         block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
         # Compare the block, step by step, phase by phase, tensor by tensor, pair by pair.

@@ -52,6 +52,23 @@ def _np(t):
     return np.array(t, dtype=np.float64, copy=True)
 
 
+def _snapshot(t):
+    """A copy of an array or tensor as it is: same dtype, same device.
+
+    What the harness records while a style runs: a plain copy, two to three times
+    cheaper than the float64 NumPy copy `_np` makes (and on a GPU, no wait for the
+    device). `as_float64` converts a whole record when it is compared.
+    """
+    if hasattr(t, "detach"):
+        return t.detach().clone()
+    return np.array(t, copy=True)
+
+
+def as_float64(record):
+    """A record of `Style.record` as `Style.read` gives it: float64 NumPy copies (exact)."""
+    return {name: _np(t).reshape(()) if name == "loss" else _np(t) for name, t in record.items()}
+
+
 class Style:
     """One lesson's MLP, built from a Problem, run phase by phase, and read after each phase."""
 
@@ -106,39 +123,44 @@ class Style:
 
     # -- reading tensors after a phase ---------------------------------------
     def read(self, phase):
+        """Every named tensor of `phase`, as float64 NumPy copies."""
+        return as_float64(self.record(phase))
+
+    def record(self, phase, copy=_snapshot):
+        """Every named tensor of `phase`, as copies in the style's own dtype and device."""
         L = self.spec.depth
         if phase == "forward":
             z, a = self.activations()
             out = {}
             if self.spec.batch_size is not None:
-                out["x"] = _np(self.x_in)
+                out["x"] = copy(self.x_in)
             for l in range(L):
-                out[f"z{l + 1}"], out[f"a{l + 1}"] = _np(z[l]), _np(a[l])
+                out[f"z{l + 1}"], out[f"a{l + 1}"] = copy(z[l]), copy(a[l])
             return out
         if phase == "loss":
-            return {"loss": _np(self.loss_value).reshape(())}
+            return {"loss": copy(self.loss_value)}
         if phase == "backward":
             dz, dW, db = self.gradients()
             p, dp = self.slopes()
             out = {}
             for l in reversed(range(L)):
-                out[f"dz{l + 1}"] = _np(dz[l])
-                out[f"dW{l + 1}"] = _np(dW[l])
+                out[f"dz{l + 1}"] = copy(dz[l])
+                out[f"dW{l + 1}"] = copy(dW[l])
                 if self.spec.bias:
-                    out[f"db{l + 1}"] = _np(db[l])
+                    out[f"db{l + 1}"] = copy(db[l])
                 if p[l] is not None:
-                    out[f"dp{l + 1}"] = _np(dp[l])
+                    out[f"dp{l + 1}"] = copy(dp[l])
             return out
         if phase == "update":
             W, b = self.parameters()
             p, _ = self.slopes()
             out = {}
             for l in range(L):
-                out[f"W{l + 1}"] = _np(W[l])
+                out[f"W{l + 1}"] = copy(W[l])
                 if self.spec.bias:
-                    out[f"b{l + 1}"] = _np(b[l])
+                    out[f"b{l + 1}"] = copy(b[l])
                 if p[l] is not None:
-                    out[f"p{l + 1}"] = _np(p[l])
+                    out[f"p{l + 1}"] = copy(p[l])
             return out
         raise ValueError(f"unknown phase {phase!r}")
 

@@ -79,3 +79,45 @@ def test_the_fast_comparison_gives_compare_arrays_numbers(seed):
     slow = harness.compare_arrays(a, b, scale, 1e-12)
     assert fast == slow
     assert fast[1] == (2, 4)
+
+
+class GradientsKeptAndChangedInPlace(np_lesson.MLP):
+    """Right numbers, but ∂L/∂W_l lives in one array per layer that later steps overwrite in place.
+
+    Harmless for training. A harness that kept references instead of copies would
+    see, at every step of a block, the gradients of the block's last step, and
+    report a disagreement that is not there.
+    """
+
+    def backward(self):
+        super().backward()
+        if not hasattr(self, "_kept"):
+            self._kept = [g.copy() for g in self.dW]
+        for l, g in enumerate(self.dW):
+            self._kept[l][...] = g
+        self.dW = self._kept
+
+
+@pytest.mark.parametrize("style", ["numpy", "torch_manual", "torch_autograd", "torch_nn"])
+@pytest.mark.parametrize("phase", ["forward", "loss", "backward", "update"])
+def test_record_is_read_in_the_styles_own_dtype(style, phase):
+    from parity.problem import make_problem
+    from parity.styles import as_float64, build
+    st = build(style, make_problem(three_layer(bias=True, dtype="float32")))
+    x, y, _, _ = st.problem.cast("float32")
+    for p in ("forward", "loss", "backward", "update"):
+        st.run(p, x, y)
+        if p == phase:
+            break
+    rec, read = st.record(phase), st.read(phase)
+    assert list(rec) == list(read)
+    for name, t in rec.items():
+        assert str(t.dtype).endswith("float32"), (name, t.dtype)
+        assert read[name].dtype == np.float64
+        np.testing.assert_array_equal(as_float64(rec)[name], read[name])
+
+
+def test_recorded_tensors_are_copies_not_references(monkeypatch):
+    monkeypatch.setattr(harness, "MAX_BLOCK", 25)
+    report = harness.run(three_layer(steps=12), mlp_classes={"numpy": GradientsKeptAndChangedInPlace})
+    assert report.ok, report.first
