@@ -68,7 +68,9 @@ def sgd(theta, g, state, *, lr, momentum, dampening, nesterov, weight_decay, **u
         else:
             state["v"] = momentum * state["v"] + (1 - dampening) * g
         g = g + momentum * state["v"] if nesterov else state["v"]
-    theta -= lr * g                                    # θ ← θ − lr·g
+    # θ ← θ − lr·g in one pass, torch.optim.SGD's own line: `theta -= lr * g`
+    # would first build lr·g, a second tensor the size of θ.
+    theta.add_(g, alpha=-lr)
 
 
 def rmsprop(theta, g, state, *, lr, alpha, eps, momentum, centered, weight_decay, **unused):

@@ -18,8 +18,11 @@ numbers in every style.
 
 The shared machine is noisy: every figure is a median over many repeats, the
 measurements are interleaved in rounds so a burst of load hits all of them
-alike, and ratios are taken between figures of the same run. Nothing here is a
-test: the targets are printed with the figures, met or not.
+alike, and every ratio (× bound, × NumPy, tracing) is the median over rounds of
+the ratio within each round. Each style is also set against its floor: the same
+step in the fewest operations that style allows (`parity.least`), so what a
+lesson costs and what its library costs are told apart. Nothing here is a test:
+the targets are printed with the figures, met or not.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .least import SGD_FORMS, LeastStep, applies
 from .problem import make_problem
 from .spec import PRESETS, SpecError, preset
 from .styles import LABELS, PHASES, SHORT, STYLES, build
@@ -264,15 +268,24 @@ def bench_steps(st: Settings, log):
             N = problem.x.shape[0]
             log(f"  {name} {dtype}: timing {len(st.styles)} styles and the matmul bound, {st.rounds} rounds")
             libs = ["numpy"] + (["torch"] if any(s != "numpy" for s in st.styles) else [])
-            samples = {(s, mode): [] for s in st.styles for mode in ("bare", "traced")}
-            bsamples = {lib: [] for lib in libs}
+            samples, by_round = {}, {}          # every sample; and each round's median, per measurement
+
+            def add(key, times):
+                samples.setdefault(key, []).extend(times)
+                by_round.setdefault(key, []).append(float(np.median(times)))
+
+            def ratio(a, b):
+                """Median over rounds of a / b, both timed in that round: a burst of load hits both."""
+                return float(np.median(np.array(by_round[a]) / np.array(by_round[b])))
+
+            floors = _floor_forms(st.styles, spec)             # [(style, sgd form)], empty where none applies
             for _ in range(st.rounds):
                 for lib in libs:
                     _settle(st)
                     mm = MatmulBound(spec.sizes, N, dtype, lib, device=st.device if lib == "torch" else "cpu",
                                      seed=st.seed)
                     time_each(mm, st.warmup, mm.sync)
-                    bsamples[lib] += time_each(mm, st.steps, mm.sync)
+                    add(("bound", lib), time_each(mm, st.steps, mm.sync))
                     for s in st.styles:
                         if _library(s) != lib:
                             continue
@@ -280,25 +293,45 @@ def bench_steps(st: Settings, log):
                         runner = StepRunner(s, problem, st.device)
                         sy = None if s == "numpy" else sync
                         time_each(runner.bare, st.warmup, sy)
-                        samples[(s, "bare")] += time_each(runner.bare, st.steps, sy)
+                        add((s, "bare"), time_each(runner.bare, st.steps, sy))
                         time_each(runner.traced, st.warmup, sy)
-                        samples[(s, "traced")] += time_each(runner.traced, st.steps, sy)
+                        add((s, "traced"), time_each(runner.traced, st.steps, sy))
+                    for s, form in floors:
+                        if _library(s) == lib:
+                            least = LeastStep(s, problem, st.device, sgd_form=form)
+                            sy = None if s == "numpy" else sync
+                            time_each(least.step, st.warmup, sy)
+                            add((s, "least", form), time_each(least.step, st.steps, sy))
             flops = step_flops(spec.sizes, N)
-            bound = {lib: summary(v) for lib, v in bsamples.items()}
+            bound = {lib: summary(samples[("bound", lib)]) for lib in libs}
             bounds.append({"preset": name, "dtype": dtype, "N": N, "flops": flops,
                            **{lib: {**b, "gflop_s": flops / b["median_s"] / 1e9} for lib, b in bound.items()}})
-            np_bare = summary(samples[("numpy", "bare")])["median_s"] if "numpy" in st.styles else None
             for s in st.styles:
                 bare, traced = summary(samples[(s, "bare")]), summary(samples[(s, "traced")])
                 lib = _library(s)
+                forms = {key[2]: summary(v) for key, v in samples.items() if key[:2] == (s, "least")}
+                best = min(forms, key=lambda f: forms[f]["median_s"]) if forms else None
                 rows.append({"preset": name, "dtype": dtype, "N": N, "style": s, "flops": flops,
                              "bare": bare, "traced": traced,
-                             "tracing_overhead": traced["median_s"] / bare["median_s"] - 1,
+                             "tracing_overhead": ratio((s, "traced"), (s, "bare")) - 1,
                              "bound_library": lib, "bound_s": bound[lib]["median_s"],
-                             "x_bound": bare["median_s"] / bound[lib]["median_s"],
-                             "x_numpy": None if np_bare is None else bare["median_s"] / np_bare,
-                             "overhead_s": bare["median_s"] - bound[lib]["median_s"]})
+                             "x_bound": ratio((s, "bare"), ("bound", lib)),
+                             "x_numpy": ratio((s, "bare"), ("numpy", "bare")) if "numpy" in st.styles else None,
+                             "overhead_s": bare["median_s"] - bound[lib]["median_s"],
+                             "least": forms.get(best), "least_form": best,
+                             "least_forms": {f: v["median_s"] for f, v in forms.items()} or None,
+                             "least_x_bound": ratio((s, "least", best), ("bound", lib)) if best else None,
+                             "by_round": {"bare": by_round[(s, "bare")], "traced": by_round[(s, "traced")],
+                                          "bound": by_round[("bound", lib)],
+                                          "least": by_round[(s, "least", best)] if best else None}})
     return rows, bounds
+
+
+def _floor_forms(styles, spec):
+    """The floors to time: every style's least step, the nn one with each torch.optim.SGD form."""
+    if not applies(spec):
+        return []
+    return [(s, f) for s in styles for f in (SGD_FORMS if s == "torch_nn" else SGD_FORMS[:1])]
 
 
 def bench_scaling(st: Settings, log):
@@ -533,8 +566,10 @@ def targets(result, st: Settings):
     for s in st.styles:
         r = next((r for r in key if r["style"] == s), None)
         v = r["x_bound"] if r and usable else None
+        floor = r.get("least_x_bound") if r and usable else None
         out.append({"target": f"{SHORT[s]} step <= {TARGET_X_BOUND}x its matmul bound ({where})",
-                    "value": v, "limit": TARGET_X_BOUND, "met": None if v is None else v <= TARGET_X_BOUND})
+                    "value": v, "limit": TARGET_X_BOUND, "met": None if v is None else v <= TARGET_X_BOUND,
+                    "least": floor})
     for s in st.styles:
         r = next((r for r in key if r["style"] == s), None)
         v = r["tracing_overhead"] if r and usable else None
@@ -583,14 +618,20 @@ def format_table(result, out=None):
           f"bound: NumPy {_us(b['numpy']['median_s'])} µs ({b['numpy']['gflop_s']:.1f} GFLOP/s)"
           + (f", torch {_us(b['torch']['median_s'])} µs ({b['torch']['gflop_s']:.1f} GFLOP/s)" if "torch" in b else ""))
         p(f"{'style':<16}{'bare':>10}{'[IQR]':>10}{'traced':>10}{'[IQR]':>10}{'tracing':>9}"
-          f"{'x bound':>9}{'x NumPy':>9}{'overhead':>10}")
+          f"{'x bound':>9}{'x NumPy':>9}{'overhead':>10}{'least':>9}{'x bound':>9}")
         for r in result["steps"]:
             if (r["preset"], r["dtype"]) != (b["preset"], b["dtype"]):
                 continue
             xn = "" if r["x_numpy"] is None else f"{r['x_numpy']:.2f}"
+            least = "" if r.get("least") is None else f"{_us(r['least']['median_s']):>9}{r['least_x_bound']:>9.2f}"
             p(f"{LABELS[r['style']]:<16}{_us(r['bare']['median_s']):>10}{_us(r['bare']['iqr_s']):>10}"
               f"{_us(r['traced']['median_s']):>10}{_us(r['traced']['iqr_s']):>10}{r['tracing_overhead']:>+9.0%}"
-              f"{r['x_bound']:>9.2f}{xn:>9}{_us(r['overhead_s']):>10}")
+              f"{r['x_bound']:>9.2f}{xn:>9}{_us(r['overhead_s']):>10}{least}")
+        nn = next((r for r in result["steps"] if (r["preset"], r["dtype"]) == (b["preset"], b["dtype"])
+                   and r["style"] == "torch_nn" and r.get("least_forms")), None)
+        if nn:
+            p("least = the same step in the fewest operations the style allows (parity/least.py); nn, by "
+              "torch.optim.SGD form: " + ", ".join(f"{f} {_us(v)}" for f, v in nn["least_forms"].items()))
     sc = result["scaling"]
     p(f"\nbatch-size scaling, {sc['preset']} {sc['dtype']}: bare step (µs), and as a multiple of its own bound")
     p(f"{'N':>6}{'MFLOP':>9}{'bound np':>10}{'bound t':>10}"
@@ -629,6 +670,8 @@ def format_table(result, out=None):
             shown = f"{v:.2f} s"
         else:
             shown = f"{v:.2f}x"
+        if t.get("least") is not None and not t["met"]:
+            verdict += f" (the least code in this style: {t['least']:.2f}x)"
         p(f"  {t['target']:<{width}}{shown:>8}  {verdict}")
     p(f"\n(bench took {result['seconds']:.0f} s)")
 

@@ -62,12 +62,22 @@ def test_json_has_every_figure(quick):
             assert r[mode]["q1_s"] <= r[mode]["median_s"] <= r[mode]["q3_s"]
             assert r[mode]["n"] == result["settings"]["rounds"] * result["settings"]["steps"]
         assert r["bound_library"] == ("numpy" if r["style"] == "numpy" else "torch")
-        assert r["x_bound"] == pytest.approx(r["bare"]["median_s"] / r["bound_s"])
-        assert r["tracing_overhead"] == pytest.approx(r["traced"]["median_s"] / r["bare"]["median_s"] - 1)
+        # every ratio is the median over rounds of the ratio within each round
+        rounds = r["by_round"]
+        assert len(rounds["bare"]) == len(rounds["traced"]) == len(rounds["bound"]) == result["settings"]["rounds"]
+        per_round = lambda a, b: float(np.median(np.array(rounds[a]) / np.array(rounds[b])))  # noqa: E731
+        assert r["x_bound"] == pytest.approx(per_round("bare", "bound"))
+        assert r["tracing_overhead"] == pytest.approx(per_round("traced", "bare") - 1)
+        # the floor: the same step in the fewest operations, for every style of both presets
+        assert r["least"]["n"] == result["settings"]["rounds"] * result["settings"]["steps"]
+        assert r["least_x_bound"] == pytest.approx(per_round("least", "bound"))
+        forms = ["for-loop", "foreach", "fused"] if r["style"] == "torch_nn" else ["for-loop"]
+        assert sorted(r["least_forms"]) == sorted(forms)
+        assert r["least_form"] == min(r["least_forms"], key=r["least_forms"].get)
     numpy_row = {(r["preset"], r["dtype"]): r for r in rows if r["style"] == "numpy"}
     for r in rows:
-        assert r["x_numpy"] == pytest.approx(r["bare"]["median_s"] / numpy_row[(r["preset"], r["dtype"])]
-                                             ["bare"]["median_s"])
+        np_rounds = numpy_row[(r["preset"], r["dtype"])]["by_round"]["bare"]
+        assert r["x_numpy"] == pytest.approx(float(np.median(np.array(r["by_round"]["bare"]) / np.array(np_rounds))))
     assert len(result["bound"]) == len(PRESETS) * len(DTYPES)
     for b in result["bound"]:
         assert {"numpy", "torch", "flops", "N"} <= set(b)
