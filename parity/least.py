@@ -122,8 +122,7 @@ class LeastStep:
             a = a @ w.T
             if self.relu and l < L - 1:
                 a = self.torch.relu(a)
-        r = a - self.y
-        loss = (r * r).sum()
+        loss = self.torch.nn.functional.mse_loss(a, self.y, reduction="sum")   # one op, one backward node
         if self.half:
             loss = 0.5 * loss
         for w in W:
