@@ -740,7 +740,9 @@ def add_parser(sub):
     """Register `bench` on the command line's subparsers."""
     b = sub.add_parser("bench", help="time each style against this machine's matmul limit",
                        description="Time one training step of each style (bare and traced) against the step's own "
-                                   "matrix products; batch-size scaling; start-up; bitwise reproducibility.")
+                                   "matrix products and against the style's floor (the same step in the fewest "
+                                   "operations the style allows); batch-size scaling; start-up; bitwise "
+                                   "reproducibility.")
     b.add_argument("--quick", action="store_true", help="a few steps of everything (seconds; what the tests run)")
     b.add_argument("--styles", type=_csv(str), help=f"comma-separated styles (default: {','.join(STYLES)})")
     b.add_argument("--presets", type=_csv(str), help="comma-separated presets (default: two-layer,three-layer)")
