@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .least import SGD_FORMS, LeastStep, applies
+from .least import LeastStep, applies, sgd_forms
 from .problem import make_problem
 from .spec import PRESETS, SpecError, preset
 from .styles import LABELS, PHASES, SHORT, STYLES, build
@@ -331,7 +331,7 @@ def _floor_forms(styles, spec):
     """The floors to time: every style's least step, the nn one with each torch.optim.SGD form."""
     if not applies(spec):
         return []
-    return [(s, f) for s in styles for f in (SGD_FORMS if s == "torch_nn" else SGD_FORMS[:1])]
+    return [(s, f) for s in styles for f in sgd_forms(s)]
 
 
 def bench_scaling(st: Settings, log):

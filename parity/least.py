@@ -23,6 +23,11 @@ SUPPORTED = dict(activation=("relu", "identity"), output_activation=("identity",
 SGD_FORMS = ("for-loop", "foreach", "fused")
 
 
+def sgd_forms(style):
+    """The forms a style's floor is timed in: torch.optim.SGD's three for nn, the one for-loop elsewhere."""
+    return SGD_FORMS if style == "torch_nn" else SGD_FORMS[:1]
+
+
 def applies(spec):
     """True where the floor is defined for this spec (plain SGD, no bias, ReLU or identity, (½)Σ(ŷ − y)²)."""
     plain = not (spec.momentum or spec.weight_decay)

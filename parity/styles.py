@@ -64,9 +64,16 @@ def _snapshot(t):
     return np.array(t, copy=True)
 
 
+def _float64(copy):
+    """A recorded copy as a float64 NumPy array: converted where its dtype differs, not copied again."""
+    if hasattr(copy, "detach"):
+        copy = copy.cpu().numpy()
+    return np.asarray(copy, dtype=np.float64)
+
+
 def as_float64(record):
-    """A record of `Style.record` as `Style.read` gives it: float64 NumPy copies (exact)."""
-    return {name: _np(t).reshape(()) if name == "loss" else _np(t) for name, t in record.items()}
+    """A record of `Style.record` as `Style.read` gives it: float64 NumPy arrays (exact)."""
+    return {name: _float64(t).reshape(()) if name == "loss" else _float64(t) for name, t in record.items()}
 
 
 class Style:
@@ -126,8 +133,9 @@ class Style:
         """Every named tensor of `phase`, as float64 NumPy copies."""
         return as_float64(self.record(phase))
 
-    def record(self, phase, copy=_snapshot):
+    def record(self, phase):
         """Every named tensor of `phase`, as copies in the style's own dtype and device."""
+        copy = _snapshot
         L = self.spec.depth
         if phase == "forward":
             z, a = self.activations()
