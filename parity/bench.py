@@ -228,7 +228,7 @@ class StepRunner:
     def traced(self):
         st = self.adapter
         for phase in PHASES:
-            st.run(phase, self.x, self.y)
+            st.run_phase(phase, self.x, self.y)
             st.record(phase)
 
 
@@ -420,7 +420,7 @@ def bench_startup(st: Settings, log):
 def bench_repro(st: Settings, log):
     """Run each style twice from the same seed (same thread count); every tensor of every phase and step must match
     to the last bit."""
-    from .harness import trace
+    from .lockstep import trace
     out = {}
     for s in st.styles:
         for name in st.presets:

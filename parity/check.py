@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from . import diagnose, styles
-from .harness import batches, compare_arrays
+from .lockstep import batches
+from .tolerance import compare_arrays
 from .problem import Problem, make_problem
 from .spec import PRESETS, Spec, SpecError, preset
 from .styles import PHASES, split_name
@@ -300,22 +301,6 @@ def load(path, timeout=DEFAULT_TIMEOUT):
     return module, flavour, cls
 
 
-def _learner_style(flavour):
-    base = styles.NumpyStyle if flavour == "numpy" else styles.TorchManualStyle
-
-    class Learner(base):
-        """The learner's MLP, built with the protocol's arguments only."""
-
-        def build(self, weights, biases):
-            s = self.spec
-            conv = [self.convert(w) for w in weights]
-            convb = None if biases is None else [self.convert(b) for b in biases]
-            return self.mlp_class(conv, convb, activation=s.activation, output_activation=s.output_activation,
-                                  loss=s.loss, lr=s.lr)
-
-    return Learner
-
-
 # ---------------------------------------------------------------------------
 # Reading the learner's tensors, with the protocol's words on anything amiss
 # ---------------------------------------------------------------------------
@@ -391,7 +376,7 @@ def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=Non
     try:
         ref = styles.build(REFERENCE[flavour], problem)
         learner = _call("MLP(weights, biases, activation=..., output_activation=..., loss=..., lr=...)",
-                        functools.partial(_learner_style(flavour), problem, mlp_class=mlp_class),
+                        functools.partial(styles.learner_style(flavour), problem, mlp_class=mlp_class),
                         timeout=timeout, phase="__init__", paths=paths)
         x_all, y_all, w0, b0 = problem.cast(spec.dtype)
         before = {f"W{l + 1}": np.asarray(w0[l], dtype=np.float64) for l in range(L)}
@@ -403,12 +388,12 @@ def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=Non
             x, y = x_all[rows], y_all[rows]
             reads = {}
             for phase in PHASES:
-                ref.run(phase, x, y)
+                ref.run_phase(phase, x, y)
                 r = ref.read(phase)
                 reads[phase] = r
                 where = f"{phase} at step {step}"
                 # the learner gets its own copies: an in-place change to x cannot reach the reference
-                _call(f"{phase}()", learner.run, phase, x.copy(), y.copy(), timeout=timeout, step=step, phase=phase,
+                _call(f"{phase}()", learner.run_phase, phase, x.copy(), y.copy(), timeout=timeout, step=step, phase=phase,
                       paths=paths, shapes=shape_sheet(spec, len(rows)))
                 if phase == "forward" and learner.yhat is None:
                     raise CannotRun(f"forward returned None: it must return ŷ = a_L, shape "
@@ -502,7 +487,7 @@ def cmd_check(args):
     return result.status
 
 
-def add_check_command(sub):
+def add_parser(sub):
     """Register `check` on the subparsers of `python -m parity`."""
     c = sub.add_parser("check", help="run your own MLP against the reference and find your first mistake",
                        description="Run your MLP (a .py file defining class MLP, see docs/check.md and "

@@ -30,6 +30,7 @@ import tempfile
 import numpy as np
 
 from .spec import Spec, SpecError
+from .styles import npz_checkpoint, nn_state_keys
 
 FORMATS = {".safetensors": "safetensors", ".npz": "npz", ".pt": "pt"}
 
@@ -94,72 +95,16 @@ def check(arrays, spec: Spec, path="checkpoint"):
 # ---------------------------------------------------------------------------
 
 
-def _nn_keys(style):
-    """{'W1': '0.weight', 'b1': '0.bias', ...}: harness names to the Sequential's state_dict keys."""
-    keys = {}
-    modules = list(style.net.model)
-    for l, lin in enumerate(style.linears):
-        i = modules.index(lin)
-        keys[f"W{l + 1}"] = f"{i}.weight"
-        if lin.bias is not None:
-            keys[f"b{l + 1}"] = f"{i}.bias"
-        if getattr(style, "prelus", None) and style.prelus[l] is not None:
-            keys[f"p{l + 1}"] = f"{modules.index(style.prelus[l])}.weight"
-    return keys
-
-
 def get_params(style):
     """{name: array in the spec's dtype}: a copy of a built style's parameters."""
-    dtype = np.dtype(style.spec.dtype)
-    if style.name == "torch_nn":
-        state = style.net.model.state_dict()
-        return {name: state[key].detach().cpu().numpy().astype(dtype, copy=True)
-                for name, key in _nn_keys(style).items()}
-    W, b = style.parameters()
-    p = _slopes(style)
-    out = {}
-    for l in range(style.spec.depth):
-        out[f"W{l + 1}"] = _numpy(W[l], dtype)
-        if style.spec.bias:
-            out[f"b{l + 1}"] = _numpy(b[l], dtype)
-        if p[l] is not None:
-            out[f"p{l + 1}"] = _numpy(p[l], dtype)
-    return out
-
-
-def _slopes(style):
-    """The PReLU slope of each layer (None where there is none)."""
-    return style.slopes()[0] if hasattr(style, "slopes") else [None] * style.spec.depth
-
-
-def _numpy(t, dtype):
-    if hasattr(t, "detach"):
-        t = t.detach().cpu().numpy()
-    return np.array(t, dtype=dtype, copy=True)
+    return style.get_parameters()
 
 
 def set_params(style, arrays, path="checkpoint"):
     """Copy checked arrays into a built style, in place, in its dtype and on its device."""
     check(arrays, style.spec, path)
     dtype = np.dtype(style.spec.dtype)
-    arrays = {n: np.ascontiguousarray(np.asarray(a), dtype=dtype) for n, a in arrays.items()}
-    if style.name == "torch_nn":
-        import torch
-        keys = _nn_keys(style)
-        style.net.model.load_state_dict({keys[n]: torch.from_numpy(a) for n, a in arrays.items()})
-        return
-    W, b = style.parameters()
-    p = _slopes(style)
-    for l in range(style.spec.depth):
-        targets = [(f"W{l + 1}", W[l])] + ([(f"b{l + 1}", b[l])] if style.spec.bias else []) \
-            + ([(f"p{l + 1}", p[l])] if p[l] is not None else [])
-        for name, target in targets:
-            if style.name == "numpy":
-                target[...] = arrays[name]
-            else:
-                import torch
-                with torch.no_grad():      # autograd's leaves stay leaves
-                    target.copy_(torch.from_numpy(arrays[name]))
+    style.set_parameters({n: np.ascontiguousarray(np.asarray(a), dtype=dtype) for n, a in arrays.items()})
 
 
 # ---------------------------------------------------------------------------
@@ -196,31 +141,15 @@ def save(style, path):
         data = to_bytes(arrays, metadata=meta)
         atomic_write(path, lambda f: f.write(data))
     elif fmt == "npz":
-        from impl_numpy.checkpoint import save_arrays
+        save_arrays, _ = npz_checkpoint()
         save_arrays(arrays, path)
-    else:
+    elif hasattr(style, "save_state_dict"):      # the nn style saves as its lesson does
+        style.save_state_dict(path)
+    else:   # the same file the nn lesson writes: its Sequential's names
         import torch
-        if style.name == "torch_nn":
-            from impl_torch_nn.checkpoint import save as save_state
-            save_state(style.net.model, path)
-        else:   # the same file the nn lesson writes: its Sequential's names
-            keys = _nn_names(style.spec)
-            state = {keys[n]: torch.from_numpy(a) for n, a in arrays.items()}
-            atomic_write(path, lambda f: torch.save(state, f))
-
-
-def _nn_names(spec):
-    """The state_dict keys of the nn lesson's Sequential for this spec (Linear, activation, ...)."""
-    keys, i = {}, 0
-    for l in range(spec.depth):
-        keys[f"W{l + 1}"] = f"{i}.weight"
-        if spec.bias:
-            keys[f"b{l + 1}"] = f"{i}.bias"
-        act = _activation(spec, l)
-        if act == "prelu":
-            keys[f"p{l + 1}"] = f"{i + 1}.weight"      # the PReLU module right after the Linear
-        i += 1 if act == "identity" else 2
-    return keys
+        keys = nn_state_keys(style.spec)
+        state = {keys[n]: torch.from_numpy(a) for n, a in arrays.items()}
+        atomic_write(path, lambda f: torch.save(state, f))
 
 
 def read(path, spec: Spec):
@@ -233,14 +162,14 @@ def read(path, spec: Spec):
             from safetensors.numpy import load_file
             arrays = load_file(os.fspath(path))
         elif fmt == "npz":
-            from impl_numpy.checkpoint import load_arrays
+            _, load_arrays = npz_checkpoint()
             arrays = load_arrays(path)
         else:
             import torch
             state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
             if not isinstance(state, dict):
                 raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state_dict")
-            keys = _nn_names(spec)
+            keys = nn_state_keys(spec)
             missing = [k for k in keys.values() if k not in state]
             extra = sorted(k for k in state if k not in keys.values())
             if missing or extra:       # named as the file names them: the Sequential's keys

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import harness
+from . import lockstep
+from .divergence import stable_lr
+from .tolerance import compare_arrays
 from .problem import make_problem
 from .spec import Spec, SpecError
 from .styles import LABELS, STYLES
@@ -36,7 +38,7 @@ from .styles import LABELS, STYLES
 class Result:
     """What one example did: its lockstep reports, the numbers it checks, and a verdict."""
     name: str
-    reports: list                                   # harness.Report, one per setting run
+    reports: list                                   # lockstep.Report, one per setting run
     values: dict = field(default_factory=dict)      # style -> {quantity: value}, the checked outcome
     lines: list = field(default_factory=list)       # the printout
     parity_ok: bool = True                          # every pair agreed in every run
@@ -72,7 +74,7 @@ def parity_sentence(report):
 
 def lockstep(spec, problem, *, progress=False):
     with one_thread():
-        return harness.run(spec, STYLES, problem=problem, progress=progress)
+        return lockstep.run(spec, STYLES, problem=problem, progress=progress)
 
 
 @contextlib.contextmanager
@@ -204,7 +206,7 @@ def quadratic(*, epochs=100, lr=0.01, dtype="float64", progress=False):
     fixed = lockstep(fspec, quadratic_problem(fspec, c, k), progress=progress)
     res.reports.append(fixed)
     res.parity_ok &= fixed.first is None
-    limit, _ = harness.stable_lr(fspec, quadratic_features(LINE_X, c, k))
+    limit, _ = stable_lr(fspec, quadratic_features(LINE_X, c, k))
     res.lines.append(f"-- the fix: the same quadratic in u = (x − {c:g})/{k:g}, which lies in [−1, 1], so the "
                      f"stable limit rises to lr = {limit:.3g} and u², u, 1 are nearly orthogonal; lr {flr:g}, "
                      f"{epochs} epochs ({fspec.steps} steps)")
@@ -455,7 +457,7 @@ def save_and_reload(report, path):
         fresh = build(s, src.problem)               # the initial weights, then the file's
         checkpoint.load(fresh, path)
         # the policy's scaled error: the scale is the predictions' own size, as for every tensor
-        err, _, _, _ = harness.compare_arrays(predict(fresh, x), want, float(np.max(np.abs(want))), report.tol)
+        err, _, _, _ = compare_arrays(predict(fresh, x), want, float(np.max(np.abs(want))), report.tol)
         worst = max(worst, err)
     verdict = "the same predictions" if worst <= report.tol else "DIFFERENT predictions"
     line = (f"  saved {LABELS['torch_nn']}'s parameters to {path} ({checkpoint.format_of(path)}); loaded into a "

@@ -15,10 +15,14 @@ trimmed), so the three-layer preset shows the numbers seed 000 printed.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
-from .harness import batches, trace
+from .lockstep import batches, trace
 from .problem import make_problem
+from .options import UsageError, add_spec_options, check_device, count, specs_from_args
 from .spec import SpecError
 from .styles import LABELS, PHASES, split_name
 
@@ -185,3 +189,33 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
                            + "   " + _diff(vals))
         out.append("")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------
+
+
+def main(args):
+    spec = specs_from_args(args, [args.preset])[0]
+    try:
+        check_size(spec)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    check_device(args.device)
+    text = explain(spec, args.step, args.styles, device=args.device)
+    try:
+        print(text)
+    except BrokenPipeError:        # `explain | head`: the reader has seen enough
+        sys.stdout = open(os.devnull, "w")
+    return 0
+
+
+def add_parser(sub):
+    e = sub.add_parser("explain", help="print every number of one step in every style, with its formula",
+                       description="Print every number of one training step in every style, side by side, "
+                                   "phase by phase, with the formula that produced it (small nets only).")
+    add_spec_options(e, default_preset="three-layer", allow_all=False)
+    e.add_argument("--step", type=count("--step", 0, "0"), default=0,
+                   help="which step to show, counting from 0 (default: 0)")
+    e.set_defaults(func=main)

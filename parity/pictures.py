@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from .spec import ACTIVATIONS, Spec
+from .styles import reference_activations
 
 # Seed 002 §2.4.3: 1-20-1 ReLU net, MSE, batches of 32 shuffled, lr 0.01, and these four.
 OPTIMIZER_RUNS = {
@@ -34,14 +35,14 @@ def _plt():
 
 
 def activations_png(path):
-    import impl_numpy.mlp as lesson
     plt = _plt()
+    reference = reference_activations()
     z = np.linspace(-5, 5, 1001)
     settings = {"leaky_relu": dict(slope=0.1), "prelu": dict(slope=np.array([0.25])),
                 "softplus": dict(beta=1.0, threshold=20.0)}
     fig, axes = plt.subplots(len(ACTIVATIONS), 2, figsize=(8, 2.0 * len(ACTIVATIONS)), sharex=True)
     for row, name in zip(axes, ACTIVATIONS):
-        f, f_grad = lesson.ACTIVATIONS[name]
+        f, f_grad = reference[name]
         kw = settings.get(name, {})
         label = {"leaky_relu": "leaky_relu (slope 0.1)", "prelu": "prelu (slope 0.25 at the start)"}.get(name, name)
         row[0].plot(z, f(z, **kw), color="tab:red")
@@ -65,7 +66,7 @@ def activations_png(path):
 
 def optimizer_runs(epochs=12, n=1000, batch_size=32, lr=0.01, seed=1):
     """{label: (losses per step, Report)} for the four optimizers, all four styles in lockstep."""
-    from .harness import run
+    from .lockstep import run
     from .problem import make_problem
     rng = np.random.default_rng(seed)
     x = np.linspace(-1, 1, n).reshape(-1, 1)
@@ -106,7 +107,7 @@ def optimizers_png(path, runs):
     return agree
 
 
-def cmd_pictures(args):
+def main(args):
     os.makedirs(args.out, exist_ok=True)
     act = os.path.join(args.out, "activations.png")
     activations_png(act)
@@ -126,5 +127,5 @@ def add_parser(sub):
     p = sub.add_parser("pictures", help="write seed 002's pictures: activations, and the loss of four optimizers")
     p.add_argument("--out", required=True, help="folder for the PNG files (made if missing)")
     p.add_argument("--epochs", type=int, default=12, help="epochs of the optimizer comparison (default: 12)")
-    p.set_defaults(func=cmd_pictures)
+    p.set_defaults(func=main)
     return p

@@ -23,7 +23,7 @@ class Problem:
     biases: list | None      # b_l (n_l,), or None without bias
 
     def __post_init__(self):
-        check_problem(self)
+        validate_problem(self)
 
     def cast(self, dtype):
         """The same numbers in `dtype` (numpy), for every style alike."""
@@ -56,7 +56,7 @@ def _check_classes(p: Problem, nL):
     p.y = p.y.astype(np.int64)
 
 
-def check_problem(p: Problem):
+def validate_problem(p: Problem):
     """Refuse data or weights that do not fit the spec, naming the expected shape."""
     s = p.spec
     n0, nL = s.sizes[0], s.sizes[-1]

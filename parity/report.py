@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from .harness import DIVERGENCE_FACTOR
+from .divergence import DIVERGENCE_FACTOR
 from .styles import LABELS, PHASES, SHORT, split_name
 
 SCHEMA_ID = "mlp-parity/compare/1"
@@ -51,16 +51,8 @@ def per_step_seconds(report):
 
 
 def divergence_sentence(d):
-    """The first divergence in one plain sentence."""
-    a, b = d.pair
-    where = f"layer {d.layer}, " if d.layer is not None else ""
-    idx = f" at index {d.index}" if d.index != () else ""
-    if math.isinf(d.error) and math.isnan(d.value_a):
-        what = f"{a} and {b} give it different shapes (or one of them lacks it)"
-    else:
-        what = (f"{a} gives {d.value_a:.10g} but {b} gives {d.value_b:.10g}{idx} "
-                f"(abs err {d.abs_err:.3g}, scaled err {d.error:.3g} > tolerance {d.tol:.3g})")
-    return f"The styles first disagree at step {d.step}, phase {d.phase}, {where}tensor {d.tensor}: {what}."
+    """The first disagreement as the terminal report prints it."""
+    return f"The styles first disagree at {d.sentence()}."
 
 
 def _paint(text, colour, colour_on):

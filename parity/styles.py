@@ -1,11 +1,16 @@
-"""The four styles, seen from the harness.
+"""The four styles, seen from the harness: the only door to the lessons.
 
 Each lesson (`impl_*/mlp.py`) exposes an `MLP` with the same four phases:
 `forward(x) -> ŷ`, `loss(ŷ, y) -> L`, `backward()`, `update()`. The lessons know
-nothing of the harness. This module is the only place that knows how to build
-each one from a `Problem` (converting NumPy arrays to torch tensors of the right
-dtype and device), how to read its tensors after each phase, and how to change
-its learning rate.
+nothing of the harness. This module is the only place in `parity` that opens a
+lesson: it knows how to build each one from a `Problem` (converting NumPy arrays
+to torch tensors of the right dtype and device), run it phase by phase, read its
+tensors after each phase, change its learning rate, read and write its
+parameters, and predict; which library each style runs on; the seed script of
+each lesson (`seed.py`, the bench's floor); the reference activations and
+losses (the NumPy lesson's); and the style a learner's own MLP is run in
+(`learner_style`). Adding a style is one subclass of `Style` and one entry in
+STYLE_CLASSES.
 
 After each phase a style is read as a dict of named tensors, in the order the
 style computes them, as float64 NumPy copies:
@@ -19,7 +24,7 @@ style computes them, as float64 NumPy copies:
 p_l is the learnable slope of a PReLU layer (absent for every other activation).
 With mini-batches the nn style draws its batches from its own DataLoader, as a
 user would; the harness gives the other styles the same rows (see
-`parity.harness.batches`), and `x` shows they got the same batch.
+`parity.lockstep.batches`), and `x` shows they got the same batch.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import numpy as np
 PHASES = ("forward", "loss", "backward", "update")
 STYLES = ("numpy", "torch_manual", "torch_autograd", "torch_nn")
 MODULES = {s: f"impl_{s}" for s in STYLES}
+LIBRARY = {"numpy": "numpy", "torch_manual": "torch", "torch_autograd": "torch", "torch_nn": "torch"}
 LABELS = {"numpy": "NumPy by hand", "torch_manual": "torch by hand",
           "torch_autograd": "torch autograd", "torch_nn": "nn + optim"}
 SHORT = {"numpy": "np", "torch_manual": "manual", "torch_autograd": "autograd", "torch_nn": "nn"}
@@ -50,6 +56,13 @@ def _np(t):
     if hasattr(t, "detach"):
         t = t.detach().cpu().numpy()
     return np.array(t, dtype=np.float64, copy=True)
+
+
+def _copy_as(t, dtype):
+    """A NumPy copy of an array or tensor in `dtype`."""
+    if hasattr(t, "detach"):
+        t = t.detach().cpu().numpy()
+    return np.array(t, dtype=dtype, copy=True)
 
 
 def _snapshot(t):
@@ -107,7 +120,7 @@ class Style:
         return self.mlp_class(conv, convb, **kwargs)
 
     # -- running a phase -----------------------------------------------------
-    def run(self, phase, x=None, y=None):
+    def run_phase(self, phase, x=None, y=None):
         """Run one phase of the lesson. x and y are NumPy arrays in the spec's dtype."""
         if phase == "forward":
             self.x_in = x
@@ -127,6 +140,38 @@ class Style:
 
     def set_lr(self, lr):
         self.net.lr = lr
+
+    def predict(self, x):
+        """ŷ for inputs x (a NumPy array in the spec's dtype), as a float64 NumPy array: one forward pass."""
+        return _np(self.net.forward(self.convert(x)))
+
+    # -- parameters in and out (checkpoints) -----------------------------------
+    def get_parameters(self):
+        """{'W1': array, 'b1': ..., 'p1': ...}: a copy of the parameters, NumPy arrays in the spec's dtype."""
+        dtype = np.dtype(self.spec.dtype)
+        W, b = self.parameters()
+        p, _ = self.slopes()
+        out = {}
+        for l in range(self.spec.depth):
+            out[f"W{l + 1}"] = _copy_as(W[l], dtype)
+            if self.spec.bias:
+                out[f"b{l + 1}"] = _copy_as(b[l], dtype)
+            if p[l] is not None:
+                out[f"p{l + 1}"] = _copy_as(p[l], dtype)
+        return out
+
+    def set_parameters(self, arrays):
+        """Copy {name: array} (checked against the spec by the caller) into the built style, in place."""
+        W, b = self.parameters()
+        p, _ = self.slopes()
+        for l in range(self.spec.depth):
+            targets = [(f"W{l + 1}", W[l])] + ([(f"b{l + 1}", b[l])] if self.spec.bias else []) \
+                + ([(f"p{l + 1}", p[l])] if p[l] is not None else [])
+            for name, target in targets:
+                self.assign(target, arrays[name])
+
+    def assign(self, target, array):
+        target[...] = array
 
     # -- reading tensors after a phase ---------------------------------------
     def read(self, phase):
@@ -206,6 +251,10 @@ class TorchStyle(Style):
             return t.to(device=self.device)
         return t.to(device=self.device, dtype=self.tdtype)
 
+    def assign(self, target, array):
+        with self.torch.no_grad():      # autograd's leaves stay leaves
+            target.copy_(self.torch.from_numpy(np.ascontiguousarray(array)))
+
 
 class TorchManualStyle(TorchStyle):
     name = "torch_manual"
@@ -259,7 +308,7 @@ class TorchNNStyle(TorchStyle):
             self.loader = self.module.make_loader(self.convert(x), self.convert(y), self.spec.batch_size,
                                                   shuffle=self.spec.shuffle, seed=self.spec.seed)
 
-    def run(self, phase, x=None, y=None):
+    def run_phase(self, phase, x=None, y=None):
         if self.loader is not None and phase == "forward":
             batch = next(self.batches, None) if self.batches is not None else None
             if batch is None:                          # a new epoch: a new pass over the loader
@@ -268,7 +317,7 @@ class TorchNNStyle(TorchStyle):
             x, self.y_in = batch
         if self.loader is not None and phase == "loss":
             y = self.y_in
-        super().run(phase, x, y)
+        super().run_phase(phase, x, y)
 
     def convert(self, array):
         if hasattr(array, "detach"):                   # already a tensor (a batch from the loader)
@@ -307,6 +356,38 @@ class TorchNNStyle(TorchStyle):
         for group in self.net.optimizer.param_groups:
             group["lr"] = lr
 
+    # The nn style's parameters go in and out through its Sequential's state_dict,
+    # as a user of nn.Module would move them.
+    def get_parameters(self):
+        dtype = np.dtype(self.spec.dtype)
+        state = self.net.model.state_dict()
+        return {name: _copy_as(state[key], dtype) for name, key in nn_state_keys(self.spec).items()}
+
+    def set_parameters(self, arrays):
+        keys = nn_state_keys(self.spec)
+        dtype = np.dtype(self.spec.dtype)
+        self.net.model.load_state_dict({keys[n]: self.torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))
+                                        for n, a in arrays.items()})
+
+    def save_state_dict(self, path):
+        """Save as the nn lesson saves a model (impl_torch_nn/checkpoint.py): its state_dict, atomically."""
+        importlib.import_module(f"{MODULES[self.name]}.checkpoint").save(self.net.model, path)
+
+
+def nn_state_keys(spec):
+    """{'W1': '0.weight', 'b1': '0.bias', 'p1': '1.weight', ...}: the state_dict keys of the nn lesson's
+    Sequential for this spec (a Linear per layer, then its activation module unless it is the identity)."""
+    keys, i = {}, 0
+    for l in range(spec.depth):
+        keys[f"W{l + 1}"] = f"{i}.weight"
+        if spec.bias:
+            keys[f"b{l + 1}"] = f"{i}.bias"
+        act = spec.activation if l < spec.depth - 1 else spec.output_activation
+        if act == "prelu":
+            keys[f"p{l + 1}"] = f"{i + 1}.weight"      # the PReLU module right after the Linear
+        i += 1 if act == "identity" else 2
+    return keys
+
 
 STYLE_CLASSES = {"numpy": NumpyStyle, "torch_manual": TorchManualStyle,
                  "torch_autograd": TorchAutogradStyle, "torch_nn": TorchNNStyle}
@@ -320,3 +401,106 @@ def build(style, problem, *, device="cpu", mlp_class=None):
     if style == "numpy" and device != "cpu":
         device = "cpu"   # NumPy runs on the CPU only
     return STYLE_CLASSES[style](problem, device=device, mlp_class=mlp_class)
+
+
+# ---------------------------------------------------------------------------
+# The seed scripts: each lesson's seed.py, the floor the bench sets the lessons against
+# ---------------------------------------------------------------------------
+# `impl_*/seed.py` is the seed notebooks' two-layer net (1000-100-10 ReLU, no bias,
+# Σ(ŷ − y)², plain SGD) written as a short script: the fewest operations one
+# training step takes in that style. It runs the two-layer preset only.
+
+SEED_NET = dict(depth=2, activation="relu", output_activation="identity", loss="sse", optimizer="sgd",
+                bias=False, batch_size=None, momentum=0.0, weight_decay=0.0)
+SGD_FORMS = ("for-loop", "foreach", "fused")
+
+
+def seed_applies(spec):
+    """True where a spec is the seed scripts' net (as the two-layer preset), so that seed.py can run it."""
+    return all(getattr(spec, k) == v for k, v in SEED_NET.items())
+
+
+def sgd_forms(style):
+    """The forms a seed step is timed in: torch.optim.SGD's three for nn, the one for-loop elsewhere."""
+    return SGD_FORMS if style == "torch_nn" else SGD_FORMS[:1]
+
+
+class SeedRun:
+    """`step()`: one training step of a lesson's seed.py on a problem; `weights()`: W1, W2 as float64."""
+
+    def __init__(self, step, weights):
+        self.step = step
+        self._weights = weights
+
+    def weights(self):
+        return [_np(w) for w in self._weights]
+
+
+def seed_run(style, problem, *, device="cpu", sgd_form="for-loop"):
+    """The seed script of `style` (impl_*/seed.py), set up on the problem's data and weights."""
+    spec = problem.spec
+    if not seed_applies(spec):
+        raise ValueError(f"no seed script for {spec.name}: seed.py is the two-layer net "
+                         "(ReLU, no bias, Σ(ŷ − y)², plain SGD, the whole batch)")
+    seed = importlib.import_module(f"{MODULES[style]}.seed")
+    x, y, weights, _ = problem.cast(spec.dtype)
+    lr = spec.lr
+    if style == "numpy":
+        W1, W2 = (w.copy() for w in weights)
+        return SeedRun(lambda: seed.train_step(x, y, W1, W2, lr), [W1, W2])
+    import torch
+    dt = getattr(torch, spec.dtype)
+    x, y = (torch.from_numpy(a).to(device=device, dtype=dt) for a in (x, y))
+    W1, W2 = (torch.from_numpy(w).to(device=device, dtype=dt).clone() for w in weights)
+    if style == "torch_manual":
+        return SeedRun(lambda: seed.train_step(x, y, W1, W2, lr), [W1, W2])
+    if style == "torch_autograd":
+        W1.requires_grad_()
+        W2.requires_grad_()
+        return SeedRun(lambda: seed.train_step(x, y, W1, W2, lr), [W1, W2])
+    model = seed.make_model(W1, W2)
+    form = {"for-loop": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}[sgd_form]
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, **form)
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    return SeedRun(lambda: seed.train_step(model, optimizer, x, y), [m.weight for m in linears])
+
+
+# ---------------------------------------------------------------------------
+# What other parts of the harness need from the lessons
+# ---------------------------------------------------------------------------
+
+
+def reference_activations():
+    """{name: (f, f')}: the NumPy lesson's activations, each with its derivative (diagnose, pictures)."""
+    from impl_numpy.activations import ACTIVATIONS
+    return ACTIVATIONS
+
+
+def reference_losses():
+    """{name: (L, ∂L/∂ŷ)}: the NumPy lesson's losses, each with its gradient (diagnose)."""
+    from impl_numpy.losses import LOSSES
+    return LOSSES
+
+
+def npz_checkpoint():
+    """The NumPy lesson's .npz reader and writer (impl_numpy/checkpoint.py): (save_arrays, load_arrays)."""
+    from impl_numpy.checkpoint import load_arrays, save_arrays
+    return save_arrays, load_arrays
+
+
+def learner_style(flavour):
+    """The Style a learner's own MLP runs in: the NumPy or torch-by-hand adapter, built with the
+    arguments of the check protocol only (docs/check.md)."""
+    base = NumpyStyle if flavour == "numpy" else TorchManualStyle
+
+    class Learner(base):
+        """The learner's MLP, built with the protocol's arguments only."""
+
+        def build(self, weights, biases):
+            s = self.spec
+            conv = [self.convert(w) for w in weights]
+            convb = None if biases is None else [self.convert(b) for b in biases]
+            return self.mlp_class(conv, convb, activation=s.activation, output_activation=s.output_activation,
+                                  loss=s.loss, lr=s.lr)
+
+    return Learner

@@ -106,6 +106,11 @@ runs float64 only.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
 # Largest scaled error measured across all pairs, phases and tensors
 # (preset, dtype, steps) -> error; see the module docstring. tests/test_tolerance.py re-measures them.
 MEASURED = {
@@ -133,3 +138,103 @@ TOLERANCE_ADAPTIVE = {
 
 def tolerance(dtype: str, optimizer: str = "sgd") -> float:
     return (TOLERANCE_ADAPTIVE if optimizer in ADAPTIVE else TOLERANCE)[dtype]
+
+
+# ---------------------------------------------------------------------------
+# The comparison arithmetic
+# ---------------------------------------------------------------------------
+
+
+def compare_arrays(a, b, scale, tol):
+    """Scaled error of b against a, and where it is worst.
+
+    Returns (error, index, abs_err, rel_err) at the worst element, where
+    error = max |a − b| / (scale + max(|a|, |b|)) (see parity.tolerance).
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        return math.inf, (), math.nan, math.nan
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs(a - b)
+        denom = scale + np.maximum(np.abs(a), np.abs(b))
+        err = diff / np.where(denom > 0, denom, 1.0)
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        err = np.where(same, 0.0, np.where(np.isfinite(err), err, math.inf))
+    if err.size == 0:
+        return 0.0, (), 0.0, 0.0
+    flat = int(np.argmax(err))
+    idx = np.unravel_index(flat, err.shape) if err.ndim else ()
+    idx = tuple(int(i) for i in idx)
+    e = float(err.reshape(-1)[flat])
+    av, bv = float(a.reshape(-1)[flat]), float(b.reshape(-1)[flat])
+    abs_err = abs(av - bv)
+    rel_err = abs_err / abs(bv) if bv != 0 else (0.0 if abs_err == 0 else math.inf)
+    return e, idx, abs_err, rel_err
+
+
+# Below this, |a − b| and scale + max(|a|, |b|) cannot overflow.
+HUGE = 1e300
+
+
+def finite_error(a, b, mag_a, mag_b, scale):
+    """compare_arrays for a and b of one shape, every |element| and scale in (0, HUGE), |a| and |b| given.
+
+    The same numbers in fewer passes: with no NaN or inf, no overflow and a denominator
+    never 0, the special cases of compare_arrays cannot arise (a == b gives 0 / d = 0).
+    """
+    err = np.subtract(a, b)
+    np.abs(err, out=err)
+    denom = np.maximum(mag_a, mag_b)
+    denom += scale
+    err /= denom
+    if err.size == 0:
+        return 0.0, (), 0.0, 0.0
+    flat = int(np.argmax(err))
+    idx = tuple(int(i) for i in np.unravel_index(flat, err.shape)) if err.ndim else ()
+    e = float(err.reshape(-1)[flat])
+    av, bv = float(a.reshape(-1)[flat]), float(b.reshape(-1)[flat])
+    abs_err = abs(av - bv)
+    rel_err = abs_err / abs(bv) if bv != 0 else (0.0 if abs_err == 0 else math.inf)
+    return e, idx, abs_err, rel_err
+
+
+# ---------------------------------------------------------------------------
+# The one sentence that reports a disagreement
+# ---------------------------------------------------------------------------
+
+
+def place(step, phase, layer, tensor):
+    """'step 3, phase backward, layer 2, tensor dW2': where a number is, in every message."""
+    where = f"layer {layer}, " if layer is not None else ""
+    return f"step {step}, phase {phase}, {where}tensor {tensor}"
+
+
+@dataclass
+class Disagreement:
+    """The first place two styles disagree beyond the tolerance: the one sentence that reports it."""
+    step: int
+    phase: str
+    tensor: str
+    layer: int | None
+    pair: tuple
+    index: tuple
+    value_a: float
+    value_b: float
+    abs_err: float
+    rel_err: float
+    error: float
+    tol: float
+    scale: float
+
+    def sentence(self):
+        """step, phase, layer, tensor: both values, the index, the error and the tolerance."""
+        a, b = self.pair
+        idx = f" at index {self.index}" if self.index != () else ""
+        if math.isinf(self.error) and math.isnan(self.value_a):
+            what = f"{a} and {b} give it different shapes (or one of them lacks it)"
+        else:
+            what = (f"{a} gives {self.value_a:.10g} but {b} gives {self.value_b:.10g}{idx} "
+                    f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g}; "
+                    f"scaled err {self.error:.3g} > tolerance {self.tol:.3g})")
+        return f"{place(self.step, self.phase, self.layer, self.tensor)}: {what}"

@@ -14,14 +14,14 @@ settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-from parity import harness  # noqa: E402
+from parity import lockstep  # noqa: E402
 from parity.spec import preset  # noqa: E402
 
 
 @functools.lru_cache(maxsize=None)
 def lockstep(name, steps, **changes):
     """One lockstep run per configuration, shared by every test that reads it."""
-    return harness.run(preset(name, **changes), steps=steps)
+    return lockstep.run(preset(name, **changes), steps=steps)
 
 
 @pytest.fixture

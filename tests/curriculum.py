@@ -12,7 +12,7 @@ parity.tolerance; `python -m tests.curriculum` prints the largest errors).
 import functools
 import itertools
 
-from parity import harness
+from parity import lockstep
 from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS, Spec
 
 STEPS = 20
@@ -66,7 +66,7 @@ def spec_for(act, loss, opt, bias, dtype, variant=0):
 @functools.lru_cache(maxsize=None)
 def lockstep(act, loss, opt, bias, dtype, variant=0):
     spec = spec_for(act, loss, opt, bias, dtype, variant)
-    return harness.run(spec, lr_schedule={LR_CHANGE: spec.lr / 2})
+    return lockstep.run(spec, lr_schedule={LR_CHANGE: spec.lr / 2})
 
 
 def measure(full=True):

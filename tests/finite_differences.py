@@ -3,8 +3,8 @@
 
 def loss_at(style, x, y):
     """The loss after a forward pass of x against y."""
-    style.run("forward", x)
-    style.run("loss", x, y)
+    style.run_phase("forward", x)
+    style.run_phase("loss", x, y)
     return float(style.read("loss")["loss"])
 
 

@@ -161,8 +161,8 @@ def test_the_bare_nn_net_has_no_hooks():
 
 
 def test_reproducibility_check_catches_a_difference(monkeypatch):
-    from parity import harness
-    real = harness.trace
+    from parity import lockstep
+    real = lockstep.trace
     calls = []
 
     def flaky(spec, style, **kw):
@@ -173,7 +173,7 @@ def test_reproducibility_check_catches_a_difference(monkeypatch):
             w.flat[0] = np.nextafter(w.flat[0], np.inf)
         return out
 
-    monkeypatch.setattr(harness, "trace", flaky)
+    monkeypatch.setattr(lockstep, "trace", flaky)
     st = bench.Settings(styles=("numpy",), presets=("three-layer",), dtypes=("float64",), repro_steps=2)
     rep = bench.bench_repro(st, log=lambda m: None)
     r = rep["numpy/three-layer/float64"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import impl_numpy.mlp as np_lesson
-from parity import harness
+from parity import lockstep, tolerance
 from parity.spec import Spec, three_layer
 
 
@@ -39,9 +39,9 @@ CASES = {
 
 
 def _run(case, monkeypatch, block):
-    monkeypatch.setattr(harness, "MAX_BLOCK", block)
+    monkeypatch.setattr(lockstep, "MAX_BLOCK", block)
     kw = dict(CASES[case])
-    return harness.run(kw.pop("spec"), **kw)
+    return lockstep.run(kw.pop("spec"), **kw)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -75,8 +75,8 @@ def test_the_fast_comparison_gives_compare_arrays_numbers(seed):
     a[1, :2], b[1, :2] = 0.0, -0.0            # zeros of both signs
     a[2, 4], b[2, 4] = 1e9, -1e9              # the worst disagreement, by far
     scale = float(np.max(np.abs(a)))
-    fast = harness._finite_error(a, b, np.abs(a), np.abs(b), scale)
-    slow = harness.compare_arrays(a, b, scale, 1e-12)
+    fast = tolerance.finite_error(a, b, np.abs(a), np.abs(b), scale)
+    slow = tolerance.compare_arrays(a, b, scale, 1e-12)
     assert fast == slow
     assert fast[1] == (2, 4)
 
@@ -106,7 +106,7 @@ def test_record_is_read_in_the_styles_own_dtype(style, phase):
     st = build(style, make_problem(three_layer(bias=True, dtype="float32")))
     x, y, _, _ = st.problem.cast("float32")
     for p in ("forward", "loss", "backward", "update"):
-        st.run(p, x, y)
+        st.run_phase(p, x, y)
         if p == phase:
             break
     rec, read = st.record(phase), st.read(phase)
@@ -118,6 +118,6 @@ def test_record_is_read_in_the_styles_own_dtype(style, phase):
 
 
 def test_recorded_tensors_are_copies_not_references(monkeypatch):
-    monkeypatch.setattr(harness, "MAX_BLOCK", 25)
-    report = harness.run(three_layer(steps=12), mlp_classes={"numpy": GradientsKeptAndChangedInPlace})
+    monkeypatch.setattr(lockstep, "MAX_BLOCK", 25)
+    report = lockstep.run(three_layer(steps=12), mlp_classes={"numpy": GradientsKeptAndChangedInPlace})
     assert report.ok, report.first

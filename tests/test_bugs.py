@@ -10,7 +10,7 @@ import pytest
 import impl_numpy.mlp as np_lesson
 import impl_torch_autograd.mlp as ag_lesson
 import impl_torch_manual.mlp as tm_lesson
-from parity import harness
+from parity import lockstep
 from parity.problem import make_problem
 from parity.spec import Spec, three_layer
 
@@ -47,7 +47,7 @@ class GradientsAccumulate(ag_lesson.MLP):
 
 
 def test_sign_flip_in_the_update_is_pinned_to_step_0_update_W1():
-    report = harness.run(three_layer(bias=False), mlp_classes={"numpy": SignFlippedUpdate}, steps=5)
+    report = lockstep.run(three_layer(bias=False), mlp_classes={"numpy": SignFlippedUpdate}, steps=5)
     d = report.first
     assert (d.step, d.phase, d.tensor, d.layer) == (0, "update", "W1", 1)
     assert "numpy" in d.pair
@@ -64,7 +64,7 @@ def test_sign_flip_in_the_update_is_pinned_to_step_0_update_W1():
 def test_missing_transpose_on_a_square_layer_is_pinned_to_its_layer():
     # 3-3-3: both layers are square, so the bug passes every shape check.
     spec = Spec(sizes=(3, 3, 3), activation="tanh", loss="mse", lr=0.1, n_samples=4, steps=3)
-    report = harness.run(spec, mlp_classes={"torch_manual": MissingTranspose})
+    report = lockstep.run(spec, mlp_classes={"torch_manual": MissingTranspose})
     d = report.first
     assert (d.step, d.phase, d.tensor, d.layer) == (0, "backward", "dW2", 2)
     assert "torch_manual" in d.pair
@@ -75,7 +75,7 @@ def test_symmetric_weights_hide_a_missing_transpose():
     # Why the bug tests use random weights: with seed 000's all-0.5 weights every
     # matrix equals a constant, so Wᵀ has the same entries and the bug is invisible.
     spec = three_layer(sizes=(2, 2, 2))
-    report = harness.run(spec, mlp_classes={"torch_manual": MissingTranspose}, steps=1)
+    report = lockstep.run(spec, mlp_classes={"torch_manual": MissingTranspose}, steps=1)
     assert report.ok
 
 
@@ -84,7 +84,7 @@ def test_relu_mask_at_exactly_zero_is_pinned_to_dz1():
     spec = Spec(sizes=(2, 2, 1), activation="relu", loss="half_sse", lr=0.1, n_samples=1, steps=2)
     problem = make_problem(spec, x=[[1.0, -1.0]], y=[[0.0]],
                            weights=[np.array([[1.0, 1.0], [1.0, 0.0]]), np.array([[1.0, 1.0]])])
-    report = harness.run(spec, problem=problem, mlp_classes={"numpy": ReluMaskAtZero})
+    report = lockstep.run(spec, problem=problem, mlp_classes={"numpy": ReluMaskAtZero})
     d = report.first
     assert (d.step, d.phase, d.tensor, d.layer, d.index) == (0, "backward", "dz1", 1, (0, 0))
     values = {d.pair[0]: d.value_a, d.pair[1]: d.value_b}
@@ -93,7 +93,7 @@ def test_relu_mask_at_exactly_zero_is_pinned_to_dz1():
 
 def test_gradients_that_accumulate_are_pinned_to_step_1():
     spec = Spec(sizes=(4, 3, 2), activation="sigmoid", bias=True, loss="mse", lr=0.5, n_samples=5, steps=4)
-    report = harness.run(spec, mlp_classes={"torch_autograd": GradientsAccumulate})
+    report = lockstep.run(spec, mlp_classes={"torch_autograd": GradientsAccumulate})
     d = report.first
     # step 0 is right (the gradients start empty); step 1 adds to step 0's
     assert (d.step, d.phase, d.tensor, d.layer) == (1, "backward", "dW2", 2)
@@ -101,7 +101,7 @@ def test_gradients_that_accumulate_are_pinned_to_step_1():
 
 
 def test_the_sentence_names_everything():
-    report = harness.run(three_layer(), mlp_classes={"numpy": SignFlippedUpdate}, steps=1)
+    report = lockstep.run(three_layer(), mlp_classes={"numpy": SignFlippedUpdate}, steps=1)
     s = report.first.sentence()
     for word in ("step 0", "phase update", "layer 1", "tensor W1", "at index (0, 0)", "abs err", "rel err",
                  "tolerance 1e-12", "numpy"):

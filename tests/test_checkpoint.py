@@ -13,7 +13,7 @@ import impl_numpy.mlp as np_lesson
 import impl_torch_nn.checkpoint as nn_ckpt
 import impl_torch_nn.mlp as nn_lesson
 from parity import checkpoint as ck
-from parity import harness
+from parity import lockstep, tolerance
 from parity.examples import predict
 from parity.problem import make_problem
 from parity.spec import Spec
@@ -28,7 +28,7 @@ SPEC = Spec(name="ckpt", sizes=(3, 4, 2), activation="tanh", bias=True, loss="ms
 @functools.lru_cache(maxsize=None)
 def trained(dtype):
     """Every style trained 3 steps from seed 0, in lockstep (so they agree)."""
-    report = harness.run(SPEC.replace(dtype=dtype))
+    report = lockstep.run(SPEC.replace(dtype=dtype))
     assert report.ok
     return report
 
@@ -59,7 +59,7 @@ def test_any_style_round_trips_into_every_style(src, fmt, dtype, tmp_path):
             np.testing.assert_array_equal(predict(target, x), want)   # the same code: bit for bit
         else:                                                          # other code: within the policy
             scale = float(np.max(np.abs(want)))                      # the policy's scale: the tensor's size
-            err, idx, _, _ = harness.compare_arrays(predict(target, x), want, scale, tolerance(dtype))
+            err, idx, _, _ = tolerance.compare_arrays(predict(target, x), want, scale, tolerance(dtype))
             assert err <= tolerance(dtype), f"{src}->{dst}: prediction differs by {err:.3g} at {idx}"
 
 
@@ -72,13 +72,13 @@ def test_a_loaded_net_trains_on_exactly_as_the_saved_one(tmp_path):
     weights = [arrays[f"W{l + 1}"] for l in range(SPEC.depth)]
     biases = [arrays[f"b{l + 1}"] for l in range(SPEC.depth)]
     resumed = make_problem(SPEC, x=problem.x, y=problem.y, weights=weights, biases=biases)
-    assert harness.run(SPEC, problem=resumed).ok
+    assert lockstep.run(SPEC, problem=resumed).ok
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_prelu_slopes_round_trip_between_every_pair(fmt, tmp_path):
     spec = SPEC.replace(activation="prelu", optimizer="adam", lr=0.1)
-    report = harness.run(spec)                       # 3 Adam steps move the slope off its 0.25
+    report = lockstep.run(spec)                       # 3 Adam steps move the slope off its 0.25
     assert report.ok
     for src in STYLES:
         ck.save(report.built[src], tmp_path / f"net{fmt}")

@@ -13,7 +13,7 @@ import impl_numpy
 import impl_numpy.mlp as np_lesson
 import impl_torch_autograd
 import impl_torch_autograd.mlp as ag_lesson
-from parity import cli, harness, report
+from parity import cli, lockstep, report
 from parity import spec as spec_module
 
 
@@ -71,16 +71,16 @@ def test_compare_a_preset_agrees_and_prints_table_losses_and_times(capsys, tmp_p
 
 def test_compare_all_presets_by_default_runs_both(capsys, monkeypatch):
     seen = []
-    real = harness.run
+    real = lockstep.run
 
     def spy(spec, styles, **kw):
         seen.append((spec.name, spec.steps, styles))
         return real(spec.replace(steps=1), styles, **kw)
-    monkeypatch.setattr(harness, "run", spy)
+    monkeypatch.setattr(lockstep, "run", spy)
     rc, out, _ = compare(capsys)
     assert rc == 0
     assert [(n, s) for n, s, _ in seen] == [("three-layer", 50), ("two-layer", 500)]
-    assert all(st == harness.STYLES for _, _, st in seen)
+    assert all(st == lockstep.STYLES for _, _, st in seen)
     assert out.count("AGREE") == 2
 
 
@@ -203,7 +203,7 @@ def test_a_diverging_run_exits_1_and_says_why(capsys, tmp_path, schema):
 
 
 def test_colour_only_when_asked():
-    rep = harness.run(spec_module.three_layer(), steps=1)
+    rep = lockstep.run(spec_module.three_layer(), steps=1)
     assert "\033[32m" in report.format_run(rep, colour=True)
     assert "\033[" not in report.format_run(rep, colour=False)
 
@@ -241,7 +241,7 @@ def test_bad_input_exits_2_with_one_line_before_any_work(capsys, monkeypatch, ar
 
     def no_work(*a, **k):
         raise AssertionError("a run started before the input was checked")
-    monkeypatch.setattr(harness, "run", no_work)
+    monkeypatch.setattr(lockstep, "run", no_work)
     rc, out, err = compare(capsys, *args)
     assert rc == 2
     assert out == ""

@@ -13,7 +13,7 @@ import torch
 import impl_numpy.mlp as np_lesson
 import impl_torch_autograd.mlp as ag_lesson
 import impl_torch_manual.mlp as tm_lesson
-from parity import harness
+from parity import lockstep
 from parity.problem import make_problem
 from parity.spec import Spec
 
@@ -59,7 +59,7 @@ def adam_eps_inside_the_root(theta, g, state, *, lr, betas, eps, weight_decay, *
 
 
 def test_adam_with_eps_inside_the_root_is_pinned_to_the_first_update():
-    report = harness.run(net(optimizer="adam"), mlp_classes={"numpy": with_optimizer(np_lesson,
+    report = lockstep.run(net(optimizer="adam"), mlp_classes={"numpy": with_optimizer(np_lesson,
                                                                                     adam_eps_inside_the_root)})
     d = pinned(report, "numpy")
     assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
@@ -75,7 +75,7 @@ def adam_without_bias_correction(theta, g, state, *, lr, betas, eps, weight_deca
 
 
 def test_adam_without_bias_correction_is_pinned_to_the_first_update():
-    report = harness.run(net(optimizer="adam"), mlp_classes={"torch_manual": with_optimizer(
+    report = lockstep.run(net(optimizer="adam"), mlp_classes={"torch_manual": with_optimizer(
         tm_lesson, adam_without_bias_correction)})
     d = pinned(report, "torch_manual")
     assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
@@ -85,7 +85,7 @@ def test_adamw_with_coupled_weight_decay_is_pinned_to_the_first_update():
     # AdamW written as Adam: the decay goes into g (and through m and v) instead of shrinking θ
     def coupled(theta, g, state, **settings):
         tm_lesson.adam(theta, g, state, **settings)
-    report = harness.run(net(optimizer="adamw", weight_decay=0.1),
+    report = lockstep.run(net(optimizer="adamw", weight_decay=0.1),
                          mlp_classes={"torch_manual": with_optimizer(tm_lesson, coupled)})
     d = pinned(report, "torch_manual")
     assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
@@ -100,9 +100,9 @@ def sgd_momentum_from_zero(theta, g, state, *, lr, momentum, dampening, nesterov
 def test_momentum_buffer_started_at_zero_shows_only_with_dampening():
     bug = {"torch_autograd": with_optimizer(ag_lesson, sgd_momentum_from_zero)}
     # Without dampening, 0·μ + g = g: the zero start is exactly torch's first buffer.
-    assert harness.run(net(optimizer="sgd", momentum=0.9), mlp_classes=bug).ok
+    assert lockstep.run(net(optimizer="sgd", momentum=0.9), mlp_classes=bug).ok
     # With dampening torch's first buffer is g, undamped; the zero start gives (1 − d)·g.
-    report = harness.run(net(optimizer="sgd", momentum=0.9, dampening=0.5), mlp_classes=bug)
+    report = lockstep.run(net(optimizer="sgd", momentum=0.9, dampening=0.5), mlp_classes=bug)
     d = pinned(report, "torch_autograd")
     assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
 
@@ -115,7 +115,7 @@ def sgd_lr_folded_into_momentum(theta, g, state, *, lr, momentum, dampening, nes
 
 def test_textbook_momentum_is_pinned_to_the_step_where_lr_changes():
     spec = net(optimizer="sgd", momentum=0.9, steps=8)
-    report = harness.run(spec, lr_schedule={5: spec.lr / 10},
+    report = lockstep.run(spec, lr_schedule={5: spec.lr / 10},
                          mlp_classes={"numpy": with_optimizer(np_lesson, sgd_lr_folded_into_momentum)})
     d = pinned(report, "numpy")
     assert (d.step, d.phase, d.tensor) == (5, "update", "W1")
@@ -126,7 +126,7 @@ def rmsprop_keras_alpha(theta, g, state, *, alpha, **settings):
 
 
 def test_rmsprop_with_another_libraries_default_alpha_is_pinned_to_the_first_update():
-    report = harness.run(net(optimizer="rmsprop"),
+    report = lockstep.run(net(optimizer="rmsprop"),
                          mlp_classes={"torch_autograd": with_optimizer(ag_lesson, rmsprop_keras_alpha)})
     d = pinned(report, "torch_autograd")
     assert (d.step, d.phase, d.tensor) == (0, "update", "W1")
@@ -141,7 +141,7 @@ class PReLUSlopeFrozen(np_lesson.MLP):
 
 
 def test_a_prelu_slope_that_never_learns_is_pinned_to_its_gradient():
-    report = harness.run(net(activation="prelu", optimizer="adam"), mlp_classes={"numpy": PReLUSlopeFrozen})
+    report = lockstep.run(net(activation="prelu", optimizer="adam"), mlp_classes={"numpy": PReLUSlopeFrozen})
     d = pinned(report, "numpy")
     assert (d.step, d.phase, d.tensor, d.layer) == (0, "backward", "dp1", 1)
 
@@ -156,7 +156,7 @@ def test_l1_with_sign_of_zero_one_is_pinned_where_the_prediction_is_exact():
     # zero weights predict ŷ = 0 = y exactly: torch's sign(0) = 0 gives no gradient there
     spec = Spec(sizes=(2, 2, 1), activation="relu", loss="l1", lr=0.1, n_samples=2, steps=2)
     problem = make_problem(spec, y=np.zeros((2, 1)), weights=[np.zeros((2, 2)), np.zeros((1, 2))])
-    report = harness.run(spec, problem=problem, mlp_classes={"torch_manual": L1SignOfZeroIsOne})
+    report = lockstep.run(spec, problem=problem, mlp_classes={"torch_manual": L1SignOfZeroIsOne})
     d = pinned(report, "torch_manual")
     assert (d.step, d.phase, d.tensor) == (0, "backward", "dz2")
 
@@ -175,7 +175,7 @@ class SoftmaxWithoutMax(np_lesson.MLP):
 def test_cross_entropy_without_the_max_shift_is_pinned_to_the_loss():
     spec = Spec(sizes=(2, 3), activation="identity", loss="cross_entropy", lr=0.1, n_samples=3, steps=1)
     problem = make_problem(spec, x=np.full((3, 2), 400.0), weights=[np.array([[1.0, 1.0], [0.5, 0.5], [0.0, 0.0]])])
-    report = harness.run(spec, problem=problem, mlp_classes={"numpy": SoftmaxWithoutMax})
+    report = lockstep.run(spec, problem=problem, mlp_classes={"numpy": SoftmaxWithoutMax})
     d = pinned(report, "numpy")
     assert (d.step, d.phase, d.tensor) == (0, "loss", "loss")
     assert np.isnan(d.value_a if d.pair[0] == "numpy" else d.value_b)
@@ -191,7 +191,7 @@ def test_batches_in_file_order_against_a_shuffled_dataloader_are_pinned_to_x(mon
             start = (step * spec.batch_size) % n_rows
             yield np.arange(start, min(start + spec.batch_size, n_rows))
     monkeypatch.setattr(harness, "batches", in_order)
-    report = harness.run(net(batch_size=2, shuffle=True, n_samples=5, steps=3))
+    report = lockstep.run(net(batch_size=2, shuffle=True, n_samples=5, steps=3))
     d = report.first
     assert (d.step, d.phase, d.tensor) == (0, "forward", "x")
     assert "torch_nn" in d.pair

@@ -13,7 +13,7 @@ import impl_torch_autograd.mlp as ag_lesson
 import impl_torch_manual.mlp as tm_lesson
 import impl_torch_nn.mlp as nn_lesson
 from parity import checkpoint as ck
-from parity import harness
+from parity import lockstep
 from parity.problem import make_problem
 from parity.spec import three_layer, two_layer
 from parity.styles import STYLES, build
@@ -75,7 +75,7 @@ def test_an_unassigned_to_leaves_the_input_behind():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cuda_styles_agree_with_numpy_on_the_cpu(name, steps, dtype):
     spec = three_layer(dtype=dtype, bias=True) if name == "three-layer" else two_layer(dtype=dtype)
-    report = harness.run(spec, STYLES, steps=steps, device="cuda")   # NumPy stays on the CPU
+    report = lockstep.run(spec, STYLES, steps=steps, device="cuda")   # NumPy stays on the CPU
     assert report.built["torch_nn"].net.model[0].weight.device.type == "cuda"
     assert report.ok and report.tol == tolerance(dtype), report.first and report.first.sentence()
 
@@ -83,7 +83,7 @@ def test_cuda_styles_agree_with_numpy_on_the_cpu(name, steps, dtype):
 @cuda
 def test_a_checkpoint_saved_on_cuda_loads_on_the_cpu(tmp_path):
     spec = three_layer(bias=True)
-    report = harness.run(spec, ("torch_nn", "torch_autograd"), steps=5, device="cuda")
+    report = lockstep.run(spec, ("torch_nn", "torch_autograd"), steps=5, device="cuda")
     ck.save(report.built["torch_nn"], tmp_path / "net.safetensors")
     cpu = build("numpy", make_problem(spec))
     ck.load(cpu, tmp_path / "net.safetensors")

@@ -11,7 +11,7 @@ from parity.spec import Spec, two_layer
 
 
 def test_a_large_lr_on_the_two_layer_net_stops_at_step_1_with_the_cause():
-    report = harness.run(two_layer(lr=1e-3), steps=20)
+    report = lockstep.run(two_layer(lr=1e-3), steps=20)
     d = report.diverged
     assert d is not None and d.step == 1 and report.steps_run == 2 and not report.ok
     # the first loss of the seeded two-layer net is about 3e7; step 1 is far past 1e6 times that
@@ -24,10 +24,10 @@ def test_a_large_lr_on_the_two_layer_net_stops_at_step_1_with_the_cause():
 def test_the_stable_lr_of_one_linear_layer_is_two_over_k_lambda():
     # one sample x = [3, 4] (|x|² = 25), sse (k = 2): stable below 2 / (2·25) = 0.04
     spec = Spec(sizes=(2, 1), activation="identity", loss="sse", n_samples=1, bias=False)
-    limit, lam = harness.stable_lr(spec, np.array([[3.0, 4.0]]))
+    limit, lam = divergence.stable_lr(spec, np.array([[3.0, 4.0]]))
     assert lam == pytest.approx(25.0) and limit == pytest.approx(0.04)
     # with a bias the input gains a 1: |x̃|² = 26
-    limit, lam = harness.stable_lr(spec.replace(bias=True), np.array([[3.0, 4.0]]))
+    limit, lam = divergence.stable_lr(spec.replace(bias=True), np.array([[3.0, 4.0]]))
     assert lam == pytest.approx(26.0) and limit == pytest.approx(2 / 52)
 
 
@@ -36,7 +36,7 @@ def test_the_limit_is_where_one_linear_layer_starts_to_diverge(lr, diverges):
     spec = Spec(sizes=(2, 1), activation="identity", loss="sse", n_samples=1, bias=False, lr=lr,
                 init="constant", init_value=0.0, steps=150)
     problem = make_problem(spec, x=[[3.0, 4.0]], y=[[1.0]])
-    report = harness.run(spec, problem=problem)
+    report = lockstep.run(spec, problem=problem)
     assert (report.diverged is not None) == diverges
     if diverges:
         assert "lr = 0.05 is too large for inputs this size" in report.diverged.sentence(spec)
@@ -45,7 +45,7 @@ def test_the_limit_is_where_one_linear_layer_starts_to_diverge(lr, diverges):
 def test_a_loss_that_turns_non_finite_is_named_so():
     spec = Spec(sizes=(2, 1), activation="identity", loss="sse", n_samples=1, lr=1e300,
                 init="constant", init_value=0.0, steps=10)
-    report = harness.run(spec, problem=make_problem(spec, x=[[3.0, 4.0]], y=[[1.0]]))
+    report = lockstep.run(spec, problem=make_problem(spec, x=[[3.0, 4.0]], y=[[1.0]]))
     d = report.diverged
     assert d is not None and not math.isfinite(d.loss)
     assert "is not finite" in d.sentence(spec) and f"step {d.step}" in d.sentence(spec)

@@ -48,7 +48,7 @@ def xor_result(epochs):
 @pytest.mark.parametrize("style", STYLES)
 def test_line_first_epoch_gradients_are_seed_003s(style, dtype):
     spec = examples.line_spec(dtype=dtype)
-    tr = harness.trace(spec, style, problem=examples.line_problem(spec), steps=5)
+    tr = lockstep.trace(spec, style, problem=examples.line_problem(spec), steps=5)
     grads = [float(rec["backward"]["dW1"][0, 0]) for rec in tr]
     np.testing.assert_allclose(grads, LINE_GRADS, rtol=SEED_RTOL[dtype])
 
@@ -73,7 +73,7 @@ def test_line_parity_fails_on_a_sign_flipped_update():
             for l in range(len(self.W)):
                 self.W[l] += self.lr * self.dW[l]        # bug: + instead of −
     spec = examples.line_spec(epochs=2)
-    report = harness.run(spec, problem=examples.line_problem(spec), mlp_classes={"numpy": SignFlip})
+    report = lockstep.run(spec, problem=examples.line_problem(spec), mlp_classes={"numpy": SignFlip})
     d = report.first
     assert (d.step, d.phase, d.tensor) == (0, "update", "W1") and "numpy" in d.pair
 
@@ -89,7 +89,7 @@ def test_line_misses_w_2_when_trained_too_briefly():
 @pytest.mark.parametrize("style", STYLES)
 def test_quadratic_gradients_are_seed_003s(style):
     spec = examples.quadratic_spec(dtype="float32")
-    tr = harness.trace(spec, style, problem=examples.quadratic_problem(spec), steps=15)
+    tr = lockstep.trace(spec, style, problem=examples.quadratic_problem(spec), steps=15)
     w1 = [float(rec["backward"]["dW1"][0, 0]) for rec in tr]
     np.testing.assert_allclose(w1[:5], QUAD_W1_GRADS, rtol=1e-5)
     np.testing.assert_allclose(w1[10:15], QUAD_W1_GRADS_EPOCH3, rtol=1e-4)   # after 10 steps of blow-up
@@ -104,7 +104,7 @@ def test_quadratic_divergence_is_detected_at_the_step_the_seeds_numbers_give():
     grads = np.array(QUAD_W1_GRADS + [np.nan] * 5 + QUAD_W1_GRADS_EPOCH3)
     losses = (grads / (2 * x ** 2)) ** 2
     first_loss = losses[0]
-    seed_step = int(np.argmax(np.nan_to_num(losses) > harness.DIVERGENCE_FACTOR * first_loss))
+    seed_step = int(np.argmax(np.nan_to_num(losses) > divergence.DIVERGENCE_FACTOR * first_loss))
     assert seed_step == 12 and first_loss == 4.0
 
     res = quadratic_result()
@@ -127,7 +127,7 @@ def test_quadratic_fix_converges_in_every_style_and_pair():
 
 def test_quadratic_a_smaller_lr_alone_is_stable_but_slow_as_printed():
     spec = examples.quadratic_spec(epochs=1000, lr=1 / 651 / 2)
-    report = harness.run(spec, ("numpy",), problem=examples.quadratic_problem(spec))
+    report = lockstep.run(spec, ("numpy",), problem=examples.quadratic_problem(spec))
     y4 = examples.predict(report.built["numpy"], examples.quadratic_features([4.0]))[0, 0]
     assert report.diverged is None and round(y4, 2) == 7.84
 
@@ -178,9 +178,9 @@ def test_fizzbuzz_encoding_is_the_seeds():
 
 def test_fizzbuzz_batches_are_the_seeds_slices_with_a_last_partial_one():
     spec = examples.fizzbuzz_spec(epochs=2)
-    sizes = [len(rows) for rows in harness.batches(spec, 923, spec.steps)]
+    sizes = [len(rows) for rows in lockstep.batches(spec, 923, spec.steps)]
     assert sizes == [128] * 7 + [27] + [128] * 7 + [27]
-    first = next(iter(harness.batches(spec, 923, 1)))
+    first = next(iter(lockstep.batches(spec, 923, 1)))
     np.testing.assert_array_equal(first, np.arange(128))              # in order, as trX[start:end]
 
 
@@ -218,7 +218,7 @@ def test_fizzbuzz_parity_fails_on_a_cross_entropy_gradient_without_the_mean():
             finally:
                 self.loss_grad = grad
     spec = examples.fizzbuzz_spec(epochs=1)
-    report = harness.run(spec, problem=examples.fizzbuzz_problem(spec), steps=2, mlp_classes={"numpy": SumNotMean})
+    report = lockstep.run(spec, problem=examples.fizzbuzz_problem(spec), steps=2, mlp_classes={"numpy": SumNotMean})
     d = report.first
     assert (d.step, d.phase, d.tensor) == (0, "backward", "dz2") and "numpy" in d.pair
 
@@ -245,7 +245,7 @@ def test_prelu_agrees_in_every_pair_with_shuffled_batches_and_fits():
 
 def test_prelu_batches_are_shuffled_differently_each_epoch():
     spec = examples.prelu_spec(epochs=3)
-    rows = [int(r[0]) for r in harness.batches(spec, 5, spec.steps)]
+    rows = [int(r[0]) for r in lockstep.batches(spec, 5, spec.steps)]
     epochs = [rows[0:5], rows[5:10], rows[10:15]]
     assert all(sorted(e) == [0, 1, 2, 3, 4] for e in epochs)
     assert epochs[0] != [0, 1, 2, 3, 4] and len({tuple(e) for e in epochs}) > 1

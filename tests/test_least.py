@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from parity.harness import trace
+from parity.lockstep import trace
 from parity.least import LeastStep, applies, sgd_forms
 from parity.problem import make_problem
 from parity.spec import preset

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import impl_torch_nn
-from parity import harness
+from parity import lockstep
 from parity.spec import Spec
 
 
@@ -27,7 +27,7 @@ def loader_rows(s, epochs):
 def test_the_harness_order_is_the_nn_lessons_dataloader_order(shuffle):
     s = spec(shuffle=shuffle)
     want = loader_rows(s, epochs=3)
-    got = [rows.tolist() for rows in harness.batches(s, s.n_samples, steps=9)]
+    got = [rows.tolist() for rows in lockstep.batches(s, s.n_samples, steps=9)]
     assert got == want
     assert [len(r) for r in got] == [3, 3, 1] * 3                 # the last batch of each epoch is partial
     for epoch in range(3):                                        # each epoch visits every row once
@@ -46,7 +46,7 @@ def test_the_harness_order_is_the_nn_lessons_dataloader_order(shuffle):
 ], ids=["adam-mse", "float32", "cross-entropy", "bce", "in-order"])
 def test_every_pair_agrees_over_two_epochs_of_mini_batches(changes):
     s = spec(**changes)
-    report = harness.run(s, lr_schedule={4: s.lr / 2})
+    report = lockstep.run(s, lr_schedule={4: s.lr / 2})
     assert report.steps_run == 7
     assert ("forward", "x") in report.tensors                    # the batches themselves were compared
     assert report.ok, report.first.sentence() if report.first else report.diverged.sentence(s)
@@ -55,8 +55,8 @@ def test_every_pair_agrees_over_two_epochs_of_mini_batches(changes):
 def test_the_batches_change_the_result():
     # Shuffled and in-order runs of the same net end at different weights: the order matters,
     # so agreeing on it is not a formality.
-    a = harness.trace(spec(), "numpy", steps=7)[-1]["update"]["W1"]
-    b = harness.trace(spec(shuffle=False), "numpy", steps=7)[-1]["update"]["W1"]
+    a = lockstep.trace(spec(), "numpy", steps=7)[-1]["update"]["W1"]
+    b = lockstep.trace(spec(shuffle=False), "numpy", steps=7)[-1]["update"]["W1"]
     assert not np.allclose(a, b)
 
 

@@ -55,7 +55,7 @@ def test_the_two_layer_net_learns_as_seed_001_did(style):
     losses = []
     for _ in range(spec.steps):
         for phase in PHASES:
-            st.run(phase, problem.x, problem.y)
+            st.run_phase(phase, problem.x, problem.y)
         losses.append(float(st.read("loss")["loss"]))
     assert 1e7 < losses[0] < 1e8
     assert losses[-1] < 1e-2

@@ -10,7 +10,7 @@ with batches where that cannot happen.
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from parity import harness
+from parity import lockstep
 from parity.spec import ACTIVATIONS, LOSSES, OPTIMIZERS, Spec
 
 OPTIMIZER_SETTINGS = {
@@ -40,5 +40,5 @@ def specs(draw):
 @given(specs())
 def test_all_four_styles_agree_on_a_random_spec(spec):
     note(f"spec: {spec!r}")
-    report = harness.run(spec, lr_schedule={3: spec.lr / 2})
+    report = lockstep.run(spec, lr_schedule={3: spec.lr / 2})
     assert report.first is None, f"{spec!r}\n{report.first.sentence()}"

@@ -8,7 +8,7 @@ is our a_{i+1} (identity activation, so also z_{i+1}); its delta[i] our dz_{i+1}
 import numpy as np
 import pytest
 
-from parity.harness import trace
+from parity.lockstep import trace
 from parity.problem import make_problem
 from parity.spec import three_layer
 from parity.styles import STYLES, build
@@ -59,8 +59,8 @@ def test_trained_weights_predict_as_printed(style):
     x, y = np.ones((1, 2)), np.ones((1, 1))
     for _ in range(50):
         for phase in ("forward", "loss", "backward", "update"):
-            st.run(phase, x, y)
-    st.run("forward", np.full((1, 2), 2.0))
+            st.run_phase(phase, x, y)
+    st.run_phase("forward", np.full((1, 2), 2.0))
     f = st.read("forward")
     np.testing.assert_allclose(f["a1"], [[1.85580109] * 3], **PRINTED)
     np.testing.assert_allclose(f["a2"], [[2.58299827] * 2], **PRINTED)

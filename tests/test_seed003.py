@@ -10,7 +10,7 @@ blows up, and the harness must say so.
 import numpy as np
 import pytest
 
-from parity import harness
+from parity import lockstep
 from parity.problem import make_problem
 from parity.spec import Spec
 from parity.styles import STYLES
@@ -35,7 +35,7 @@ def spec(sizes, bias, steps):
 @pytest.mark.parametrize("style", STYLES)
 def test_linear_model_gradients_as_printed(style):
     s = spec((1, 1), False, 10)
-    steps = harness.trace(s, style, problem=make_problem(s, x=X, y=Y))
+    steps = lockstep.trace(s, style, problem=make_problem(s, x=X, y=Y))
     grads = [float(t["backward"]["dW1"][0, 0]) for t in steps]
     np.testing.assert_allclose(grads, LINEAR_GRADS, rtol=2e-6)
     for step, loss in LINEAR_LOSSES.items():
@@ -46,7 +46,7 @@ def test_linear_model_gradients_as_printed(style):
 def test_quadratic_homework_gradients_as_printed(style):
     s = spec((2, 1), True, 10)
     problem = make_problem(s, x=np.hstack([X ** 2, X]), y=Y, weights=[np.zeros((1, 2))], biases=[np.zeros(1)])
-    steps = harness.trace(s, style, problem=problem)
+    steps = lockstep.trace(s, style, problem=problem)
     grads = [float(t["backward"]["dW1"][0, 0]) for t in steps]
     np.testing.assert_allclose(grads, QUADRATIC_GRADS_W1, rtol=2e-6)
     for step, loss in QUADRATIC_LOSSES.items():
@@ -56,7 +56,7 @@ def test_quadratic_homework_gradients_as_printed(style):
 def test_the_homework_diverges_and_the_harness_says_so():
     s = spec((2, 1), True, 100)
     problem = make_problem(s, x=np.hstack([X ** 2, X]), y=Y, weights=[np.zeros((1, 2))], biases=[np.zeros(1)])
-    report = harness.run(s, problem=problem)
+    report = lockstep.run(s, problem=problem)
     assert report.first is None                     # the styles agree all the way up
     assert report.diverged is not None and report.diverged.step < 20
     assert "diverged at step" in report.diverged.sentence(s) and "learning rate" in report.diverged.sentence(s)

@@ -7,7 +7,7 @@ import impl_numpy.mlp
 import impl_torch_autograd.mlp
 import impl_torch_manual.mlp
 import impl_torch_nn.mlp
-from parity import harness
+from parity import lockstep
 from parity.problem import make_problem
 from parity.spec import ACTIVATIONS, LOSSES, Spec, SpecError, preset, three_layer, two_layer
 
@@ -68,7 +68,7 @@ def test_bad_data_or_weights_are_refused_before_any_step(kwargs, words):
 
 def test_unknown_style_is_refused_before_any_step():
     with pytest.raises(SpecError, match="unknown style 'jax'"):
-        harness.run(three_layer(), styles=("numpy", "jax"))
+        lockstep.run(three_layer(), styles=("numpy", "jax"))
 
 
 def test_presets_match_the_seeds():

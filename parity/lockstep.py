@@ -1,4 +1,4 @@
-"""Run styles in lockstep, compare every pair after every phase, pin the first divergence.
+"""The lockstep runner: run styles side by side, compare every pair after every phase.
 
 `run(spec)` builds every requested style from the same seeded problem, then for
 each step runs each phase in every style, reads every named tensor, and compares
@@ -19,105 +19,9 @@ import numpy as np
 
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
-from .styles import LABELS, PHASES, STYLES, as_float64, build, split_name
-from .tolerance import tolerance
-
-# A run is said to diverge when its loss is not finite or grows past this many
-# times its first value.
-DIVERGENCE_FACTOR = 1e6
-
-
-@dataclass
-class Divergence:
-    """The first place two styles disagree beyond the tolerance."""
-    step: int
-    phase: str
-    tensor: str
-    layer: int | None
-    pair: tuple
-    index: tuple
-    value_a: float
-    value_b: float
-    abs_err: float
-    rel_err: float
-    error: float
-    tol: float
-    scale: float
-
-    def sentence(self):
-        a, b = self.pair
-        where = f"layer {self.layer}, " if self.layer is not None else ""
-        idx = "" if self.index == () else f" at index {self.index}"
-        return (f"step {self.step}, phase {self.phase}, {where}tensor {self.tensor}: {a} and {b} differ{idx}: "
-                f"{a} = {self.value_a:.10g}, {b} = {self.value_b:.10g} "
-                f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g}; "
-                f"scaled err {self.error:.3g} > tolerance {self.tol:.3g})")
-
-    def as_dict(self):
-        d = dict(self.__dict__)
-        d["pair"], d["index"] = list(self.pair), list(self.index)
-        return d
-
-
-@dataclass
-class Diverged:
-    """A run whose loss stopped being finite or exploded, and why it probably did."""
-    step: int
-    style: str
-    loss: float
-    first_loss: float
-    lr: float = math.nan
-    lr_limit: float = math.nan     # the largest stable lr of a linear layer on these inputs
-    input_size: float = math.nan   # λ: the largest squared size of a batch of inputs
-    depth: int = 1                 # linear layers in the net
-
-    def sentence(self, spec=None):
-        what = "is not finite" if not math.isfinite(self.loss) else \
-            f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
-        head = f"training diverged at step {self.step}: the loss in {label(self.style)} {what}"
-        lr = self.lr if math.isfinite(self.lr) or spec is None else spec.lr
-        if not math.isfinite(self.lr_limit):
-            return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
-        if lr > self.lr_limit:
-            return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for inputs this size (the largest squared "
-                    f"input norm |x|² is {self.input_size:.4g}, so one linear layer is stable only below "
-                    f"lr = {self.lr_limit:.2g}); fix: lower lr to about {self.lr_limit / 2:.2g}"
-                    f"{'' if self.depth == 1 else ' or less (the layers above scale the gradient too)'}"
-                    f" or scale the inputs down.")
-        return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for this net (the inputs alone, squared size "
-                f"{self.input_size:.4g}, would allow up to lr = {self.lr_limit:.2g}, but the layers above "
-                f"amplify the gradient); fix: lower lr, e.g. to {lr / 10:g}, or scale the inputs down.")
-
-
-# How a loss scales the curvature of a linear layer: (k, divide by batch rows, divide by outputs).
-# The Hessian of L in the weights of one linear layer ŷ = W x̃ is k·X̃ᵀX̃ (per output), so
-# gradient descent on it is stable only while lr·k·λ < 2, λ the largest eigenvalue of X̃ᵀX̃.
-_CURVATURE = {"half_sse": (1.0, False, False), "sse": (2.0, False, False), "mse": (2.0, True, True),
-              "cross_entropy": (0.5, True, False), "bce_with_logits": (0.25, True, True),
-              "l1": (2.0, False, False)}
-
-
-def stable_lr(spec: Spec, x) -> tuple:
-    """(lr_limit, λ): the largest stable learning rate of a linear layer on these inputs.
-
-    x̃ is x with a column of ones when the layers have a bias; λ is the largest
-    eigenvalue of X̃ᵀX̃ over the batches of one epoch (consecutive rows of
-    `batch_size`). Exact for one linear layer with a squared loss; for deeper nets
-    a first guess, because the layers above scale the gradient too.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if spec.bias:
-        x = np.hstack([x, np.ones((x.shape[0], 1))])
-    rows = spec.batch_size or x.shape[0]
-    lam = max(float(np.linalg.norm(x[i:i + rows], 2)) ** 2 for i in range(0, x.shape[0], rows))
-    k, per_row, per_out = _CURVATURE.get(spec.loss, (2.0, False, False))
-    k = k / (rows if per_row else 1) / (spec.sizes[-1] if per_out else 1)
-    return (2.0 / (k * lam) if lam > 0 else math.inf), lam
-
-
-def exploded(loss, first_loss):
-    """True when a loss is not finite or grew past DIVERGENCE_FACTOR times its first value."""
-    return not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss)
+from .divergence import Diverged, exploded, stable_lr
+from .styles import PHASES, STYLES, as_float64, build, split_name
+from .tolerance import HUGE, Disagreement, compare_arrays, finite_error, tolerance
 
 
 @dataclass
@@ -130,7 +34,7 @@ class Report:
     errors: list = field(default_factory=list)           # per step: array (tensors, pairs)
     losses: dict = field(default_factory=dict)           # style -> [loss per step]
     seconds: dict = field(default_factory=dict)          # style -> {phase: total seconds}
-    first: Divergence | None = None
+    first: Disagreement | None = None
     diverged: Diverged | None = None
     steps_run: int = 0
     built: dict = field(default_factory=dict)            # style -> its Style, trained, for predictions
@@ -156,37 +60,6 @@ class Report:
 
     def by_phase_group(self):
         return self.max_by(lambda phase, name: (phase, split_name(name)[0]))
-
-    def by_phase(self):
-        return self.max_by(lambda phase, name: phase)
-
-
-def compare_arrays(a, b, scale, tol):
-    """Scaled error of b against a, and where it is worst.
-
-    Returns (error, index, abs_err, rel_err) at the worst element, where
-    error = max |a − b| / (scale + max(|a|, |b|)) (see parity.tolerance).
-    """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape:
-        return math.inf, (), math.nan, math.nan
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        diff = np.abs(a - b)
-        denom = scale + np.maximum(np.abs(a), np.abs(b))
-        err = diff / np.where(denom > 0, denom, 1.0)
-        same = (a == b) | (np.isnan(a) & np.isnan(b))
-        err = np.where(same, 0.0, np.where(np.isfinite(err), err, math.inf))
-    if err.size == 0:
-        return 0.0, (), 0.0, 0.0
-    flat = int(np.argmax(err))
-    idx = np.unravel_index(flat, err.shape) if err.ndim else ()
-    idx = tuple(int(i) for i in idx)
-    e = float(err.reshape(-1)[flat])
-    av, bv = float(a.reshape(-1)[flat]), float(b.reshape(-1)[flat])
-    abs_err = abs(av - bv)
-    rel_err = abs_err / abs(bv) if bv != 0 else (0.0 if abs_err == 0 else math.inf)
-    return e, idx, abs_err, rel_err
 
 
 def batches(spec: Spec, n_rows: int, steps: int):
@@ -284,7 +157,7 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
                 for phase in PHASES:
                     t0 = time.perf_counter()
                     with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as Diverged
-                        st.run(phase, x, y)
+                        st.run_phase(phase, x, y)
                     secs[phase] = time.perf_counter() - t0
                     reads[phase] = st.record(phase)      # copies in the style's own dtype: cheap
                 kept[s].append((reads, secs))
@@ -349,16 +222,16 @@ def _compare_step(report, step, kept, pairs, index, scales, tol, stop_at_first):
                     va = vb = math.nan
                 else:
                     ra, rb = reads[a][name], reads[b][name]
-                    fast = ra.shape == rb.shape and ra.ndim > 0 and 0 < scale < _HUGE
-                    if fast and peaks[a] < _HUGE and peaks[b] < _HUGE:     # (False for NaN)
-                        e, idx, ae, re_ = _finite_error(ra, rb, mags[a], mags[b], scale)
+                    fast = ra.shape == rb.shape and ra.ndim > 0 and 0 < scale < HUGE
+                    if fast and peaks[a] < HUGE and peaks[b] < HUGE:     # (False for NaN)
+                        e, idx, ae, re_ = finite_error(ra, rb, mags[a], mags[b], scale)
                     else:
                         e, idx, ae, re_ = compare_arrays(ra, rb, scale, tol)
                     va = float(ra[idx]) if ra.shape == rb.shape else math.nan
                     vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
                 step_err[index[key], p] = e
                 if e > tol and report.first is None:
-                    report.first = Divergence(step=step, phase=phase, tensor=name,
+                    report.first = Disagreement(step=step, phase=phase, tensor=name,
                                               layer=split_name(name)[1], pair=(a, b), index=idx,
                                               value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
                                               error=e, tol=tol, scale=scale)
@@ -377,32 +250,6 @@ def _compare_step(report, step, kept, pairs, index, scales, tol, stop_at_first):
     return False
 
 
-# Below this, |a − b| and scale + max(|a|, |b|) cannot overflow.
-_HUGE = 1e300
-
-
-def _finite_error(a, b, mag_a, mag_b, scale):
-    """compare_arrays for a and b of one shape, every |element| and scale in (0, _HUGE), |a| and |b| given.
-
-    The same numbers in fewer passes: with no NaN or inf, no overflow and a denominator
-    never 0, the special cases of compare_arrays cannot arise (a == b gives 0 / d = 0).
-    """
-    err = np.subtract(a, b)
-    np.abs(err, out=err)
-    denom = np.maximum(mag_a, mag_b)
-    denom += scale
-    err /= denom
-    if err.size == 0:
-        return 0.0, (), 0.0, 0.0
-    flat = int(np.argmax(err))
-    idx = tuple(int(i) for i in np.unravel_index(flat, err.shape)) if err.ndim else ()
-    e = float(err.reshape(-1)[flat])
-    av, bv = float(a.reshape(-1)[flat]), float(b.reshape(-1)[flat])
-    abs_err = abs(av - bv)
-    rel_err = abs_err / abs(bv) if bv != 0 else (0.0 if abs_err == 0 else math.inf)
-    return e, idx, abs_err, rel_err
-
-
 def trace(spec: Spec, style: str, *, problem: Problem | None = None, steps: int | None = None,
           device="cpu", mlp_class=None):
     """Every named tensor of one style, step by step: [ {phase: {name: array}} ]."""
@@ -415,11 +262,7 @@ def trace(spec: Spec, style: str, *, problem: Problem | None = None, steps: int 
     for rows in batches(spec, x_all.shape[0], steps):
         rec = {}
         for phase in PHASES:
-            st.run(phase, x_all[rows], y_all[rows])
+            st.run_phase(phase, x_all[rows], y_all[rows])
             rec[phase] = st.read(phase)
         out.append(rec)
     return out
-
-
-def label(style):
-    return LABELS.get(style, style)

@@ -1,0 +1,82 @@
+"""A run that diverged: its loss stopped being finite or exploded, and the likely cause.
+
+`exploded(loss, first_loss)` says when a run has diverged (the loss is not
+finite or grew past DIVERGENCE_FACTOR times its first value); `stable_lr`
+estimates the largest stable learning rate of a linear layer on the inputs, so
+that `Diverged.sentence` can name the cause and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import Spec
+from .styles import LABELS
+
+# A run is said to diverge when its loss is not finite or grows past this many
+# times its first value.
+DIVERGENCE_FACTOR = 1e6
+
+
+@dataclass
+class Diverged:
+    """A run whose loss stopped being finite or exploded, and why it probably did."""
+    step: int
+    style: str
+    loss: float
+    first_loss: float
+    lr: float = math.nan
+    lr_limit: float = math.nan     # the largest stable lr of a linear layer on these inputs
+    input_size: float = math.nan   # λ: the largest squared size of a batch of inputs
+    depth: int = 1                 # linear layers in the net
+
+    def sentence(self, spec=None):
+        what = "is not finite" if not math.isfinite(self.loss) else \
+            f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
+        head = f"training diverged at step {self.step}: the loss in {LABELS.get(self.style, self.style)} {what}"
+        lr = self.lr if math.isfinite(self.lr) or spec is None else spec.lr
+        if not math.isfinite(self.lr_limit):
+            return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
+        if lr > self.lr_limit:
+            return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for inputs this size (the largest squared "
+                    f"input norm |x|² is {self.input_size:.4g}, so one linear layer is stable only below "
+                    f"lr = {self.lr_limit:.2g}); fix: lower lr to about {self.lr_limit / 2:.2g}"
+                    f"{'' if self.depth == 1 else ' or less (the layers above scale the gradient too)'}"
+                    f" or scale the inputs down.")
+        return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for this net (the inputs alone, squared size "
+                f"{self.input_size:.4g}, would allow up to lr = {self.lr_limit:.2g}, but the layers above "
+                f"amplify the gradient); fix: lower lr, e.g. to {lr / 10:g}, or scale the inputs down.")
+
+
+# How a loss scales the curvature of a linear layer: (k, divide by batch rows, divide by outputs).
+# The Hessian of L in the weights of one linear layer ŷ = W x̃ is k·X̃ᵀX̃ (per output), so
+# gradient descent on it is stable only while lr·k·λ < 2, λ the largest eigenvalue of X̃ᵀX̃.
+_CURVATURE = {"half_sse": (1.0, False, False), "sse": (2.0, False, False), "mse": (2.0, True, True),
+              "cross_entropy": (0.5, True, False), "bce_with_logits": (0.25, True, True),
+              "l1": (2.0, False, False)}
+
+
+def stable_lr(spec: Spec, x) -> tuple:
+    """(lr_limit, λ): the largest stable learning rate of a linear layer on these inputs.
+
+    x̃ is x with a column of ones when the layers have a bias; λ is the largest
+    eigenvalue of X̃ᵀX̃ over the batches of one epoch (consecutive rows of
+    `batch_size`). Exact for one linear layer with a squared loss; for deeper nets
+    a first guess, because the layers above scale the gradient too.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if spec.bias:
+        x = np.hstack([x, np.ones((x.shape[0], 1))])
+    rows = spec.batch_size or x.shape[0]
+    lam = max(float(np.linalg.norm(x[i:i + rows], 2)) ** 2 for i in range(0, x.shape[0], rows))
+    k, per_row, per_out = _CURVATURE.get(spec.loss, (2.0, False, False))
+    k = k / (rows if per_row else 1) / (spec.sizes[-1] if per_out else 1)
+    return (2.0 / (k * lam) if lam > 0 else math.inf), lam
+
+
+def exploded(loss, first_loss):
+    """True when a loss is not finite or grew past DIVERGENCE_FACTOR times its first value."""
+    return not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss)

@@ -1,0 +1,144 @@
+"""The command-line options every command shares, each refusing bad input with one line that names the fix.
+
+A bad value raises UsageError (a SpecError): the command line prints it as one
+`error: ...` line and exits 2, before any work is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from . import spec as spec_module
+from .spec import SpecError, preset
+from .styles import SHORT, STYLES
+
+
+class UsageError(SpecError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as every bad input
+        raise UsageError(message)
+
+
+# ---------------------------------------------------------------------------
+# Option types: each refuses bad input with a message that names the fix
+# ---------------------------------------------------------------------------
+
+
+def count(flag, low, example):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= {low}, got {text!r}: "
+                                             f"give e.g. {flag} {example}")
+        return value
+    return parse
+
+
+def positive_float(flag, example):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or not (value > 0) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{flag} must be a positive number, got {text!r}: "
+                                             f"give e.g. {flag} {example}")
+        return value
+    return parse
+
+
+_ALIASES = {**{s: s for s in STYLES}, **{short: s for s, short in SHORT.items()}}
+
+
+def styles_list(text):
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    for n in names:
+        if n not in _ALIASES:
+            raise argparse.ArgumentTypeError(f"unknown style {n!r}: choose from {', '.join(STYLES)} "
+                                             f"(or {', '.join(SHORT.values())}), comma-separated")
+    styles = tuple(dict.fromkeys(_ALIASES[n] for n in names))
+    if len(styles) < 2:
+        raise argparse.ArgumentTypeError(f"--styles needs at least two styles to compare, got {text!r}: "
+                                         f"e.g. --styles numpy,torch_nn")
+    return styles
+
+
+def output_path(flag, text):
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {text}: the folder {folder} does not exist: create it or choose another path")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag} {text}: the folder {folder} is not writable: choose another path")
+
+
+def check_device(device):
+    """Refuse a device this machine does not have, before any work."""
+    if device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise UsageError(f"--device cuda: torch {torch.__version__} ({build}) sees no CUDA GPU here: "
+                             "use --device cpu, or run on a machine with a GPU and a CUDA build of torch")
+
+
+def preset_defaults(field, fmt=str):
+    """'0.1 for three-layer, 1e-06 for two-layer': a field's default in every preset, read from parity.spec."""
+    values = {name: getattr(make(), field) for name, make in spec_module.PRESETS.items()}
+    if len(set(values.values())) == 1:
+        return fmt(next(iter(values.values())))
+    return ", ".join(f"{fmt(v)} for {name}" for name, v in values.items())
+
+
+def add_spec_options(c, *, default_preset, allow_all):
+    """The options that make a spec, shared by compare and explain. Choices come from parity.spec."""
+    presets = (["all"] if allow_all else []) + list(spec_module.PRESETS)
+    c.add_argument("--preset", default=default_preset, choices=presets,
+                   help=f"which net (default: {default_preset})")
+    c.add_argument("--dtype", choices=spec_module.DTYPES, help="floating-point type (default: float64)")
+    c.add_argument("--bias", choices=["on", "off"],
+                   help=f"bias on or off (default: {preset_defaults('bias', lambda b: 'on' if b else 'off')})")
+    c.add_argument("--lr", type=positive_float("--lr", "0.01"),
+                   help=f"learning rate (default: {preset_defaults('lr', '{:g}'.format)})")
+    c.add_argument("--activation", choices=spec_module.ACTIVATIONS,
+                   help=f"activation of the hidden layers (default: {preset_defaults('activation')})")
+    c.add_argument("--loss", choices=spec_module.LOSSES,
+                   help=f"loss function (default: {preset_defaults('loss')})")
+    c.add_argument("--optimizer", choices=spec_module.OPTIMIZERS,
+                   help=f"optimizer (default: {preset_defaults('optimizer')})")
+    c.add_argument("--batch-size", type=count("--batch-size", 1, "16"),
+                   help="rows per step, consecutive slices (default: the whole data set every step)")
+    c.add_argument("--seed", type=count("--seed", 0, "1"), help="seed for data and weights (default: 0)")
+    c.add_argument("--styles", type=styles_list, default=STYLES,
+                   help=f"comma-separated styles, at least two (default: {','.join(STYLES)})")
+    c.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where the torch styles run; NumPy stays on the CPU (default: cpu)")
+
+
+def specs_from_args(args, names):
+    """One checked spec per preset name; a SpecError names the preset and the fix."""
+    changes = {}
+    if args.dtype:
+        changes["dtype"] = args.dtype
+    if args.bias is not None:
+        changes["bias"] = args.bias == "on"
+    for field in ("lr", "activation", "loss", "optimizer", "batch_size", "seed"):
+        value = getattr(args, field, None)
+        if value is not None:
+            changes[field] = value
+    if getattr(args, "steps", None) is not None:
+        changes["steps"] = args.steps
+    specs = []
+    for name in names:
+        try:
+            specs.append(preset(name, **changes))
+        except SpecError as exc:
+            also = " (or pick one net with --preset)" if len(names) > 1 else ""
+            raise UsageError(f"{name}: {exc}{also}") from None
+    return specs
