@@ -12,7 +12,14 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from parity import bench, cli
+import parity.bench
+from parity import cli
+from parity.bench.bound import MatmulBound, step_flops
+from parity.bench.runs import StepRunner, bench_repro
+from parity.bench.settings import Settings
+from parity.bench.table import NONE
+from parity.bench.targets import TARGET_X_BOUND
+from parity.bench.timing import time_each
 from parity.problem import make_problem
 from parity.spec import preset
 from parity.styles import STYLES
@@ -68,12 +75,15 @@ def test_json_has_every_figure(quick):
         per_round = lambda a, b: float(np.median(np.array(rounds[a]) / np.array(rounds[b])))  # noqa: E731
         assert r["x_bound"] == pytest.approx(per_round("bare", "bound"))
         assert r["tracing_overhead"] == pytest.approx(per_round("traced", "bare") - 1)
-        # the floor: the same step in the fewest operations, for every style of both presets
-        assert r["least"]["n"] == result["settings"]["rounds"] * result["settings"]["steps"]
-        assert r["least_x_bound"] == pytest.approx(per_round("least", "bound"))
+        # the floor (the lesson's seed.py): every style of the two-layer preset, none (null) elsewhere
+        if r["preset"] != "two-layer":
+            assert r["floor"] is r["floor_form"] is r["floor_forms"] is r["floor_x_bound"] is rounds["floor"] is None
+            continue
+        assert r["floor"]["n"] == result["settings"]["rounds"] * result["settings"]["steps"]
+        assert r["floor_x_bound"] == pytest.approx(per_round("floor", "bound"))
         forms = ["for-loop", "foreach", "fused"] if r["style"] == "torch_nn" else ["for-loop"]
-        assert sorted(r["least_forms"]) == sorted(forms)
-        assert r["least_form"] == min(r["least_forms"], key=r["least_forms"].get)
+        assert sorted(r["floor_forms"]) == sorted(forms)
+        assert r["floor_form"] == min(r["floor_forms"], key=r["floor_forms"].get)
     numpy_row = {(r["preset"], r["dtype"]): r for r in rows if r["style"] == "numpy"}
     for r in rows:
         np_rounds = numpy_row[(r["preset"], r["dtype"])]["by_round"]["bare"]
@@ -93,6 +103,20 @@ def test_json_has_every_figure(quick):
     assert len(result["reproducible"]) == len(STYLES) * len(PRESETS) * len(DTYPES)
 
 
+def test_the_table_shows_a_dash_where_there_is_no_floor(quick):
+    # seed.py is the two-layer net: the three-layer rows print "—" in both floor columns
+    _, table, _, _ = quick
+    lines = table.splitlines()
+    for dtype in DTYPES:
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"== three-layer, N=1, {dtype}"))
+        rows = lines[start + 2:start + 2 + len(STYLES)]
+        assert all(line.split()[-2:] == [NONE, NONE] for line in rows), rows
+        assert lines[start + 2 + len(STYLES)].startswith(f"floor {NONE}")
+    start = next(i for i, line in enumerate(lines) if line.startswith("== two-layer, N=64, float32"))
+    assert not any(NONE in line for line in lines[start + 2:start + 2 + len(STYLES)])
+    assert "least" not in table
+
+
 def test_targets_are_listed_with_a_verdict(quick):
     _, _, result, _ = quick
     names = [t["target"] for t in result["targets"]]
@@ -104,7 +128,7 @@ def test_targets_are_listed_with_a_verdict(quick):
     assert compare["met"] is None          # the quick run times a short compare, not the default one
     for t in result["targets"]:
         if "matmul bound" in t["target"]:
-            assert t["met"] == (t["value"] <= bench.TARGET_X_BOUND)
+            assert t["met"] == (t["value"] <= TARGET_X_BOUND)
 
 
 def test_plot_is_a_real_png(quick):
@@ -118,7 +142,7 @@ def test_plot_is_a_real_png(quick):
 def test_json_to_stdout_replaces_the_table(quick, monkeypatch):
     # reuse the quick result: only the output path is under test here
     _, _, result, _ = quick
-    monkeypatch.setattr(bench, "run_bench", lambda st, log=None: result)
+    monkeypatch.setattr(parity.bench, "run_bench", lambda st, log=None: result)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert cli.main(["bench", "--quick", "--json", "-"]) == 0
@@ -128,16 +152,16 @@ def test_json_to_stdout_replaces_the_table(quick, monkeypatch):
 def test_step_flops_count_only_the_needed_products():
     # two-layer, N = 64: z1 = x W1ᵀ and dW1 = δ1ᵀ x are 2·64·1000·100 each; z2, dW2 and
     # ∂L/∂a1 = δ2 W2 are 2·64·100·10 each; ∂L/∂x is not computed.
-    assert bench.step_flops((1000, 100, 10), 64) == 2 * 2 * 64 * 1000 * 100 + 3 * 2 * 64 * 100 * 10
+    assert step_flops((1000, 100, 10), 64) == 2 * 2 * 64 * 1000 * 100 + 3 * 2 * 64 * 100 * 10
     # three-layer, N = 1: forward 2·(2·3 + 3·2 + 2·1); dW the same; ∂L/∂a2 and ∂L/∂a1: 2·(1·2 + 2·3)
-    assert bench.step_flops((2, 3, 2, 1), 1) == 28 + 28 + 16
+    assert step_flops((2, 3, 2, 1), 1) == 28 + 28 + 16
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_bare_and_traced_steps_compute_the_same_step(style):
     # the two timed paths do the same work: same first loss, same weights after a step
     problem = make_problem(preset("three-layer", bias=True))
-    runner = bench.StepRunner(style, problem)
+    runner = StepRunner(style, problem)
     loss = runner.bare()
     loss = float(loss.detach() if hasattr(loss, "detach") else loss)
     runner.traced()
@@ -155,7 +179,7 @@ def _weights(style, net):
 
 
 def test_the_bare_nn_net_has_no_hooks():
-    runner = bench.StepRunner("torch_nn", make_problem(preset("three-layer")))
+    runner = StepRunner("torch_nn", make_problem(preset("three-layer")))
     assert not any(m._forward_hooks for m in runner.bare_net.model)
     assert any(m._forward_hooks for m in runner.adapter.net.model)
 
@@ -174,8 +198,8 @@ def test_reproducibility_check_catches_a_difference(monkeypatch):
         return out
 
     monkeypatch.setattr(lockstep, "trace", flaky)
-    st = bench.Settings(styles=("numpy",), presets=("three-layer",), dtypes=("float64",), repro_steps=2)
-    rep = bench.bench_repro(st, log=lambda m: None)
+    st = Settings(styles=("numpy",), presets=("three-layer",), dtypes=("float64",), repro_steps=2)
+    rep = bench_repro(st)
     r = rep["numpy/three-layer/float64"]
     assert r["identical"] is False
     assert r["first_difference"] == "step 1, phase update, tensor W1"
@@ -184,9 +208,9 @@ def test_reproducibility_check_catches_a_difference(monkeypatch):
 
 def test_matmul_bound_runs_the_step_products_in_both_libraries():
     for lib in ("numpy", "torch"):
-        mm = bench.MatmulBound((5, 4, 3), 2, "float64", lib)
+        mm = MatmulBound((5, 4, 3), 2, "float64", lib)
         mm()
-        assert len(bench.time_each(mm, 3)) == 3
+        assert len(time_each(mm, 3)) == 3
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -206,7 +230,7 @@ def test_matmul_bound_runs_the_step_products_in_both_libraries():
     (["--frobnicate"], ["unrecognized arguments"]),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_bad_options_exit_2_with_one_line_before_any_work(argv, words, capsys, monkeypatch):
-    monkeypatch.setattr(bench, "run_bench", _no_work)
+    monkeypatch.setattr(parity.bench, "run_bench", _no_work)
     assert cli.main(["bench", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -223,7 +247,7 @@ def test_cuda_without_a_gpu_exits_2_with_one_line(capsys, monkeypatch):
     import torch
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present: --device cuda is accepted here")
-    monkeypatch.setattr(bench, "run_bench", _no_work)
+    monkeypatch.setattr(parity.bench, "run_bench", _no_work)
     assert cli.main(["bench", "--device", "cuda"]) == 2
     _, err = capsys.readouterr()
-    assert err.count("\n") == 1 and "no CUDA device" in err and "--device cpu" in err
+    assert err.count("\n") == 1 and "no CUDA GPU" in err and "--device cpu" in err
