@@ -23,12 +23,11 @@ never destroys a good file.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 
 import numpy as np
 
+from .files import atomic_write
 from .spec import Spec, SpecError
 from .styles import npz_checkpoint, nn_state_keys
 
@@ -110,23 +109,6 @@ def set_params(style, arrays, path="checkpoint"):
 # ---------------------------------------------------------------------------
 # Files
 # ---------------------------------------------------------------------------
-
-
-def atomic_write(path, write):
-    """Call write(file) on a temporary file beside `path`, then rename it over `path`."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save(style, path):

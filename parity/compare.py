@@ -7,11 +7,11 @@ the fix, printed before any work is done).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from . import spec as spec_module
+from .files import write_json
 from .options import add_spec_options, check_device, count, output_path, preset_defaults, specs_from_args
 
 
@@ -34,8 +34,7 @@ def main(args):
         print(rep.format_run(report, colour=colour, device=args.device), flush=True)
         reports.append(report)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rep.record(reports, device=args.device), f, indent=1, allow_nan=False)
+        write_json(args.json, rep.json_record(reports, device=args.device))
         print(f"\nwrote {args.json} (schema: parity/compare.schema.json)")
     if args.plot:
         from .plot import plot

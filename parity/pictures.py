@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from .files import save_figure
 from .spec import ACTIVATIONS, Spec
 from .styles import reference_activations
 
@@ -60,7 +61,7 @@ def activations_png(path):
     axes[-1][0].set_xlabel("z")
     axes[-1][1].set_xlabel("z")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -102,7 +103,7 @@ def optimizers_png(path, runs):
     ax.legend(loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return agree
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .files import save_figure
 from .report import verdict
 from .styles import LABELS, SHORT
 
@@ -86,5 +87,5 @@ def plot(reports, path):
     fig.suptitle(f"mlp-parity: four styles of one MLP, compared after every phase of every step "
                  f"({first.dtype}; a pair agrees while its curve stays under the red tolerance line)", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -197,7 +197,7 @@ def overall_verdict(reports):
     return "agree"
 
 
-def record(reports, *, device="cpu"):
+def json_record(reports, *, device="cpu"):
     """The whole JSON document of a compare command."""
     return {"schema": SCHEMA_ID, "verdict": overall_verdict(reports),
             "runs": [run_record(r, device=device) for r in reports]}

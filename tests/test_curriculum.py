@@ -12,7 +12,7 @@ import pytest
 from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
 from parity.styles import PHASES, STYLES
 from parity.tolerance import tolerance
-from tests.curriculum import LR_CHANGE, STEPS, grid, lockstep
+from tools.measure_tolerance import LR_CHANGE, STEPS, grid, run_grid_row
 
 PAIRS = list(itertools.combinations(STYLES, 2))
 GRID = grid()
@@ -34,7 +34,7 @@ def test_the_grid_covers_every_pair_of_factor_values():
 
 @pytest.mark.parametrize("row", GRID, ids=_id)
 def test_every_pair_agrees_at_every_step_and_phase(row):
-    report = lockstep(*row)
+    report = run_grid_row(*row)
     assert report.tol == tolerance(row[4], row[2])    # the written policy, nothing looser
     assert report.diverged is None, report.diverged.sentence(report.spec)
     assert report.steps_run == STEPS > LR_CHANGE
@@ -55,7 +55,7 @@ def test_the_full_grid_agrees(act, loss):
     # The whole product: every optimizer (both of its settings) × bias × dtype for this
     # activation and loss, 32 runs of 20 steps with the lr change, all pairs, every phase.
     for opt, bias, dtype, variant in itertools.product(OPTIMIZERS, (False, True), DTYPES, (0, 1)):
-        report = lockstep(act, loss, opt, bias, dtype, variant)
+        report = run_grid_row(act, loss, opt, bias, dtype, variant)
         where = _id((act, loss, opt, bias, dtype, variant))
         assert report.diverged is None, f"{where}: {report.diverged.sentence(report.spec)}"
         assert report.steps_run == STEPS, where

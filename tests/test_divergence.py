@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from parity import cli, harness
+from parity import cli, divergence, lockstep
 from parity.problem import make_problem
 from parity.spec import Spec, two_layer
 

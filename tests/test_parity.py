@@ -8,7 +8,7 @@ from parity.problem import make_problem
 from parity.spec import two_layer
 from parity.styles import PHASES, STYLES, build
 from parity.tolerance import TOLERANCE
-from tests.conftest import lockstep
+from tests.helpers import preset_run
 
 PAIRS = list(itertools.combinations(STYLES, 2))
 CONFIGS = (
@@ -26,7 +26,7 @@ def _id(config):
 @pytest.mark.parametrize("pair", PAIRS, ids=lambda p: f"{p[0]}~{p[1]}")
 def test_pair_agrees_at_every_step_and_phase(config, pair):
     name, steps, bias, dtype = config
-    report = lockstep(name, steps, bias=bias, dtype=dtype)
+    report = preset_run(name, steps, bias=bias, dtype=dtype)
     assert report.steps_run == steps
     assert report.tol == TOLERANCE[dtype]
     # every phase was compared, with every tensor it has

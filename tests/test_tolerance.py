@@ -3,7 +3,7 @@
 import pytest
 
 from parity.tolerance import MEASURED, TOLERANCE
-from tests.conftest import lockstep
+from tests.helpers import preset_run
 
 
 @pytest.mark.parametrize("key", list(MEASURED), ids=lambda k: "-".join(map(str, k)))
@@ -23,6 +23,6 @@ def test_float64_sits_near_machine_precision():
 ])
 def test_live_errors_are_of_the_measured_size(name, steps, dtype, measured_at):
     # Same machine, same libraries: the errors are those the policy records, within a factor 10.
-    worst = max(lockstep(name, steps, bias=b, dtype=dtype).error_array().max()
+    worst = max(preset_run(name, steps, bias=b, dtype=dtype).error_array().max()
                 for b in ((False, True) if name == "three-layer" else (False,)))
     assert worst <= 10 * MEASURED[measured_at]

@@ -1,19 +1,28 @@
-"""The grid of seeds 002-004 shared by the curriculum tests: small nets, every component.
+"""Measure the tolerance policy again: python -m tools.measure_tolerance [--grid | --presets]
+
+The numbers behind `parity/tolerance.py`. `--presets` re-measures its MEASURED
+table (the largest scaled error over every pair, phase and tensor of each
+preset run); the default runs the full product of the curriculum (seeds
+002-004) below; `--grid` the 42 runs the test suite makes.
+
+The grid of the curriculum: small nets, every component.
 
 Every activation × loss pair appears once; the optimizer, bias and dtype are
 assigned so that every pair of values of any two factors (activation, loss,
 optimizer, bias, dtype) appears in at least one run (checked by
-tests/test_curriculum.py): what the full product (672 runs) would show about
-interactions of two factors, in 42 runs. tests/test_curriculum.py also runs the
+tests/harness/test_components.py): what the full product (672 runs) would show about
+interactions of two factors, in 42 runs. tests/harness/test_components.py also runs the
 full product (1344 runs, about 40 s), which measured the tolerances (see
-parity.tolerance; `python -m tests.curriculum` prints the largest errors).
+parity.tolerance).
 """
 
+import argparse
 import functools
 import itertools
 
 from parity import lockstep
-from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS, Spec
+from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS, Spec, preset
+from parity.tolerance import MEASURED
 
 STEPS = 20
 LR_CHANGE = 10          # the learning rate is halved before this step, in every style
@@ -64,7 +73,8 @@ def spec_for(act, loss, opt, bias, dtype, variant=0):
 
 
 @functools.lru_cache(maxsize=None)
-def lockstep(act, loss, opt, bias, dtype, variant=0):
+def run_grid_row(act, loss, opt, bias, dtype, variant=0):
+    """One run of the grid, in lockstep, the learning rate halved at LR_CHANGE (cached)."""
     spec = spec_for(act, loss, opt, bias, dtype, variant)
     return lockstep.run(spec, lr_schedule={LR_CHANGE: spec.lr / 2})
 
@@ -78,7 +88,7 @@ def measure(full=True):
     worst = {d: (0.0, None) for d in DTYPES}
     failures = 0
     for row in rows:
-        report = lockstep(*row)
+        report = run_grid_row(*row)
         failures += not report.ok
         err = report.error_array()
         if err.size and err.max() > worst[row[4]][0]:
@@ -90,6 +100,26 @@ def measure(full=True):
         print(f"  {dtype}: largest scaled error {err:.2g} ({where})")
 
 
-if __name__ == "__main__":    # python -m tests.curriculum [--grid]
-    import sys
-    measure(full="--grid" not in sys.argv)
+def measure_presets():
+    """The largest scaled error of each run in parity.tolerance.MEASURED, measured again."""
+    for (name, dtype, steps), recorded in MEASURED.items():
+        worst = max(float(lockstep.run(preset(name, dtype=dtype, bias=bias), steps=steps).error_array().max())
+                    for bias in ((False, True) if name == "three-layer" else (False,)))
+        print(f"  {name:<12} {dtype:<8} {steps:>4} steps: largest scaled error {worst:.2g} (recorded {recorded:.2g})")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.measure_tolerance", description=__doc__.splitlines()[0])
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--grid", action="store_true", help="only the 42 runs of the test suite's grid")
+    which.add_argument("--presets", action="store_true", help="the preset runs of parity.tolerance.MEASURED")
+    args = p.parse_args(argv)
+    if args.presets:
+        measure_presets()
+    else:
+        measure(full=not args.grid)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
