@@ -14,7 +14,7 @@ import impl_torch_nn.checkpoint as nn_ckpt
 import impl_torch_nn.mlp as nn_lesson
 from parity import checkpoint as ck
 from parity import lockstep, tolerance
-from parity.examples import predict
+from parity.examples.common import predict
 from parity.problem import make_problem
 from parity.spec import Spec
 from parity.styles import STYLES, build
