@@ -4,8 +4,9 @@ For a small net, one step is printed phase by phase: the inputs (x, y and the
 parameters the step starts from), each layer's pre-activation z_l and
 activation a_l, the loss, each delta δ_l = ∂L/∂z_l and gradient, and each
 parameter after the update. Every tensor comes with the formula that produced
-it, in the lessons' layout: rows are samples (x is (N, n0)), weights are
-(out, in) as nn.Linear holds them, so z_l = a_{l−1} · W_lᵀ and dW_l = δ_lᵀ · a_{l−1}.
+it (parity.formulas, the notation `check` speaks too), in the lessons' layout:
+rows are samples (x is (N, n0)), weights are (out, in) as nn.Linear holds them,
+so z_l = a_{l−1} @ W_lᵀ and dW_l = dz_lᵀ @ a_{l−1}, with dz_l = δ_l = ∂L/∂z_l.
 One line per element, one column per style, and a last column that says
 whether the styles agree on it bit for bit (=) or by how much they differ.
 
@@ -20,28 +21,16 @@ import sys
 
 import numpy as np
 
+from . import formulas
 from .lockstep import batches, trace
 from .problem import make_problem
 from .options import UsageError, add_spec_options, check_device, count, specs_from_args
 from .spec import SpecError
-from .styles import LABELS, PHASES, split_name
+from .styles import LABELS, PHASES
 
 # explain prints every number, one per line: it refuses nets larger than these.
 MAX_UNITS = 8          # units per layer (inputs and outputs included)
 MAX_ROWS = 4           # samples per batch
-
-ACTIVATION = {
-    "identity": ("{z}", None),
-    "relu": ("max({z}, 0)", "1[{z} > 0]"),
-    "sigmoid": ("σ({z}) = 1 / (1 + e^(−{z}))", "σ({z})(1 − σ({z}))"),
-    "tanh": ("tanh({z})", "(1 − tanh²({z}))"),
-}
-
-LOSS = {   # L and ∂L/∂ŷ, N rows of n_L outputs
-    "half_sse": ("½·Σ(ŷ − y)²", "ŷ − y"),
-    "sse": ("Σ(ŷ − y)²", "2·(ŷ − y)"),
-    "mse": ("Σ(ŷ − y)² / (N·n_L)", "2·(ŷ − y) / (N·n_L)"),
-}
 
 
 def check_size(spec):
@@ -64,67 +53,6 @@ def fmt(v):
         return np.format_float_scientific(v, precision=8, trim="-")
     s = np.format_float_positional(v, precision=8, trim="-")
     return "0" if s in ("0", "-0") else s
-
-
-def _act(spec, layer):
-    return spec.activation if layer < spec.depth else spec.output_activation
-
-
-def _fprime(spec, layer):
-    """' ⊙ f'(z_l)' written out, or '' when f is the identity (f' = 1)."""
-    name = _act(spec, layer)
-    grad = ACTIVATION.get(name, (None, f"{name}'({{z}})"))[1]
-    return "" if grad is None else " ⊙ " + grad.format(z=f"z{layer}")
-
-
-def _sgd_update(spec, p):
-    g = f"d{p}"
-    lines = []
-    if spec.weight_decay:
-        lines.append(f"g = {g} + λ·{p}, λ = {spec.weight_decay:g}")
-        g = "g"
-    if spec.momentum:
-        tau = f"(1 − {spec.dampening:g})·" if spec.dampening else ""
-        lines.append(f"v ← {spec.momentum:g}·v + {tau}{g} (v = {g} at the first step)")
-        g = f"({g} + {spec.momentum:g}·v)" if spec.nesterov else "v"
-    lines.append(f"{p} ← {p} − lr·{g}, lr = {spec.lr:g}")
-    return "; ".join(lines)
-
-
-def formula(spec, phase, name):
-    """The formula that produced tensor `name` in `phase`, in the lessons' (out, in), row-batch layout."""
-    group, l = split_name(name)
-    L = spec.depth
-    if phase == "inputs":
-        return {"x": "x, the batch's inputs (one sample per row)", "y": "y, the batch's targets"}.get(
-            name, f"{name} at the start of the step")
-    if phase == "forward":
-        prev = "x" if l == 1 else f"a{l - 1}"
-        if group == "z":
-            return f"z{l} = {prev} · W{l}ᵀ" + (f" + b{l}" if spec.bias else "")
-        act = _act(spec, l)
-        f = ACTIVATION.get(act, (f"{act}({{z}})", None))[0].format(z=f"z{l}")
-        out = f"a{l} = {f}" if act != "identity" else f"a{l} = z{l} (identity)"
-        return out + (" = ŷ" if l == L else "")
-    if phase == "loss":
-        return "L = " + LOSS.get(spec.loss, (f"{spec.loss}(ŷ, y)",))[0]
-    if phase == "backward":
-        if group == "dz":
-            if l == L:
-                dl = LOSS.get(spec.loss, (None, "∂L/∂ŷ"))[1]
-                return f"δ{l} = ∂L/∂z{l} = {dl}" if not _fprime(spec, l) else f"δ{l} = ({dl}){_fprime(spec, l)}"
-            back = f"δ{l + 1} · W{l + 1}"
-            fp = _fprime(spec, l)
-            return f"δ{l} = " + (f"({back}){fp}" if fp else back) + f"   (W{l + 1} before the update)"
-        if group == "dW":
-            return f"dW{l} = δ{l}ᵀ · {'x' if l == 1 else f'a{l - 1}'}"
-        if group == "db":
-            return f"db{l} = Σ over rows of δ{l}"
-    if phase == "update":
-        if spec.optimizer == "sgd":
-            return _sgd_update(spec, name)
-        return f"{name} ← {spec.optimizer} step from d{name}"
-    return name
 
 
 def _index(idx):
@@ -165,11 +93,11 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
     col = 17
     label_w = 12
     out = [f"== {spec.describe()}: step {step}, every number in every style",
-           "   layout: rows are samples; W_l is (out, in) as nn.Linear holds it; δ_l = ∂L/∂z_l; "
+           "   layout: rows are samples; W_l is (out, in) as nn.Linear holds it; dz_l = δ_l = ∂L/∂z_l; "
            "= : the styles agree bit for bit",
            ]
     if "relu" in (spec.activation, spec.output_activation):
-        out.append("   1[z > 0] is 1 where z > 0, else 0 (also at z = 0 exactly, as nn.ReLU)")
+        out.append("   " + formulas.NOTES["1["])
     out.append("")
     head = " " * label_w + "".join(LABELS[s].rjust(col) for s in styles) + "   agree"
     for phase in ("inputs", *PHASES):
@@ -182,7 +110,7 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
         for name in names:
             arrs = [tensors[s][name] for s in styles]
             shape = arrs[0].shape
-            out.append(f"{formula(spec, phase, name)}    shape {shape if shape else '() scalar'}")
+            out.append(f"{formulas.formula(spec, phase, name)}    shape {shape if shape else '() scalar'}")
             for idx in np.ndindex(*shape) if shape else [()]:
                 vals = [a[idx] if a.shape == shape else np.nan for a in arrs]
                 out.append(f"  {name + _index(idx):<{label_w - 2}}" + "".join(fmt(v).rjust(col) for v in vals)

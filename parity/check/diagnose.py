@@ -9,9 +9,12 @@ an update with + or with the learning rate twice or not at all, two layers'
 gradients swapped, σ(z) for σ'(z). Each candidate is computed from the
 reference's tensors and compared with the learner's, element by element,
 under the check's tolerance; the one that reproduces the learner's tensor is
-named, in plain words with the line of math that fixes it. If none does, the
-diagnosis says so and shows the numbers. Nothing here reads the learner's
-source.
+named, in plain words with the line of math that fixes it (written as
+parity.formulas writes it). If none does, the diagnosis says so and shows the
+numbers. Nothing here reads the learner's source. The reference's activations
+and losses, from which the candidates are computed, come through
+parity.styles, asked for when a diagnosis is made, not when this module is
+imported.
 """
 
 from __future__ import annotations
@@ -21,77 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import impl_numpy.mlp as lesson   # the reference's activations and losses, for the candidates
-
-from .tolerance import compare_arrays
-from .styles import split_name
-
-GROUP_WORDS = {
-    "z": "pre-activations z_l, each (N, n_l)", "a": "activations a_l = f(z_l), each (N, n_l)",
-    "dz": "deltas δ_l = ∂L/∂z_l, each (N, n_l)", "dW": "weight gradients ∂L/∂W_l, each (n_l, n_{l-1})",
-    "db": "bias gradients ∂L/∂b_l, each (n_l,)", "W": "weights W_l, each (n_l, n_{l-1})",
-    "b": "biases b_l, each (n_l,)",
-}
-
-DERIVATIVE = {"identity": "f'(z) = 1", "relu": "relu'(z) = [z > 0], 1 where z > 0 else 0 (0 at z = 0)",
-              "sigmoid": "σ'(z) = σ(z)(1 − σ(z))", "tanh": "tanh'(z) = 1 − tanh²(z)"}
-FUNCTION = {"identity": "z", "relu": "max(z, 0)", "sigmoid": "σ(z) = 1/(1 + e^(−z))", "tanh": "tanh(z)"}
-LOSS = {"half_sse": ("L = ½·Σ(ŷ − y)²", "ŷ − y"), "sse": ("L = Σ(ŷ − y)²", "2(ŷ − y)"),
-        "mse": ("L = mean of (ŷ − y)² over all N·nL elements", "2(ŷ − y)/(N·nL)")}
-
-
-def _loss(spec):
-    return LOSS.get(spec.loss, (f"L = {spec.loss}(ŷ, y)", "∂L/∂ŷ"))
-
-
-def _deriv(act):
-    return DERIVATIVE.get(act, f"{act}'(z) as the lesson writes it")
-
-
-def shape_words(name):
-    group, l = split_name(name)
-    if group in ("z", "a", "dz"):
-        return f"(N, n_{l}): one row per sample"
-    if group in ("dW", "W"):
-        return f"(n_{l}, n_{l - 1}) = (out, in), the shape of W{l}"
-    if group in ("db", "b"):
-        return f"(n_{l},), the shape of b{l}"
-    if group == "loss":
-        return "a scalar"
-    return "as the reference"
-
-
-def _act(spec, l):
-    return spec.activation if l < spec.depth else spec.output_activation
-
-
-def formula(spec, name, N=None):
-    """The line of math the reference computes for tensor `name`."""
-    group, l = split_name(name)
-    L = spec.depth
-    prev = "x" if l == 1 else f"a{(l or 1) - 1}"
-    bias = f" + b{l}" if spec.bias else ""
-    if group == "z":
-        return f"z{l} = {prev} @ W{l}ᵀ{bias}"
-    if group == "a":
-        act = _act(spec, l)
-        return f"a{l} = {act}(z{l})" + ("" if act == "identity" else f" = {FUNCTION.get(act, f'{act}(z)').replace('z', f'z{l}')}")
-    if group == "loss":
-        return _loss(spec)[0]
-    if group == "dz":
-        act = _act(spec, l)
-        if l == L and act == "identity":
-            return f"dz{L} = ∂L/∂ŷ = {_loss(spec)[1]} (the output layer has no activation)"
-        if l == L:
-            return f"dz{L} = ∂L/∂ŷ ⊙ {act}'(z{L}) = ({_loss(spec)[1]}) ⊙ {act}'(z{L}), with {_deriv(act)}"
-        return f"dz{l} = (dz{l + 1} @ W{l + 1}) ⊙ {act}'(z{l}), with {_deriv(act)}"
-    if group == "dW":
-        return f"dW{l} = dz{l}ᵀ @ {prev}"
-    if group == "db":
-        return f"db{l} = dz{l} summed over the batch = dz{l}.sum(axis=0)"
-    if group in ("W", "b"):
-        return f"{group}{l} ← {group}{l} − lr·d{group}{l}, lr = {spec.lr:g}, in place"
-    return name
+from .. import formulas, styles
+from ..formulas import activation_of as _act
+from ..styles import split_name
+from ..tolerance import compare_arrays
 
 
 @dataclass
@@ -155,11 +91,11 @@ class Context:
     def da(self, l):
         """∂L/∂a_l as the reference computes it."""
         if l == self.spec.depth:
-            return lesson.LOSSES[self.spec.loss][1](self.a(l), self.y)
+            return styles.reference_losses()[self.spec.loss][1](self.a(l), self.y)
         return self.reads["backward"][f"dz{l + 1}"] @ self.W(l + 1)
 
     def f(self, l):
-        return lesson.ACTIVATIONS[_act(self.spec, l)]
+        return styles.reference_activations()[_act(self.spec, l)]
 
 
 def _square(m):
@@ -172,88 +108,89 @@ def _candidates(ctx):
     group, l = split_name(name)
     L = spec.depth
     exp = ctx.expected
+    ref = formulas.formula(spec, ctx.phase, name)        # what the reference computes: most mistakes' fix
     out = []
 
     def add(key, title, array, why, fix):
         out.append((key, title, array, why, fix))
 
     if group == "z":
-        prev = "x" if l == 1 else f"a{l - 1}"
+        prev = formulas.layer_input(l)
         b = ctx.before.get(f"b{l}", 0.0)
         if _square(ctx.W(l)):
             add("transposed", "weight not transposed in the forward pass", ctx.a(l - 1) @ ctx.W(l) + b,
                 f"your z{l} is {prev} @ W{l}: W{l} is stored (out, in), as nn.Linear stores it, so it must be "
-                "transposed", formula(spec, name))
+                "transposed", ref)
         if spec.bias:
             add("missing_bias", "bias not added", ctx.a(l - 1) @ ctx.W(l).T,
-                f"your z{l} is {prev} @ W{l}ᵀ without b{l}", formula(spec, name))
+                f"your z{l} is {prev} @ W{l}ᵀ without b{l}", ref)
         if l > 1 and _act(spec, l - 1) != "identity":
             add("pre_activation_used", f"layer {l} fed the pre-activation z{l - 1} instead of a{l - 1}",
                 ctx.z(l - 1) @ ctx.W(l).T + b, f"your z{l} is computed from z{l - 1}: the activation "
-                f"a{l - 1} = {_act(spec, l - 1)}(z{l - 1}) feeds the next layer", formula(spec, name))
+                f"a{l - 1} = {_act(spec, l - 1)}(z{l - 1}) feeds the next layer", ref)
     elif group == "a":
         act = _act(spec, l)
         if act != "identity":
             add("activation_missing", f"activation {act} not applied", ctx.z(l),
-                f"your a{l} equals z{l}", formula(spec, name))
-        for other, (fn, _) in lesson.ACTIVATIONS.items():
+                f"your a{l} equals z{l}", ref)
+        for other, (fn, _) in styles.reference_activations().items():
             if other not in (act, "identity"):
                 add("wrong_activation", f"{other} used where the reference applies {act}", fn(ctx.z(l)),
-                    f"your a{l} is {other}(z{l})", formula(spec, name))
+                    f"your a{l} is {other}(z{l})", ref)
     elif group == "dz":
         act = _act(spec, l)
         fn, fprime = ctx.f(l)
         da, z = ctx.da(l), ctx.z(l)
-        src = "∂L/∂ŷ" if l == L else f"dz{l + 1} @ W{l + 1}"
+        src = formulas.upstream(spec, l)
         if act == "relu":
             add("relu_mask_at_zero", "ReLU mask wrong at 0", da * (z >= 0),
                 f"your dz{l} lets the gradient through where z{l} is exactly 0 (the textbook `grad[z < 0] = 0`); "
-                "nn.ReLU's derivative is 0 at 0", f"dz{l} = ({src}) ⊙ [z{l} > 0]")
+                "nn.ReLU's derivative is 0 at 0", formulas.delta(spec, l))
             add("relu_mask_on_activation", "ReLU mask taken from the activation instead of the pre-activation",
                 da, f"nothing in your dz{l} was masked: {src} passed through unchanged. A mask computed from "
                 f"a{l} = relu(z{l}), as `grad[a < 0] = 0`, never fires, since a{l} is never negative",
-                f"dz{l} = ({src}) ⊙ [z{l} > 0], the mask from the pre-activation z{l}")
+                f"{formulas.delta(spec, l)}, the mask from the pre-activation z{l}")
         elif act != "identity":
             add("derivative_missing", f"the derivative of {act} left out", da,
-                f"your dz{l} is {src} itself, not multiplied by {act}'(z{l})", formula(spec, name))
+                f"your dz{l} is {src} itself, not multiplied by {act}'(z{l})", ref)
         if act == "sigmoid":
             add("sigmoid_derivative", "sigmoid derivative written as σ(z) instead of σ(z)(1 − σ(z))",
-                da * fn(z), f"your dz{l} is ({src}) ⊙ σ(z{l})", f"dz{l} = ({src}) ⊙ σ(z{l})(1 − σ(z{l}))")
+                da * fn(z), f"your dz{l} is ({src}) ⊙ σ(z{l})", formulas.delta(spec, l))
         elif act != "identity":
             add("derivative_is_function", f"the derivative of {act} written as {act} itself", da * fn(z),
-                f"your dz{l} is ({src}) ⊙ {act}(z{l})", formula(spec, name))
+                f"your dz{l} is ({src}) ⊙ {act}(z{l})", ref)
         if act in ("sigmoid", "tanh"):
             add("derivative_of_activation", f"{act}' evaluated at the activation a{l} instead of z{l}",
                 da * fprime(ctx.a(l)), f"your dz{l} is ({src}) ⊙ {act}'(a{l}): a{l} is already {act}(z{l}); "
-                f"{_deriv(act)} takes z{l}, or write it with a{l}: "
-                + ("a(1 − a)" if act == "sigmoid" else "1 − a²"), formula(spec, name))
+                f"{formulas.derivative_definition(act)} takes z{l}, or write it with a{l}: "
+                + ("a(1 − a)" if act == "sigmoid" else "1 − a²"), ref)
         if l < L and _square(ctx.W(l + 1)):
             add("transposed", "error sent back through W transposed",
                 (ctx.reads["backward"][f"dz{l + 1}"] @ ctx.W(l + 1).T) * fprime(z),
-                f"your dz{l} uses dz{l + 1} @ W{l + 1}ᵀ; W{l + 1} is stored (out, in), so the error goes back "
-                f"through W{l + 1} itself", formula(spec, name))
+                f"your dz{l} uses {formulas.backprop(l)}ᵀ; W{l + 1} is stored (out, in), so the error goes back "
+                f"through W{l + 1} itself", ref)
     elif group == "dW":
-        prev = "x" if l == 1 else f"a{l - 1}"
+        prev = formulas.layer_input(l)
         dz = ctx.reads["backward"][f"dz{l}"]
         add("transposed", "transposed gradient", exp.T,
             f"your dW{l} is the transpose of the reference's: {prev}ᵀ @ dz{l} has shape (n_{l - 1}, n_{l}); "
-            f"the gradient has the shape of W{l}, (n_{l}, n_{l - 1})", formula(spec, name))
+            f"the gradient has the shape of W{l}, (n_{l}, n_{l - 1})", ref)
         if l > 1 and _act(spec, l - 1) != "identity":
             add("pre_activation_used", f"dW{l} built from the pre-activation z{l - 1} instead of a{l - 1}",
                 dz.T @ ctx.z(l - 1), f"your dW{l} is dz{l}ᵀ @ z{l - 1}; layer {l}'s input is a{l - 1}",
-                formula(spec, name))
+                ref)
     elif group == "db":
         dz = ctx.reads["backward"][f"dz{l}"]
         add("bias_not_summed", "bias gradient not summed over the batch", dz,
             f"your db{l} is dz{l} itself, one row per sample (N, n_{l}); every sample adds its share to the "
-            "one bias", formula(spec, name))
+            "one bias", ref)
         add("bias_wrong_axis", "bias gradient summed over the wrong axis", dz.sum(axis=1),
             f"your db{l} sums dz{l} over the units (axis 1), giving one number per sample; sum over the "
-            "batch (axis 0)", formula(spec, name))
+            "batch (axis 0)", ref)
     if exp.ndim == 2 and not _square(exp) and group in ("z", "a", "dz"):
         add("transposed", f"{name} stored transposed", exp.T,
             f"your {name} is {exp.T.shape}, the transpose of the reference's {exp.shape}: keep one row per sample",
-            formula(spec, name))
+            ref)
     if ctx.phase == "backward" and group in ("dz", "dW", "db"):
         if ctx.step > 0 and name in ctx.grads_so_far:
             add("gradients_accumulated", "gradients accumulated across steps", exp + ctx.grads_so_far[name],
@@ -267,20 +204,20 @@ def _candidates(ctx):
                 add("layers_swapped", f"layers' gradients swapped ({name} holds layer {k}'s)",
                     ctx.reads["backward"][other], f"your {name} equals the reference's {other}: self.{group}[{l - 1}] "
                     f"must hold layer {l}'s gradient (a list filled in backward order and read in forward order "
-                    "mixes them up)", formula(spec, name))
+                    "mixes them up)", ref)
     if ctx.phase == "update":
         p0, g = ctx.before[name], ctx.reads["backward"][f"d{name}"]
         lr = spec.lr
         add("update_plus", "update with + instead of −", p0 + lr * g,
-            f"your {name} moved up the gradient: {name} + lr·d{name}", formula(spec, name))
+            f"your {name} moved up the gradient: {name} + lr·d{name}", ref)
         add("lr_twice", "learning rate applied twice", p0 - lr * lr * g,
             f"your {name} moved by lr²·d{name} (lr = {lr:g}): the gradient was scaled by lr, and the update "
-            "scaled it again", formula(spec, name))
+            "scaled it again", ref)
         add("lr_missing", "learning rate not applied", p0 - g,
-            f"your {name} moved by the whole gradient d{name}", formula(spec, name))
+            f"your {name} moved by the whole gradient d{name}", ref)
         add("no_update", "parameters not updated", p0,
             f"your {name} did not change: `W = W - lr * dW` binds a new local name and leaves self.W as it was",
-            f"{formula(spec, name)}: write `self.W[l] -= lr * self.dW[l]`")
+            f"{ref}: write `self.W[l] -= lr * self.dW[l]`")
         group_l = split_name(name)
         for k in range(1, L + 1):
             other = f"d{group_l[0]}{k}"
@@ -288,7 +225,7 @@ def _candidates(ctx):
                     and ctx.reads["backward"][other].shape == exp.shape:
                 add("layers_swapped", f"layers' gradients swapped ({name} was updated with {other})",
                     p0 - lr * ctx.reads["backward"][other], f"your {name} moved by lr·{other}, layer {k}'s "
-                    "gradient", formula(spec, name))
+                    "gradient", ref)
     return out
 
 
@@ -364,7 +301,7 @@ def diagnose(ctx: Context, kind="value") -> Diagnosis:
                          f"your {ctx.name} holds NaN or inf at step {ctx.step} where the reference is finite: "
                          "look for a division by zero, a log of 0 or of a negative number, or exp overflowing "
                          "(for sigmoid, 1/(1 + exp(−z)) is safe; exp(z)/(1 + exp(z)) overflows for large z)",
-                         formula(ctx.spec, ctx.name, ctx.N), numbers=_numbers(ctx))
+                         formulas.formula(ctx.spec, ctx.phase, ctx.name), numbers=_numbers(ctx))
     tol = max(ctx.tol, 1e-9)       # the candidates round differently from the learner's code, by ~1e-16
     got = ctx.got
     update = ctx.phase == "update"
@@ -386,12 +323,12 @@ def diagnose(ctx: Context, kind="value") -> Diagnosis:
                 for value, key, title, words in _factor_words(ctx):
                     if math.isclose(c, value, rel_tol=1e-6):
                         hits.append((key, title, f"your {ctx.name} is {words} the reference's, everywhere: "
-                                     + _factor_why(ctx, key), formula(ctx.spec, ctx.name, ctx.N)))
+                                     + _factor_why(ctx, key), formulas.formula(ctx.spec, ctx.phase, ctx.name)))
                 if not hits:
                     hits.append(("constant_factor", f"off by a constant factor {c:.6g}",
                                  f"your {ctx.name} is {c:.6g} times the reference's, everywhere; no classic "
                                  "factor (2, ½, N, 1/N, nL, N·nL) is that number",
-                                 formula(ctx.spec, ctx.name, ctx.N)))
+                                 formulas.formula(ctx.spec, ctx.phase, ctx.name)))
     if not hits and got.shape == ctx.expected.shape and _close(ctx.expected, got, ctx.scale, 1e-5):
         hits.append(("lost_precision", "numbers rounded to single precision (float32)",
                      f"your {ctx.name} agrees with the reference only to about 7 digits, the precision of float32: "

@@ -59,11 +59,11 @@ def test_one_step_with_lr_1_shows_seed_000s_numbers(capsys):
     # the inputs of the step, and the formulas in the lessons' (out, in), row-batch layout
     expect(values, "inputs", "x", (1, 2), "1")
     expect(values, "inputs", "W1", (3, 2), "0.5")
-    assert any(f.startswith("z2 = a1 · W2ᵀ") for f in formulas["forward"])
+    assert any(f.startswith("z2 = a1 @ W2ᵀ") for f in formulas["forward"])
     assert any(f.startswith("L = ½·Σ(ŷ − y)²") for f in formulas["loss"])
-    assert any(f.startswith("δ3 = ∂L/∂z3 = ŷ − y") for f in formulas["backward"])
-    assert any(f.startswith("dW2 = δ2ᵀ · a1") for f in formulas["backward"])
-    assert any(f.startswith("δ1 = δ2 · W2") for f in formulas["backward"])
+    assert any(f.startswith("dz3 = ∂L/∂z3 = ŷ − y") for f in formulas["backward"])
+    assert any(f.startswith("dW2 = dz2ᵀ @ a1") for f in formulas["backward"])
+    assert any(f.startswith("dz1 = dz2 @ W2") for f in formulas["backward"])
     assert any(f.startswith("W3 ← W3 − lr·dW3, lr = 1") for f in formulas["update"])
 
 
@@ -92,16 +92,16 @@ def test_the_bias_variant_shows_seed_000s_numbers(capsys):
         n = (3, 2, 1)[l - 1]
         for j in range(n):
             assert values[("update", f"b{l}[{j}]")] == [b] * len(STYLES)
-    assert any(f.startswith("z1 = x · W1ᵀ + b1") for f in formulas["forward"])
-    assert any(f.startswith("db3 = Σ over rows of δ3") for f in formulas["backward"])
+    assert any(f.startswith("z1 = x @ W1ᵀ + b1") for f in formulas["forward"])
+    assert any(f.startswith("db3 = Σ over the batch of dz3") for f in formulas["backward"])
 
 
 def test_every_style_is_a_column_and_agreement_is_marked(capsys):
     out = explain(capsys, "--preset", "three-layer", "--activation", "tanh", "--loss", "sse", "--lr", "0.3")
     for label in ("NumPy by hand", "torch by hand", "torch autograd", "nn + optim"):
         assert label in out
-    assert "a1 = tanh(z1)" in out and "δ3 = ∂L/∂z3 = 2·(ŷ − y)" in out
-    assert "δ2 = (δ3 · W3) ⊙ (1 − tanh²(z2))" in out
+    assert "a1 = tanh(z1)" in out and "dz3 = ∂L/∂z3 = 2·(ŷ − y)" in out
+    assert "dz2 = (dz3 @ W3) ⊙ (1 − tanh²(z2))" in out
     # every element line ends with = (bit for bit) or Δ and the spread between styles
     rows = [line for line in out.splitlines() if line.startswith("  ") and not line.startswith("   ")]
     assert rows and all(line.rstrip().endswith("=") or " Δ " in line for line in rows)

@@ -1,0 +1,139 @@
+"""The protocol a learner's MLP follows (docs/check.md, templates/), and reading it in the protocol's words.
+
+The learner's file defines `class MLP` with `__init__(weights, biases, *,
+activation, output_activation, loss, lr)` and the four phases of the lessons:
+`forward(x) -> ŷ`, `loss(ŷ, y) -> L`, `backward()`, `update()`. After each
+phase it holds its tensors as lists of L, layer 1 first: `self.z`, `self.a`
+(forward), `self.dz`, `self.dW`, `self.db` (backward), `self.W`, `self.b`
+(update). FLAVOUR = 'numpy' or 'torch' says which reference it is checked
+against (said or not, a file that imports torch is torch). Anything amiss is
+CannotRun, with what to add or fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import styles
+from ..styles import split_name
+from .sandbox import DEFAULT_TIMEOUT, CannotRun, import_file
+
+REFERENCE = {"numpy": "numpy", "torch": "torch_manual"}      # flavour -> the reference lesson's style
+TEMPLATE = {"numpy": "templates/mlp_numpy.py", "torch": "templates/mlp_torch.py"}
+METHODS = ("forward", "loss", "backward", "update")
+SIGNATURES = {"forward": "forward(self, x)", "loss": "loss(self, yhat, y)", "backward": "backward(self)",
+              "update": "update(self)"}
+
+GROUP_WORDS = {
+    "z": "pre-activations z_l, each (N, n_l)", "a": "activations a_l = f(z_l), each (N, n_l)",
+    "dz": "deltas δ_l = ∂L/∂z_l, each (N, n_l)", "dW": "weight gradients ∂L/∂W_l, each (n_l, n_{l-1})",
+    "db": "bias gradients ∂L/∂b_l, each (n_l,)", "W": "weights W_l, each (n_l, n_{l-1})",
+    "b": "biases b_l, each (n_l,)",
+}
+
+
+def shape_words(name):
+    """The shape tensor `name` must have, in words."""
+    group, l = split_name(name)
+    if group in ("z", "a", "dz"):
+        return f"(N, n_{l}): one row per sample"
+    if group in ("dW", "W"):
+        return f"(n_{l}, n_{l - 1}) = (out, in), the shape of W{l}"
+    if group in ("db", "b"):
+        return f"(n_{l},), the shape of b{l}"
+    if group == "loss":
+        return "a scalar"
+    return "as the reference"
+
+
+def shape_sheet(spec, N):
+    """The shapes the protocol expects, for a message about a failed call."""
+    n, L = spec.sizes, spec.depth
+    per = "; ".join(f"W{l} {(n[l], n[l - 1])}" + (f", b{l} {(n[l],)}" if spec.bias else "")
+                    + f", z{l} a{l} dz{l} {(N, n[l])}" for l in range(1, L + 1))
+    return f"\nThe shapes here: x {(N, n[0])}, y {(N, n[-1])}; {per}; dW_l and db_l as W_l and b_l."
+
+
+# ---------------------------------------------------------------------------
+# Loading the learner's file: the class and methods the protocol requires
+# ---------------------------------------------------------------------------
+
+
+def load(path, timeout=DEFAULT_TIMEOUT):
+    """Import the learner's file; return (module, flavour, MLP class). Raises CannotRun."""
+    p = Path(path)
+    if not p.is_file():
+        raise CannotRun(f"{path}: no such file: give the path of your .py file "
+                        f"(copy {TEMPLATE['numpy']} or {TEMPLATE['torch']} to start)")
+    if p.suffix != ".py":
+        raise CannotRun(f"{path} is not a .py file: give the Python file that defines class MLP")
+    module = import_file(path, timeout)
+    flavour = getattr(module, "FLAVOUR", None)
+    if flavour is None:   # not said: torch if the file imports torch, else NumPy
+        flavour = "torch" if any(getattr(v, "__name__", None) == "torch" for v in vars(module).values()) \
+            else "numpy"
+    if flavour not in REFERENCE:
+        raise CannotRun(f"FLAVOUR = {flavour!r} in {path}: set FLAVOUR = 'numpy' or FLAVOUR = 'torch'")
+    cls = getattr(module, "MLP", None)
+    if not isinstance(cls, type):
+        raise CannotRun(f"{path} defines no class MLP: add `class MLP:` with __init__(weights, biases, *, "
+                        f"activation, output_activation, loss, lr) and the methods {', '.join(METHODS)} "
+                        f"(start from {TEMPLATE[flavour]}; the protocol is in docs/check.md)")
+    missing = [m for m in METHODS if not callable(getattr(cls, m, None))]
+    if missing:
+        raise CannotRun(f"class MLP in {path} has no method {', '.join(missing)}: add "
+                        + "; ".join(f"`def {SIGNATURES[m]}`" for m in missing) + " (see docs/check.md)")
+    return module, flavour, cls
+
+
+# ---------------------------------------------------------------------------
+# Reading the learner's tensors, with the protocol's words on anything amiss
+# ---------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def as_array(value, name, tensor, flavour, expected_shape, where):
+    """The learner's `value` as a float64 NumPy copy, if it is an array of the flavour's kind."""
+    kind = "a torch.Tensor" if flavour == "torch" else "a NumPy array"
+    if flavour == "torch":
+        import torch
+        ok = isinstance(value, torch.Tensor) or (tensor == "loss" and isinstance(value, (float, int))
+                                                 and not isinstance(value, bool))
+    else:
+        ok = isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool)
+    if value is None:
+        raise CannotRun(f"{name} is None after {where}: it must be {kind} of shape {expected_shape} "
+                        f"({shape_words(tensor)})")
+    if not ok:
+        raise CannotRun(f"{name} is a {type(value).__module__}.{type(value).__qualname__}, expected {kind} of "
+                        f"shape {expected_shape} ({shape_words(tensor)})")
+    return styles._np(value)
+
+
+def read_learner(net, phase, ref, flavour, L, where, loss_value=None):
+    """{name: float64 array} for the names the reference has (`ref`, its read of the phase), in its order."""
+    if phase == "loss":
+        v = as_array(loss_value, "the value loss() returned", "loss", flavour, "()", where)
+        if v.size != 1:
+            return {"loss": v}
+        return {"loss": v.reshape(())}
+    out = {}
+    for name in ref:
+        group, layer = split_name(name)
+        attr = getattr(net, group, _MISSING)
+        if attr is _MISSING:
+            raise CannotRun(f"after {phase}, your MLP has no attribute self.{group}: {phase} must set "
+                            f"self.{group} = a list of the L = {L} {GROUP_WORDS[group]}, layer 1 first")
+        if not isinstance(attr, (list, tuple)):
+            raise CannotRun(f"self.{group} is a {type(attr).__name__}, expected a list of L = {L} "
+                            f"{GROUP_WORDS[group]}, layer 1 first")
+        if len(attr) != L:
+            extra = " (leave out a_0 = x)" if group == "a" and len(attr) == L + 1 else ""
+            raise CannotRun(f"self.{group} has {len(attr)} entries after {phase}, expected L = {L} "
+                            f"(one per layer, layer 1 first){extra}")
+        out[name] = as_array(attr[layer - 1], f"self.{group}[{layer - 1}] ({name})", name, flavour,
+                             ref[name].shape, where)
+    return out

@@ -1,0 +1,120 @@
+"""The protocol a learner's MLP follows (parity/check/protocol.py): what is missing or amiss is named, exit 2.
+
+An unfilled template points at the first function to write; a file without the
+class or a method, a phase that returns None, a tensor of the wrong type or
+count, stops the check with what to add, the step and the phase.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from parity import check as chk
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = ROOT / "examples" / "solutions"
+TEMPLATES = ROOT / "templates"
+
+
+@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+def test_an_unfilled_template_points_at_forward(flavour):
+    result = chk.check(TEMPLATES / f"mlp_{flavour}.py")
+    assert result.status == 2
+    assert (result.step, result.phase) == (0, "forward")
+    assert result.problem.startswith("forward is not written yet")
+    assert f"mlp_{flavour}.py, line" in result.problem
+
+
+def test_a_half_filled_template_points_at_the_next_function(tmp_path):
+    # forward written, relu not: the message names relu, not forward
+    text = (SOLUTIONS / "mlp_numpy.py").read_text()
+    text = text.replace("return np.maximum(z, 0)", 'raise NotImplementedError("relu: return max(z, 0)")')
+    (tmp_path / "mine.py").write_text(text)
+    result = chk.check(tmp_path / "mine.py")
+    assert result.status == 2 and result.phase == "forward"
+    assert result.problem.startswith("relu is not written yet")
+
+
+@pytest.mark.parametrize("body, words", [
+    ("import no_such_module_anywhere\n", ["could not be imported", "ModuleNotFoundError", "no_such_module_anywhere"]),
+    ("def broken(:\n", ["could not be imported", "SyntaxError"]),
+    ("x = 1\n", ["defines no class MLP", "templates/mlp_numpy.py"]),
+    ("class MLP:\n    def forward(self, x): pass\n    def loss(self, yhat, y): pass\n",
+     ["no method backward, update", "def backward(self)", "def update(self)"]),
+], ids=["import-error", "syntax-error", "no-class", "missing-methods"])
+def test_a_file_that_cannot_be_loaded_says_what_to_add(tmp_path, body, words):
+    path = tmp_path / "mine.py"
+    path.write_text(body)
+    result = chk.check(path)
+    assert result.status == 2
+    for w in words:
+        assert w in result.problem, result.problem
+
+
+@pytest.mark.parametrize("body, phase, words", [
+    ("""
+     class MLP(Correct):
+         def forward(self, x):
+             super().forward(x)
+     """, "forward", ["forward returned None", "(5, 4)"]),
+    ("""
+     class MLP(Correct):
+         def backward(self):
+             super().backward()
+             del self.dz
+     """, "backward", ["no attribute self.dz", "list of the L = 3 deltas"]),
+    ("""
+     class MLP(Correct):
+         def forward(self, x):
+             out = super().forward(x)
+             self.z = [z.tolist() for z in self.z]
+             return out
+     """, "forward", ["self.z[0] (z1) is a builtins.list", "expected a NumPy array of shape (5, 4)"]),
+    ("""
+     class MLP(Correct):
+         def __init__(self, weights, biases):
+             super().__init__(weights, biases)
+     """, "__init__", ["could not be called", "unexpected keyword argument"]),
+    ("""
+     class MLP(Correct):
+         def loss(self, yhat, y):
+             sys.exit("giving up")
+     """, "loss", ["raised SystemExit", "giving up"]),
+    ("""
+     class MLP(Correct):
+         def forward(self, x):
+             out = super().forward(x)
+             self.a = [x] + self.a
+             return out
+     """, "forward", ["self.a has 4 entries after forward, expected L = 3", "leave out a_0 = x"]),
+], ids=["forward-returns-None", "dz-missing", "z-as-lists", "init-signature", "sys-exit", "a0-kept"])
+def test_a_protocol_breach_names_the_fix(learner, body, phase, words):
+    result = chk.check(learner(body))
+    assert result.status == 2 and result.phase == phase, result.text()
+    for w in words:
+        assert w in result.problem, result.problem
+
+
+def test_a_missing_file_cannot_be_run(tmp_path):
+    result = chk.check(tmp_path / "nowhere.py")
+    assert result.status == 2 and "no such file" in result.problem
+
+
+@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+def test_the_solution_is_the_template_filled_in(flavour):
+    # Same functions, classes and methods, same signatures: only bodies differ.
+    import ast
+
+    def outline(path):
+        tree = ast.parse(path.read_text())
+        out = []
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                args = [a.arg for a in node.args.args + node.args.kwonlyargs] if hasattr(node, "args") else []
+                out.append((node.name, tuple(args)))
+        return sorted(out)
+
+    template, solution = TEMPLATES / f"mlp_{flavour}.py", SOLUTIONS / f"mlp_{flavour}.py"
+    assert outline(template) == outline(solution)
+    assert "raise NotImplementedError" in template.read_text()
+    assert "raise NotImplementedError" not in solution.read_text()
