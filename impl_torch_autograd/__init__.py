@@ -1,4 +1,4 @@
-"""torch autograd, update by hand. The lesson is mlp.py: read it top to bottom."""
+"""torch autograd, update by hand. Read seed.py, then mlp.py, then activations.py, losses.py, optimizers.py."""
 
 from .mlp import MLP
 

@@ -14,115 +14,16 @@ Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
     b_l  (n_l,)                        bias (optional)
     z_l = a_{l-1} @ W_l.T + b_l        (N, n_l)   pre-activation     (a_0 = x)
     a_l = f(z_l)                       (N, n_l)   activation; the last a_L is the prediction ŷ
+
+Read seed.py first: the two-layer net of seeds 001 and 002 in a few lines. The
+catalogue this file picks from by name is beside it: activations, losses, optimizers.
 """
 
 import torch
-import torch.nn.functional as F
 
-# ============================================================================
-# Activations: f(z); autograd knows each derivative
-# ============================================================================
-# At a kink (z == 0) torch's derivatives are: ReLU 0, leaky ReLU and PReLU their slope.
-
-ACTIVATIONS = {
-    "identity": lambda z: z,
-    "relu": torch.relu,
-    "leaky_relu": lambda z, slope=0.01: F.leaky_relu(z, slope),
-    # PReLU's slope p_l is a leaf tensor like W_l: autograd fills p_l.grad as well
-    "prelu": lambda z, slope: F.prelu(z, slope),
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "softplus": lambda z, beta=1.0, threshold=20.0: F.softplus(z, beta, threshold),
-}
-
-# ============================================================================
-# Losses: L(ŷ, y); autograd knows ∂L/∂ŷ
-# ============================================================================
-
-LOSSES = {
-    "half_sse": lambda yhat, y: 0.5 * torch.sum((yhat - y) ** 2),  # ½·Σ(ŷ − y)²
-    "sse": lambda yhat, y: torch.sum((yhat - y) ** 2),             # Σ(ŷ − y)²
-    "mse": lambda yhat, y: torch.mean((yhat - y) ** 2),            # mean over all N·n_L
-    "l1": F.l1_loss,                                               # mean |ŷ − y|; sign(0) = 0
-    "cross_entropy": F.cross_entropy,               # logits (N, C), class indices (N,); stable log-softmax
-    "bce_with_logits": F.binary_cross_entropy_with_logits,         # logits and targets in [0, 1]
-}
-
-# ============================================================================
-# Optimizers: one update of one parameter θ with its gradient g, in place
-# ============================================================================
-# `state` is this parameter's own dict (running averages, step count), empty
-# before its first update, as in torch.optim. Each line follows torch.optim's
-# own order of operations, so the numbers agree to the last bits.
-
-
-def sgd(theta, g, state, *, lr, momentum, dampening, nesterov, weight_decay, **unused):
-    if weight_decay:
-        g = g + weight_decay * theta                   # L2 penalty ½·λ·‖θ‖² adds λ·θ
-    if momentum:
-        # torch's form: the buffer starts as the first gradient, then
-        # v ← μ·v + (1 − dampening)·g. (The textbook v ← μ·v − lr·g folds lr
-        # into v and differs from torch once lr changes.)
-        if "v" not in state:
-            state["v"] = g.clone()
-        else:
-            state["v"] = momentum * state["v"] + (1 - dampening) * g
-        g = g + momentum * state["v"] if nesterov else state["v"]
-    # θ ← θ − lr·g in one pass, torch.optim.SGD's own line: `theta -= lr * g`
-    # would first build lr·g, a second tensor the size of θ.
-    theta.add_(g, alpha=-lr)
-
-
-def rmsprop(theta, g, state, *, lr, alpha, eps, momentum, centered, weight_decay, **unused):
-    if weight_decay:
-        g = g + weight_decay * theta
-    if not state:
-        state["sq"] = torch.zeros_like(theta)          # running mean of g², starts at 0
-        state["mean"] = torch.zeros_like(theta)        # running mean of g (centered only)
-        state["v"] = torch.zeros_like(theta)           # momentum buffer: here it starts at 0
-    state["sq"] = alpha * state["sq"] + (1 - alpha) * g * g
-    if centered:
-        state["mean"] = state["mean"] + (1 - alpha) * (g - state["mean"])
-        avg = torch.sqrt(state["sq"] - state["mean"] * state["mean"])  # √ of the running variance
-    else:
-        avg = torch.sqrt(state["sq"])
-    avg = avg + eps                                    # eps outside the root, as torch
-    if momentum:
-        state["v"] = momentum * state["v"] + g / avg
-        theta -= lr * state["v"]
-    else:
-        theta -= lr * g / avg                          # θ ← θ − lr·g / (√E[g²] + eps)
-
-
-def adam(theta, g, state, *, lr, betas, eps, weight_decay, decoupled=False, **unused):
-    beta1, beta2 = betas
-    if not state:
-        state["step"] = 0
-        state["m"] = torch.zeros_like(theta)           # running mean of g
-        state["v"] = torch.zeros_like(theta)           # running mean of g²
-    state["step"] += 1
-    t = state["step"]
-    if weight_decay:
-        if decoupled:
-            theta *= 1 - lr * weight_decay             # AdamW: shrink θ itself, apart from g
-        else:
-            g = g + weight_decay * theta               # Adam: L2 penalty added to g
-    # m ← β1·m + (1 − β1)·g, written m + (1 − β1)·(g − m) as torch's lerp computes it
-    state["m"] = state["m"] + (1 - beta1) * (g - state["m"])
-    state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
-    # Bias correction: m and v start at 0, so early on they are too small by
-    # (1 − βᵗ). torch divides lr by (1 − β1ᵗ) and √v by √(1 − β2ᵗ), then adds eps
-    # outside the root; the textbook m̂ / (√v̂ + eps) is the same up to rounding.
-    step_size = lr / (1 - beta1 ** t)
-    denom = torch.sqrt(state["v"]) / (1 - beta2 ** t) ** 0.5 + eps
-    theta -= step_size * state["m"] / denom
-
-
-def adamw(theta, g, state, **settings):
-    adam(theta, g, state, decoupled=True, **settings)
-
-
-OPTIMIZERS = {"sgd": sgd, "rmsprop": rmsprop, "adam": adam, "adamw": adamw}
+from .activations import ACTIVATIONS
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS
 
 # ============================================================================
 # The network: parameters and optimizer settings
@@ -130,35 +31,44 @@ OPTIMIZERS = {"sgd": sgd, "rmsprop": rmsprop, "adam": adam, "adamw": adamw}
 
 
 class MLP:
-    def __init__(self, weights, biases=None, *, activation="relu", output_activation="identity",
-                 loss="sse", optimizer="sgd", lr=1e-6, momentum=0.0, dampening=0.0,
-                 nesterov=False, weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999),
-                 eps=1e-8, negative_slope=0.01, softplus_beta=1.0, softplus_threshold=20.0, device="cpu"):
-        # Leaf tensors that ask autograd for their gradient. `.to(device)` returns a
-        # new tensor; it does not move the old one, so assign what it returns.
+    def __init__(self, weights, biases=None, *,
+                 # the layers: f of the hidden layers and of the last one, and f's settings
+                 activation="relu", output_activation="identity",
+                 negative_slope=0.01, softplus_beta=1.0, softplus_threshold=20.0,
+                 # the loss
+                 loss="sse",
+                 # the optimizer and its settings; each optimizer reads those it has
+                 optimizer="sgd", lr=1e-6, momentum=0.0, dampening=0.0, nesterov=False,
+                 weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999), eps=1e-8,
+                 device="cpu"):                            # where the tensors live
+        # The parameters: W_l (n_l, n_{l-1}) and b_l (n_l,), our own copies, leaf tensors
+        # that ask autograd for their gradient. `.to(device)` returns a new tensor; it
+        # does not move the old one, so assign what it returns.
         self.W = [w.detach().clone().to(device).requires_grad_() for w in weights]
         self.b = None if biases is None else [b.detach().clone().to(device).requires_grad_()
                                               for b in biases]
         self.device = device
         L = len(self.W)
         names = [activation] * (L - 1) + [output_activation]
-        self.f = [ACTIVATIONS[name] for name in names]     # f of each layer
         # A PReLU layer has a parameter of its own: its slope p_l (1,), 0.25 as
         # nn.PReLU() starts; None for every other activation.
         self.p = [torch.full((1,), 0.25, dtype=self.W[l].dtype, device=device).requires_grad_()
                   if names[l] == "prelu" else None for l in range(L)]
-        # the settings each layer's f is called with (PReLU: its slope tensor, the
-        # very tensor the update changes in place)
+        # The layers: f of each, and the settings each is called with (PReLU: its
+        # slope tensor, the very tensor the update changes in place)
+        self.f = [ACTIVATIONS[name] for name in names]
         fixed = {"leaky_relu": dict(slope=negative_slope),
                  "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
         self.f_kw = [dict(slope=self.p[l]) if names[l] == "prelu" else fixed.get(names[l], {})
                      for l in range(L)]
+        # The loss, then the optimizer and its state: one dict per parameter, filled
+        # on the parameter's first update
         self.loss_fn = LOSSES[loss]
         self.optimizer = OPTIMIZERS[optimizer]
         self.lr = lr
         self.settings = dict(momentum=momentum, dampening=dampening, nesterov=nesterov,
                              weight_decay=weight_decay, alpha=alpha, centered=centered, betas=betas, eps=eps)
-        self.state = {}  # the optimizer's state, one dict per parameter, filled on its first update
+        self.state = {}
 
     # ========================================================================
     # Phase 1: forward

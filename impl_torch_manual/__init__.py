@@ -1,4 +1,4 @@
-"""torch tensors, gradients by hand. The lesson is mlp.py: read it top to bottom."""
+"""torch tensors, gradients by hand. Read seed.py, then mlp.py, then activations.py, losses.py, optimizers.py."""
 
 from .mlp import MLP
 

@@ -1,3 +1,3 @@
-from .mlp import main
+from .seed import main
 
 main()

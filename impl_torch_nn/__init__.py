@@ -1,4 +1,4 @@
-"""nn.Sequential + nn loss + torch.optim. The lesson is mlp.py: read it top to bottom."""
+"""nn.Sequential + nn loss + torch.optim. Read seed.py, then mlp.py, then activations.py, losses.py, optimizers.py."""
 
 from .mlp import MLP, make_loader
 

@@ -22,75 +22,18 @@ Assign it: `x = x.to(device)`. Modules differ: `model.to(device)` moves the
 parameters in place (and returns the model), so there the call alone works.
 Here the layers are made on the device (`nn.Linear(..., device=device)`) and
 every input is moved by assignment. Saving and loading: see checkpoint.py.
+
+Read seed.py first: the two-layer net of seeds 001 and 002 in a few lines. The
+catalogue this file picks from by name is beside it: activations, losses, optimizers.
 """
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-# ============================================================================
-# Activations: modules; autograd knows each derivative
-# ============================================================================
-# At a kink (z == 0) torch's derivatives are: ReLU 0, leaky ReLU and PReLU their slope.
-
-ACTIVATIONS = {
-    "identity": None,           # no module at all: a_l = z_l
-    "relu": nn.ReLU,            # gradient 0 at z == 0
-    "leaky_relu": nn.LeakyReLU,
-    "prelu": nn.PReLU,          # holds its slope as a parameter, 0.25 to start
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
-    "softplus": nn.Softplus,    # linear where β·z > threshold
-}
-
-# ============================================================================
-# Losses: modules; autograd knows ∂L/∂ŷ
-# ============================================================================
-
-
-class HalfSSELoss(nn.MSELoss):
-    """½·Σ(ŷ − y)²: torch has no such module, so we make one from MSELoss."""
-
-    def __init__(self):
-        super().__init__(reduction="sum")
-
-    def forward(self, yhat, y):
-        return 0.5 * super().forward(yhat, y)
-
-
-LOSSES = {
-    "half_sse": HalfSSELoss,                           # ½·Σ(ŷ − y)²
-    "sse": lambda: nn.MSELoss(reduction="sum"),        # Σ(ŷ − y)²
-    "mse": nn.MSELoss,                                 # mean over all N·n_L
-    "l1": nn.L1Loss,                                   # mean |ŷ − y|
-    "cross_entropy": nn.CrossEntropyLoss,              # logits (N, C), class indices (N,)
-    "bce_with_logits": nn.BCEWithLogitsLoss,           # logits and targets in [0, 1]
-}
-
-# ============================================================================
-# Optimizers: torch.optim owns the update of every parameter
-# ============================================================================
-
-
-def sgd(params, *, lr, momentum, dampening, nesterov, weight_decay, **unused):
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                           weight_decay=weight_decay)
-
-
-def rmsprop(params, *, lr, alpha, eps, momentum, centered, weight_decay, **unused):
-    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered,
-                               weight_decay=weight_decay)
-
-
-def adam(params, *, lr, betas, eps, weight_decay, **unused):
-    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-
-def adamw(params, *, lr, betas, eps, weight_decay, **unused):
-    return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-
-OPTIMIZERS = {"sgd": sgd, "rmsprop": rmsprop, "adam": adam, "adamw": adamw}
+from .activations import ACTIVATIONS
+from .losses import LOSSES
+from .optimizers import OPTIMIZERS
 
 # ============================================================================
 # The network: parameters and optimizer settings
@@ -98,10 +41,18 @@ OPTIMIZERS = {"sgd": sgd, "rmsprop": rmsprop, "adam": adam, "adamw": adamw}
 
 
 class MLP:
-    def __init__(self, weights, biases=None, *, activation="relu", output_activation="identity",
-                 loss="sse", optimizer="sgd", lr=1e-6, momentum=0.0, dampening=0.0,
-                 nesterov=False, weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999),
-                 eps=1e-8, negative_slope=0.01, softplus_beta=1.0, softplus_threshold=20.0, device="cpu"):
+    def __init__(self, weights, biases=None, *,
+                 # the layers: f of the hidden layers and of the last one, and f's settings
+                 activation="relu", output_activation="identity",
+                 negative_slope=0.01, softplus_beta=1.0, softplus_threshold=20.0,
+                 # the loss
+                 loss="sse",
+                 # the optimizer and its settings; each optimizer reads those it has
+                 optimizer="sgd", lr=1e-6, momentum=0.0, dampening=0.0, nesterov=False,
+                 weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999), eps=1e-8,
+                 device="cpu"):                            # where the tensors live
+        # The parameters live in the layers: each nn.Linear holds W_l (n_l, n_{l-1}) and
+        # b_l (n_l,), set to the given values; a PReLU module holds its slope p_l (1,).
         layers = []
         L = len(weights)
         dtype = weights[0].dtype
@@ -121,8 +72,9 @@ class MLP:
                 layers.append(ACTIVATIONS[name](**settings.get(name, {})))
         self.model = nn.Sequential(*layers)
         self.device = device
+        # The loss, then the optimizer: model.parameters() holds every nn.Linear's
+        # weight and bias and every PReLU's slope
         self.loss_fn = LOSSES[loss]()
-        # model.parameters() holds every nn.Linear's weight and bias and every PReLU's slope
         self.optimizer = OPTIMIZERS[optimizer](
             self.model.parameters(), lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
             weight_decay=weight_decay, alpha=alpha, centered=centered, betas=betas, eps=eps)

@@ -13,8 +13,8 @@ import pytest
 import sympy
 import torch
 
-import impl_numpy.mlp as np_lesson
-import impl_torch_manual.mlp as tm_lesson
+import impl_numpy.activations as np_lesson
+import impl_torch_manual.activations as tm_lesson
 from parity.spec import ACTIVATIONS
 
 z = sympy.Symbol("z", real=True)

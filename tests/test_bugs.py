@@ -7,6 +7,7 @@ single phase, written out in full) and runs it against the others.
 import numpy as np
 import pytest
 
+import impl_numpy.activations as np_activations
 import impl_numpy.mlp as np_lesson
 import impl_torch_autograd.mlp as ag_lesson
 import impl_torch_manual.mlp as tm_lesson
@@ -37,8 +38,8 @@ class MissingTranspose(tm_lesson.MLP):
 class ReluMaskAtZero(np_lesson.MLP):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        textbook = (np_lesson.relu, lambda z: (z >= 0).astype(z.dtype))   # bug: grad_h[h < 0] = 0
-        self.f = [textbook if f[0] is np_lesson.relu else f for f in self.f]
+        textbook = (np_activations.relu, lambda z: (z >= 0).astype(z.dtype))   # bug: grad_h[h < 0] = 0
+        self.f = [textbook if f[0] is np_activations.relu else f for f in self.f]
 
 
 class GradientsAccumulate(ag_lesson.MLP):

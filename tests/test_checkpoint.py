@@ -13,12 +13,12 @@ import impl_numpy.mlp as np_lesson
 import impl_torch_nn.checkpoint as nn_ckpt
 import impl_torch_nn.mlp as nn_lesson
 from parity import checkpoint as ck
-from parity import lockstep, tolerance
+from parity import lockstep
 from parity.examples.common import predict
 from parity.problem import make_problem
 from parity.spec import Spec
-from parity.styles import STYLES, build
-from parity.tolerance import tolerance
+from parity.styles import STYLES, build, nn_state_keys
+from parity.tolerance import compare_arrays, tolerance
 
 FORMATS = [".safetensors", ".npz", ".pt"]
 SPEC = Spec(name="ckpt", sizes=(3, 4, 2), activation="tanh", bias=True, loss="mse", lr=0.1, n_samples=6,
@@ -59,7 +59,7 @@ def test_any_style_round_trips_into_every_style(src, fmt, dtype, tmp_path):
             np.testing.assert_array_equal(predict(target, x), want)   # the same code: bit for bit
         else:                                                          # other code: within the policy
             scale = float(np.max(np.abs(want)))                      # the policy's scale: the tensor's size
-            err, idx, _, _ = tolerance.compare_arrays(predict(target, x), want, scale, tolerance(dtype))
+            err, idx, _, _ = compare_arrays(predict(target, x), want, scale, tolerance(dtype))
             assert err <= tolerance(dtype), f"{src}->{dst}: prediction differs by {err:.3g} at {idx}"
 
 
@@ -98,8 +98,17 @@ def test_prelu_slopes_round_trip_between_every_pair(fmt, tmp_path):
                          ids=["tanh-bias", "no-bias", "sigmoid-out", "identity", "prelu"])
 def test_the_pt_names_are_the_nn_lessons_state_dict_keys(spec):
     nn_style = build("torch_nn", make_problem(spec.replace(n_samples=2)))
-    assert set(ck._nn_names(spec).values()) == set(nn_style.net.model.state_dict())
-    assert ck._nn_names(spec) == ck._nn_keys(nn_style)
+    keys = nn_state_keys(spec)
+    state = nn_style.net.model.state_dict()
+    assert set(keys.values()) == set(state)
+    # each name points at the very tensor the harness reads as that parameter
+    W, b = nn_style.parameters()
+    p, _ = nn_style.slopes()
+    for l in range(spec.depth):
+        named = [(f"W{l + 1}", W[l])] + ([(f"b{l + 1}", b[l])] if spec.bias else []) \
+            + ([(f"p{l + 1}", p[l])] if p[l] is not None else [])
+        for name, tensor in named:
+            assert state[keys[name]].data_ptr() == tensor.data_ptr(), name
 
 
 # ---------------------------------------------------------------------------- files that do not fit

@@ -12,7 +12,9 @@ import torch
 
 import impl_numpy.mlp as np_lesson
 import impl_torch_autograd.mlp as ag_lesson
+import impl_torch_autograd.optimizers as ag_optimizers
 import impl_torch_manual.mlp as tm_lesson
+import impl_torch_manual.optimizers as tm_optimizers
 from parity import lockstep
 from parity.problem import make_problem
 from parity.spec import Spec
@@ -84,7 +86,7 @@ def test_adam_without_bias_correction_is_pinned_to_the_first_update():
 def test_adamw_with_coupled_weight_decay_is_pinned_to_the_first_update():
     # AdamW written as Adam: the decay goes into g (and through m and v) instead of shrinking θ
     def coupled(theta, g, state, **settings):
-        tm_lesson.adam(theta, g, state, **settings)
+        tm_optimizers.adam(theta, g, state, **settings)
     report = lockstep.run(net(optimizer="adamw", weight_decay=0.1),
                          mlp_classes={"torch_manual": with_optimizer(tm_lesson, coupled)})
     d = pinned(report, "torch_manual")
@@ -122,7 +124,7 @@ def test_textbook_momentum_is_pinned_to_the_step_where_lr_changes():
 
 
 def rmsprop_keras_alpha(theta, g, state, *, alpha, **settings):
-    ag_lesson.rmsprop(theta, g, state, alpha=0.9, **settings)   # bug: Keras's rho = 0.9, not torch's 0.99
+    ag_optimizers.rmsprop(theta, g, state, alpha=0.9, **settings)   # bug: Keras's rho = 0.9, not torch's 0.99
 
 
 def test_rmsprop_with_another_libraries_default_alpha_is_pinned_to_the_first_update():
@@ -190,7 +192,7 @@ def test_batches_in_file_order_against_a_shuffled_dataloader_are_pinned_to_x(mon
         for step in range(steps):
             start = (step * spec.batch_size) % n_rows
             yield np.arange(start, min(start + spec.batch_size, n_rows))
-    monkeypatch.setattr(harness, "batches", in_order)
+    monkeypatch.setattr(lockstep, "batches", in_order)
     report = lockstep.run(net(batch_size=2, shuffle=True, n_samples=5, steps=3))
     d = report.first
     assert (d.step, d.phase, d.tensor) == (0, "forward", "x")

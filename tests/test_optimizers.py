@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-import impl_numpy.mlp as np_lesson
-import impl_torch_autograd.mlp as ag_lesson
-import impl_torch_manual.mlp as tm_lesson
+import impl_numpy.optimizers as np_lesson
+import impl_torch_autograd.optimizers as ag_lesson
+import impl_torch_manual.optimizers as tm_lesson
 
 DEFAULTS = dict(momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, alpha=0.99, centered=False,
                 betas=(0.9, 0.999), eps=1e-8)

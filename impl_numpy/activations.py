@@ -1,0 +1,94 @@
+"""Activations of style 1 (NumPy, everything by hand): f(z) and its derivative f'(z), by name.
+
+mlp.py looks up each layer's activation in ACTIVATIONS.
+"""
+
+import numpy as np
+
+# ============================================================================
+# Activations: f(z) and its derivative f'(z), elementwise
+# ============================================================================
+# At a kink (z == 0) we use the derivative torch uses, so that all four styles
+# agree even where a pre-activation is exactly 0.
+
+
+def identity(z):
+    return z
+
+
+def identity_grad(z):
+    return np.ones_like(z)
+
+
+def relu(z):
+    return np.maximum(z, 0)
+
+
+def relu_grad(z):
+    # f'(z) = 1 where z > 0, else 0, and 0 at z == 0 exactly, as nn.ReLU does.
+    # The textbook `grad_h[h < 0] = 0` leaves f'(0) = 1: it disagrees with torch
+    # wherever a pre-activation is exactly 0 (easy to hit with integer data).
+    return (z > 0).astype(z.dtype)
+
+
+def leaky_relu(z, slope=0.01):
+    return np.where(z > 0, z, slope * z)               # z for z > 0, slope·z otherwise
+
+
+def leaky_relu_grad(z, slope=0.01):
+    # 1 for z > 0, else the slope: at z == 0 torch takes the slope, as here.
+    return np.where(z > 0, 1.0, slope).astype(z.dtype)
+
+
+# PReLU is leaky ReLU whose slope is a parameter p_l, learned like W_l and b_l
+# (one per layer, starting at 0.25 as nn.PReLU() does):
+#     ∂L/∂slope = Σ over the batch and units of ∂L/∂a ⊙ (0 where z > 0, else z)
+prelu, prelu_grad = leaky_relu, leaky_relu_grad
+
+
+def prelu_slope_grad(z, da):
+    return np.sum(np.where(z > 0, 0.0, z) * da).reshape(1)   # (1,), the slope's shape
+
+
+def sigmoid(z):
+    with np.errstate(over="ignore"):  # exp(-z) = inf for z << 0 gives 1/inf = 0, which is right
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def sigmoid_grad(z):
+    s = sigmoid(z)
+    return s * (1.0 - s)  # σ'(z) = σ(z)(1 − σ(z)), not σ(z)
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def tanh_grad(z):
+    t = np.tanh(z)
+    return 1.0 - t * t  # tanh'(z) = 1 − tanh²(z)
+
+
+def softplus(z, beta=1.0, threshold=20.0):
+    # log(1 + exp(β·z)) / β, and just z where β·z > threshold (as torch does: there
+    # the two agree to rounding, and exp would overflow). log1p keeps small values exact.
+    with np.errstate(over="ignore"):
+        return np.where(beta * z > threshold, z, np.log1p(np.exp(beta * z)) / beta)
+
+
+def softplus_grad(z, beta=1.0, threshold=20.0):
+    # σ(β·z) = e/(e + 1) with e = exp(β·z); 1 where β·z > threshold (the linear part)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.exp(beta * z)
+        return np.where(beta * z > threshold, 1.0, e / (e + 1.0)).astype(z.dtype)
+
+
+ACTIVATIONS = {
+    "identity": (identity, identity_grad),
+    "relu": (relu, relu_grad),
+    "leaky_relu": (leaky_relu, leaky_relu_grad),
+    "prelu": (prelu, prelu_grad),
+    "sigmoid": (sigmoid, sigmoid_grad),
+    "tanh": (tanh, tanh_grad),
+    "softplus": (softplus, softplus_grad),
+}
