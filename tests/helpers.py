@@ -12,9 +12,10 @@ def preset_run(name, steps, **changes):
     return lockstep.run(preset(name, **changes), steps=steps)
 
 
-def assert_agree(report, steps=None):
+def assert_agree(report, steps=None, where=""):
     """Every pair of styles agreed after every phase of every step, and the run did not diverge."""
-    assert report.first is None, report.first.sentence()
-    assert report.diverged is None, report.diverged.sentence(report.spec)
+    head = f"{where}: " if where else ""
+    assert report.first is None, head + report.first.sentence()
+    assert report.diverged is None, head + report.diverged.sentence(report.spec)
     if steps is not None:
-        assert report.steps_run == steps, f"ran {report.steps_run} of {steps} steps"
+        assert report.steps_run == steps, f"{head}ran {report.steps_run} of {steps} steps"

@@ -11,6 +11,7 @@ import pytest
 import impl_numpy.mlp as np_lesson
 from parity import lockstep, tolerance
 from parity.spec import Spec, three_layer
+from tests.helpers import assert_agree
 
 
 class SignFlipFromStep7(np_lesson.MLP):
@@ -120,4 +121,4 @@ def test_record_is_read_in_the_styles_own_dtype(style, phase):
 def test_recorded_tensors_are_copies_not_references(monkeypatch):
     monkeypatch.setattr(lockstep, "MAX_BLOCK", 25)
     report = lockstep.run(three_layer(steps=12), mlp_classes={"numpy": GradientsKeptAndChangedInPlace})
-    assert report.ok, report.first
+    assert_agree(report)

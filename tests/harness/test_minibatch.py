@@ -7,6 +7,7 @@ import torch
 import impl_torch_nn
 from parity import lockstep
 from parity.spec import Spec
+from tests.helpers import assert_agree
 
 
 def spec(**changes):
@@ -49,7 +50,7 @@ def test_every_pair_agrees_over_two_epochs_of_mini_batches(changes):
     report = lockstep.run(s, lr_schedule={4: s.lr / 2})
     assert report.steps_run == 7
     assert ("forward", "x") in report.tensors                    # the batches themselves were compared
-    assert report.ok, report.first.sentence() if report.first else report.diverged.sentence(s)
+    assert_agree(report)
 
 
 def test_the_batches_change_the_result():

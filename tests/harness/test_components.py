@@ -12,6 +12,7 @@ import pytest
 from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
 from parity.styles import PHASES, STYLES
 from parity.tolerance import tolerance
+from tests.helpers import assert_agree
 from tools.measure_tolerance import LR_CHANGE, STEPS, grid, run_grid_row
 
 PAIRS = list(itertools.combinations(STYLES, 2))
@@ -36,14 +37,13 @@ def test_the_grid_covers_every_pair_of_factor_values():
 def test_every_pair_agrees_at_every_step_and_phase(row):
     report = run_grid_row(*row)
     assert report.tol == tolerance(row[4], row[2])    # the written policy, nothing looser
-    assert report.diverged is None, report.diverged.sentence(report.spec)
-    assert report.steps_run == STEPS > LR_CHANGE
+    assert_agree(report, steps=STEPS)
+    assert STEPS > LR_CHANGE
     assert {phase for phase, _ in report.tensors} == set(PHASES)
     names = {name for _, name in report.tensors}
     act = row[0]
     if act == "prelu":                       # the slope, its gradient and its update are compared too
         assert {"p1", "dp1"} <= names
-    assert report.first is None, report.first.sentence()
     assert report.error_array().max() <= report.tol
     # the net learned something: the loss fell (the same in every style, as just shown)
     losses = report.losses["torch_nn"]
@@ -56,7 +56,4 @@ def test_the_full_grid_agrees(act, loss):
     # activation and loss, 32 runs of 20 steps with the lr change, all pairs, every phase.
     for opt, bias, dtype, variant in itertools.product(OPTIMIZERS, (False, True), DTYPES, (0, 1)):
         report = run_grid_row(act, loss, opt, bias, dtype, variant)
-        where = _id((act, loss, opt, bias, dtype, variant))
-        assert report.diverged is None, f"{where}: {report.diverged.sentence(report.spec)}"
-        assert report.steps_run == STEPS, where
-        assert report.first is None, f"{where}: {report.first.sentence()}"
+        assert_agree(report, steps=STEPS, where=_id((act, loss, opt, bias, dtype, variant)))

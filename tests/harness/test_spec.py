@@ -1,4 +1,5 @@
-"""Bad settings for the new activations, losses, optimizers and batches are refused before any step."""
+"""Bad input stops before any work, with a message that names the problem and the fix:
+the seed nets' settings, then the activations, losses, optimizers and batches of seeds 002-004."""
 
 import numpy as np
 import pytest
@@ -7,10 +8,94 @@ import impl_numpy.mlp
 import impl_torch_autograd.mlp
 import impl_torch_manual.mlp
 import impl_torch_nn.mlp
+from parity import lockstep
 from parity.problem import make_problem
-from parity.spec import OPTIMIZERS, Spec, SpecError
+from parity.spec import ACTIVATIONS, LOSSES, OPTIMIZERS, Spec, SpecError, preset, three_layer, two_layer
+
 
 LESSONS = [impl_numpy.mlp, impl_torch_manual.mlp, impl_torch_autograd.mlp, impl_torch_nn.mlp]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda m: m.__name__.split(".")[0])
+def test_every_lesson_knows_exactly_the_spec_names(lesson):
+    assert tuple(lesson.ACTIVATIONS) == ACTIVATIONS
+    assert tuple(lesson.LOSSES) == LOSSES
+
+
+@pytest.mark.parametrize("changes, words", [
+    (dict(activation="relux"), ["unknown activation 'relux'", "relu", "sigmoid"]),
+    (dict(loss="cross"), ["unknown loss 'cross'", "half_sse", "mse"]),
+    (dict(optimizer="adamx"), ["unknown optimizer 'adamx'", "sgd"]),
+    (dict(dtype="float16"), ["unknown dtype 'float16'", "float32", "float64"]),
+    (dict(lr=-0.1), ["lr", "positive"]),
+    (dict(lr=float("nan")), ["lr must be a finite number"]),
+    (dict(lr="0.1"), ["lr must be a finite number"]),
+    (dict(momentum=1.0), ["momentum", "[0, 1)"]),
+    (dict(steps=-1), ["steps must be an integer >= 0"]),
+    (dict(sizes=(2, 0, 1)), ["sizes[1] = 0", "positive integer"]),
+    (dict(sizes=(3,)), ["at least two layer widths"]),
+    (dict(batch_size=0), ["batch_size must be an integer >= 1"]),
+    (dict(nesterov=True), ["nesterov needs momentum > 0"]),
+    (dict(colour="red"), ["unknown spec field(s) colour"]),
+], ids=lambda v: str(v) if isinstance(v, dict) else "")
+def test_bad_spec_is_refused_with_the_valid_choices(changes, words):
+    with pytest.raises(SpecError) as info:
+        three_layer(**changes)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_unknown_preset():
+    with pytest.raises(SpecError, match="unknown preset 'four-layer': choose one of three-layer, two-layer"):
+        preset("four-layer")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(x=np.ones((1, 3))), ["x has shape (1, 3), expected (N, 2)"]),
+    (dict(x=np.ones(2)), ["x has shape (2,)", "x.reshape(1, -1)"]),
+    (dict(y=np.ones((1, 2))), ["y has shape (1, 2), expected (1, 1)"]),
+    (dict(y=np.ones((2, 1))), ["x has 1 rows but y has 2"]),
+    (dict(x=np.array([[1.0, np.nan]])), ["x holds NaN or inf at index [0, 1]"]),
+    (dict(weights=[np.ones((3, 2)), np.ones((3, 2)), np.ones((1, 2))]),
+     ["W2 has shape (3, 2), expected (2, 3)", "must chain"]),
+    (dict(weights=[np.ones((3, 2))]), ["1 weight matrices for sizes (2, 3, 2, 1): expected 3"]),
+    (dict(biases=[np.ones(3), np.ones(2), np.ones(1)]), ["bias off"]),
+])
+def test_bad_data_or_weights_are_refused_before_any_step(kwargs, words):
+    with pytest.raises(SpecError) as info:
+        make_problem(three_layer(), **kwargs)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_unknown_style_is_refused_before_any_step():
+    with pytest.raises(SpecError, match="unknown style 'jax'"):
+        lockstep.run(three_layer(), styles=("numpy", "jax"))
+
+
+def test_presets_match_the_seeds():
+    s3 = three_layer()
+    assert (s3.sizes, s3.activation, s3.loss, s3.bias, s3.lr, s3.steps) == ((2, 3, 2, 1), "identity", "half_sse",
+                                                                           False, 0.1, 50)
+    s2 = two_layer()
+    assert (s2.sizes, s2.activation, s2.loss, s2.lr, s2.steps, s2.n_samples) == ((1000, 100, 10), "relu", "sse",
+                                                                              1e-6, 500, 64)
+    p = make_problem(s2)
+    assert p.weights[0].shape == (100, 1000) and p.weights[1].shape == (10, 100)   # nn.Linear layout
+    assert p.x.shape == (64, 1000) and p.y.shape == (64, 10)
+    # the same seed gives the same numbers; another seed other numbers
+    np.testing.assert_array_equal(make_problem(s2).weights[0], p.weights[0])
+    assert not np.array_equal(make_problem(s2.replace(seed=1)).weights[0], p.weights[0])
+
+
+def test_spec_is_checked_when_built_directly():
+    with pytest.raises(SpecError, match="unknown activation"):
+        Spec(activation="swish")
+
+
+# ----------------------------------------------------------------------------
+# Activations, losses, optimizers and batches (seeds 002-004)
+# ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda m: m.__name__.split(".")[0])

@@ -18,6 +18,7 @@ from parity.problem import make_problem
 from parity.spec import three_layer, two_layer
 from parity.styles import STYLES, build
 from parity.tolerance import tolerance
+from tests.helpers import assert_agree
 
 TORCH_LESSONS = {"torch_manual": tm_lesson, "torch_autograd": ag_lesson, "torch_nn": nn_lesson}
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -77,7 +78,8 @@ def test_cuda_styles_agree_with_numpy_on_the_cpu(name, steps, dtype):
     spec = three_layer(dtype=dtype, bias=True) if name == "three-layer" else two_layer(dtype=dtype)
     report = lockstep.run(spec, STYLES, steps=steps, device="cuda")   # NumPy stays on the CPU
     assert report.built["torch_nn"].net.model[0].weight.device.type == "cuda"
-    assert report.ok and report.tol == tolerance(dtype), report.first and report.first.sentence()
+    assert_agree(report)
+    assert report.tol == tolerance(dtype)
 
 
 @cuda
