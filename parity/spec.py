@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 # The names every style understands. The lessons each keep their own table of
-# these (a lesson does not import the harness); tests/test_spec.py checks that
+# these (a lesson does not import the harness); tests/harness/test_spec.py checks that
 # each lesson's table holds exactly these names.
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "prelu", "sigmoid", "tanh", "softplus")
 LOSSES = ("half_sse", "sse", "mse", "l1", "cross_entropy", "bce_with_logits")

@@ -58,8 +58,8 @@ Measured over the full product of 7 activations × 6 losses × 4 optimizers (two
 settings each: SGD with momentum and Nesterov or dampening, RMSprop with
 momentum or centered, Adam with L2 decay or other betas, AdamW with two decays)
 × bias on/off × both dtypes: 1344 runs of a 3-4-3 net, N = 5, 20 steps with the
-learning rate halved at step 10 (the settings of tests/curriculum.py; run
-`python -m tests.curriculum` to measure again, `--grid` for the 42 runs the
+learning rate halved at step 10 (the settings of tools/measure_tolerance.py; run
+`python -m tools.measure_tolerance` to measure again, `--grid` for the 42 runs the
 suite makes):
 
     dtype     largest error   where
@@ -70,7 +70,7 @@ suite makes):
 Both within the tolerances above. Each hand-written optimizer alone, fed the
 same gradients as torch.optim for 30 steps with an lr change, differs from it
 by 1.1e-16 to 2.2e-16 (float64) and 2.9e-08 to 1.5e-07 (float32) of the
-parameter's size (tests/test_optimizers.py): about one rounding unit, because
+parameter's size (tests/lessons/test_optimizers.py): about one rounding unit, because
 torch fuses a multiply and an add (add with alpha, addcmul, addcdiv, lerp)
 where the lessons round twice.
 
@@ -112,7 +112,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # Largest scaled error measured across all pairs, phases and tensors
-# (preset, dtype, steps) -> error; see the module docstring. tests/test_tolerance.py re-measures them.
+# (preset, dtype, steps) -> error; see the module docstring. tests/harness/test_tolerance.py re-checks them;
+# python -m tools.measure_tolerance --presets measures them again.
 MEASURED = {
     ("three-layer", "float64", 50): 8.9e-16,
     ("three-layer", "float32", 50): 1.3e-07,

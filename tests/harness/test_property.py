@@ -3,7 +3,7 @@
 float64 only: in float32 a gradient that is exactly 0 in exact arithmetic (an L1
 loss whose ±1 signs balance over an even batch) comes out as 0 in one style
 and as rounding noise in another, and Adam or RMSprop divide it by its own
-size; see parity.tolerance. The grid (tests/test_curriculum.py) covers float32
+size; see parity.tolerance. The grid (tests/harness/test_components.py) covers float32
 with batches where that cannot happen.
 """
 
