@@ -31,12 +31,12 @@ def train_step(x, y, W1, W2, lr):
     # Phase 2: loss
     loss = torch.sum((y_pred - y) ** 2)    # Σ(ŷ − y)², a 0-d tensor
     # Phase 3: backward
+    W1.grad = W2.grad = None               # backward() adds to .grad: start from nothing
     loss.backward()                        # W1.grad (H, D_in), W2.grad (D_out, H)
     # Phase 4: update, in place, as torch.optim.SGD writes it
     with torch.no_grad():                  # the update is not part of the model
         W1.add_(W1.grad, alpha=-lr)        # W1 ← W1 − lr·∂L/∂W1
         W2.add_(W2.grad, alpha=-lr)
-    W1.grad = W2.grad = None               # backward() adds to .grad: clear it for the next step
     return loss
 
 

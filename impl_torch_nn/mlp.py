@@ -56,7 +56,7 @@ class MLP:
         layers = []
         L = len(weights)
         dtype = weights[0].dtype
-        settings = {"leaky_relu": dict(negative_slope=negative_slope),   # each activation module's settings
+        fixed = {"leaky_relu": dict(negative_slope=negative_slope),      # each activation module's settings
                     "prelu": dict(num_parameters=1, init=0.25, device=device, dtype=dtype),
                     "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
         for l, W in enumerate(weights):
@@ -69,7 +69,7 @@ class MLP:
             layers.append(linear)
             name = activation if l < L - 1 else output_activation
             if ACTIVATIONS[name] is not None:
-                layers.append(ACTIVATIONS[name](**settings.get(name, {})))
+                layers.append(ACTIVATIONS[name](**fixed.get(name, {})))
         self.model = nn.Sequential(*layers)
         self.device = device
         # The loss, then the optimizer: model.parameters() holds every nn.Linear's
@@ -140,7 +140,7 @@ def make_loader(x, y, batch_size, *, shuffle=True, seed=0):
 
 
 # ============================================================================
-# Train: the two-layer net of seed 001 (1000-100-10, ReLU, no bias, Σ(ŷ−y)²)
+# Train: the two-layer net of seeds 001 and 002 (1000-100-10, ReLU, no bias, Σ(ŷ−y)²)
 # ============================================================================
 
 

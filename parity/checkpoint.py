@@ -46,10 +46,6 @@ def format_of(path):
     return FORMATS[suffix]
 
 
-def _activation(spec, l):
-    return spec.activation if l < spec.depth - 1 else spec.output_activation
-
-
 def expected(spec: Spec):
     """{name: shape} of every parameter the spec defines, in order."""
     out = {}
@@ -57,7 +53,7 @@ def expected(spec: Spec):
         out[f"W{l + 1}"] = (spec.sizes[l + 1], spec.sizes[l])
         if spec.bias:
             out[f"b{l + 1}"] = (spec.sizes[l + 1],)
-        if _activation(spec, l) == "prelu":
+        if spec.activation_of(l + 1) == "prelu":
             out[f"p{l + 1}"] = (1,)                     # nn.PReLU(num_parameters=1)
     return out
 

@@ -33,6 +33,15 @@ class Diverged:
     input_size: float = math.nan   # λ: the largest squared size of a batch of inputs
     depth: int = 1                 # linear layers in the net
 
+    def find_cause(self, spec, x, lr_schedule=None):
+        """Fill in what the sentence needs: the lr in force at the step, the stable limit on inputs x, the depth."""
+        self.lr = spec.lr
+        for when in sorted(lr_schedule or {}):
+            if when <= self.step:
+                self.lr = lr_schedule[when]
+        self.lr_limit, self.input_size = stable_lr(spec, x)
+        self.depth = spec.depth
+
     def sentence(self, spec=None):
         what = "is not finite" if not math.isfinite(self.loss) else \
             f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"

@@ -48,11 +48,6 @@ NOTES = {"1[": "1[z > 0] is 1 where z > 0, else 0 (also at z = 0 exactly, as nn.
 # ---------------------------------------------------------------------------
 
 
-def activation_of(spec, l):
-    """The activation of layer l: the hidden one, or the output one for the last layer."""
-    return spec.activation if l < spec.depth else spec.output_activation
-
-
 def layer_input(l):
     """The input of layer l: x for the first layer, a_{l−1} after it."""
     return "x" if l == 1 else f"a{l - 1}"
@@ -98,7 +93,7 @@ def pre_activation(spec, l):
 
 
 def activation(spec, l):
-    act = activation_of(spec, l)
+    act = spec.activation_of(l)
     out = f"a{l} = {function(act, f'z{l}')}" if act != "identity" else f"a{l} = z{l} (identity)"
     return out + (" = ŷ" if l == spec.depth else "")
 
@@ -109,7 +104,7 @@ def loss(spec):
 
 def delta(spec, l, fprime=None):
     """dz_l = δ_l = ∂L/∂z_l. `fprime` replaces f'(z_l) as written (a diagnosis's fix writes the mask it means)."""
-    act = activation_of(spec, l)
+    act = spec.activation_of(l)
     fp = fprime if fprime is not None else ("" if act == "identity" else derivative(act, f"z{l}"))
     if l == spec.depth:
         dl = loss_gradient(spec)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
-from .divergence import Diverged, exploded, stable_lr
+from .divergence import Diverged, exploded
 from .styles import PHASES, STYLES, as_float64, build, split_name
 from .tolerance import HUGE, Disagreement, compare_arrays, finite_error, tolerance
 
@@ -119,8 +119,7 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     if len(set(styles)) != len(styles):
         raise SpecError(f"a style is named twice in {styles}: name each once")
     problem = problem or make_problem(spec)
-    if problem.spec is not spec:
-        spec = problem.spec
+    spec = problem.spec
     steps = spec.steps if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise SpecError(f"steps must be an integer >= 0, got {steps!r}")
@@ -181,13 +180,7 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     if bar is not None:
         bar.close()
     if report.diverged is not None:
-        d = report.diverged
-        d.lr = spec.lr
-        for when in sorted(lr_schedule or {}):
-            if when <= d.step:
-                d.lr = lr_schedule[when]
-        d.lr_limit, d.input_size = stable_lr(spec, x_all)
-        d.depth = spec.depth
+        report.diverged.find_cause(spec, x_all, lr_schedule)
     return report
 
 
@@ -226,7 +219,7 @@ def _compare_step(report, step, kept, pairs, index, scales, tol, stop_at_first):
                     if fast and peaks[a] < HUGE and peaks[b] < HUGE:     # (False for NaN)
                         e, idx, ae, re_ = finite_error(ra, rb, mags[a], mags[b], scale)
                     else:
-                        e, idx, ae, re_ = compare_arrays(ra, rb, scale, tol)
+                        e, idx, ae, re_ = compare_arrays(ra, rb, scale)
                     va = float(ra[idx]) if ra.shape == rb.shape else math.nan
                     vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
                 step_err[index[key], p] = e

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from .files import save_figure
+from .options import count
 from .spec import ACTIVATIONS, Spec
 from .styles import reference_activations
 
@@ -85,7 +86,7 @@ def optimizer_runs(epochs=12, n=1000, batch_size=32, lr=0.01, seed=1):
     return out
 
 
-def optimizers_png(path, runs):
+def optimizers_png(path, runs, epochs=12):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5))
     worst = 0.0
@@ -95,7 +96,7 @@ def optimizers_png(path, runs):
         worst = max(worst, float(report.error_array().max(initial=0.0)))
         agree = agree and report.ok
     ax.set_ylim(0, 0.2)
-    ax.set_xlabel("step (batches of 32, shuffled; 12 epochs)")
+    ax.set_xlabel(f"step (batches of 32, shuffled; {epochs} epochs)")
     ax.set_ylabel("mini-batch loss (MSE)")
     verdict = (f"all four styles agree at every step (largest scaled error {worst:.1e})" if agree
                else "the styles DISAGREE: run python -m parity compare")
@@ -115,7 +116,7 @@ def main(args):
     print(f"wrote {act}")
     opt = os.path.join(args.out, "optimizers.png")
     runs = optimizer_runs(epochs=args.epochs)
-    agree = optimizers_png(opt, runs)
+    agree = optimizers_png(opt, runs, epochs=args.epochs)
     for label, (losses, report) in runs.items():
         print(f"  {label:<9} loss {losses[0]:.4f} -> {losses[-1]:.4f} over {report.steps_run} steps, "
               f"styles {'agree' if report.ok else 'DISAGREE'}")
@@ -127,6 +128,6 @@ def add_parser(sub):
     """Register `pictures` on the command line's subparsers."""
     p = sub.add_parser("pictures", help="write seed 002's pictures: activations, and the loss of four optimizers")
     p.add_argument("--out", required=True, help="folder for the PNG files (made if missing)")
-    p.add_argument("--epochs", type=int, default=12, help="epochs of the optimizer comparison (default: 12)")
+    p.add_argument("--epochs", type=count("--epochs", 1, "12"), default=12, help="epochs of the optimizer comparison (default: 12)")
     p.set_defaults(func=main)
     return p

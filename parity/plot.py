@@ -68,7 +68,7 @@ def plot(reports, path):
         if rep.first is not None:
             d = rep.first
             ax_err.axvline(d.step, color="black", lw=1, ls=":")
-            ax_err.annotate(f"first divergence: step {d.step}\n{d.phase} {d.tensor}, {SHORT[d.pair[0]]} vs "
+            ax_err.annotate(f"first disagreement: step {d.step}\n{d.phase} {d.tensor}, {SHORT[d.pair[0]]} vs "
                             f"{SHORT[d.pair[1]]}", xy=(d.step, rep.tol), xytext=(0.45, 0.55),
                             textcoords="axes fraction", fontsize=8,
                             arrowprops=dict(arrowstyle="->", lw=0.8))

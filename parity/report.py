@@ -1,7 +1,7 @@
 """What `python -m parity compare` prints and writes: the terminal report and the JSON record.
 
 The terminal report of one run (one preset) is, in this order: a heading with
-the spec; on a disagreement, the first divergence in one sentence; the table of
+the spec; on a disagreement, the first disagreement in one sentence; the table of
 the largest scaled error per phase × tensor group (rows) and pair of styles
 (columns), each cell marked ok or FAIL against the tolerance; the loss of each
 style at a few steps; the time per step of each style; the verdict.
@@ -50,7 +50,7 @@ def per_step_seconds(report):
     return out
 
 
-def divergence_sentence(d):
+def disagreement_sentence(d):
     """The first disagreement as the terminal report prints it."""
     return f"The styles first disagree at {d.sentence()}."
 
@@ -66,7 +66,7 @@ def format_run(report, *, colour=False, device="cpu"):
     lines.append(_paint(f"== {spec.describe()}, {report.steps_run} steps on {device}, "
                         f"tolerance {report.tol:g}", BOLD, colour))
     if report.first is not None:
-        lines.append(_paint("DISAGREE: ", RED, colour) + divergence_sentence(report.first))
+        lines.append(_paint("DISAGREE: ", RED, colour) + disagreement_sentence(report.first))
     if report.diverged is not None:
         lines.append(_paint("DIVERGED: ", RED, colour) + report.diverged.sentence(spec))
 
@@ -160,7 +160,7 @@ def run_record(report, *, device="cpu"):
                  "pair": list(d.pair), "index": list(d.index), "value_a": _num(d.value_a),
                  "value_b": _num(d.value_b), "abs_err": _num(d.abs_err), "rel_err": _num(d.rel_err),
                  "error": _num(d.error), "tolerance": d.tol, "scale": _num(d.scale),
-                 "sentence": divergence_sentence(d)}
+                 "sentence": disagreement_sentence(d)}
     diverged = None
     if report.diverged is not None:
         dv = report.diverged

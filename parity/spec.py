@@ -146,6 +146,10 @@ class Spec:
         """L, the number of linear layers."""
         return len(self.sizes) - 1
 
+    def activation_of(self, layer):
+        """The activation of layer `layer` (1 … L, as in z1, W1): the hidden one, or the output one for the last."""
+        return self.activation if layer < self.depth else self.output_activation
+
     def replace(self, **changes):
         """A copy with some fields changed, checked again."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}

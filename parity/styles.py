@@ -53,9 +53,7 @@ def split_name(name):
 
 def _np(t):
     """A float64 NumPy copy of an array or tensor (on any device)."""
-    if hasattr(t, "detach"):
-        t = t.detach().cpu().numpy()
-    return np.array(t, dtype=np.float64, copy=True)
+    return _copy_as(t, np.float64)
 
 
 def _copy_as(t, dtype):
@@ -149,7 +147,7 @@ class Style:
     def get_parameters(self):
         """{'W1': array, 'b1': ..., 'p1': ...}: a copy of the parameters, NumPy arrays in the spec's dtype."""
         dtype = np.dtype(self.spec.dtype)
-        W, b = self.parameters()
+        W, b = self.weights_and_biases()
         p, _ = self.slopes()
         out = {}
         for l in range(self.spec.depth):
@@ -162,7 +160,7 @@ class Style:
 
     def set_parameters(self, arrays):
         """Copy {name: array} (checked against the spec by the caller) into the built style, in place."""
-        W, b = self.parameters()
+        W, b = self.weights_and_biases()
         p, _ = self.slopes()
         for l in range(self.spec.depth):
             targets = [(f"W{l + 1}", W[l])] + ([(f"b{l + 1}", b[l])] if self.spec.bias else []) \
@@ -205,7 +203,7 @@ class Style:
                     out[f"dp{l + 1}"] = copy(dp[l])
             return out
         if phase == "update":
-            W, b = self.parameters()
+            W, b = self.weights_and_biases()
             p, _ = self.slopes()
             out = {}
             for l in range(L):
@@ -224,7 +222,7 @@ class Style:
     def gradients(self):
         return self.net.dz, self.net.dW, self.net.db
 
-    def parameters(self):
+    def weights_and_biases(self):
         return self.net.W, self.net.b
 
     def slopes(self):
@@ -343,7 +341,7 @@ class TorchNNStyle(TorchStyle):
         db = [lin.bias.grad if lin.bias is not None else None for lin in self.linears]
         return [z.grad for z in self._z], dW, db
 
-    def parameters(self):
+    def weights_and_biases(self):
         W = [lin.weight for lin in self.linears]
         b = [lin.bias for lin in self.linears] if self.spec.bias else None
         return W, b
@@ -382,7 +380,7 @@ def nn_state_keys(spec):
         keys[f"W{l + 1}"] = f"{i}.weight"
         if spec.bias:
             keys[f"b{l + 1}"] = f"{i}.bias"
-        act = spec.activation if l < spec.depth - 1 else spec.output_activation
+        act = spec.activation_of(l + 1)
         if act == "prelu":
             keys[f"p{l + 1}"] = f"{i + 1}.weight"      # the PReLU module right after the Linear
         i += 1 if act == "identity" else 2

@@ -70,9 +70,9 @@ suite makes):
 Both within the tolerances above. Each hand-written optimizer alone, fed the
 same gradients as torch.optim for 30 steps with an lr change, differs from it
 by 1.1e-16 to 2.2e-16 (float64) and 2.9e-08 to 1.5e-07 (float32) of the
-parameter's size (tests/lessons/test_optimizers.py): about one rounding unit, because
-torch fuses a multiply and an add (add with alpha, addcmul, addcdiv, lerp)
-where the lessons round twice.
+parameter's size (tests/lessons/test_optimizers.py): about one rounding unit, where
+torch fuses a multiply and an add (addcmul, lerp; in NumPy also add with alpha
+and addcdiv) and a lesson rounds twice.
 
 Adaptive optimizers (RMSprop, Adam, AdamW): float64 tolerance 1e-10
 --------------------------------------------------------------------
@@ -146,7 +146,7 @@ def tolerance(dtype: str, optimizer: str = "sgd") -> float:
 # ---------------------------------------------------------------------------
 
 
-def compare_arrays(a, b, scale, tol):
+def compare_arrays(a, b, scale):
     """Scaled error of b against a, and where it is worst.
 
     Returns (error, index, abs_err, rel_err) at the worst element, where

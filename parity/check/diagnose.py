@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import formulas, styles
-from ..formulas import activation_of as _act
 from ..styles import split_name
 from ..tolerance import compare_arrays
 
@@ -95,7 +94,7 @@ class Context:
         return self.reads["backward"][f"dz{l + 1}"] @ self.W(l + 1)
 
     def f(self, l):
-        return styles.reference_activations()[_act(self.spec, l)]
+        return styles.reference_activations()[self.spec.activation_of(l)]
 
 
 def _square(m):
@@ -124,12 +123,12 @@ def _candidates(ctx):
         if spec.bias:
             add("missing_bias", "bias not added", ctx.a(l - 1) @ ctx.W(l).T,
                 f"your z{l} is {prev} @ W{l}ᵀ without b{l}", ref)
-        if l > 1 and _act(spec, l - 1) != "identity":
+        if l > 1 and spec.activation_of(l - 1) != "identity":
             add("pre_activation_used", f"layer {l} fed the pre-activation z{l - 1} instead of a{l - 1}",
                 ctx.z(l - 1) @ ctx.W(l).T + b, f"your z{l} is computed from z{l - 1}: the activation "
-                f"a{l - 1} = {_act(spec, l - 1)}(z{l - 1}) feeds the next layer", ref)
+                f"a{l - 1} = {spec.activation_of(l - 1)}(z{l - 1}) feeds the next layer", ref)
     elif group == "a":
-        act = _act(spec, l)
+        act = spec.activation_of(l)
         if act != "identity":
             add("activation_missing", f"activation {act} not applied", ctx.z(l),
                 f"your a{l} equals z{l}", ref)
@@ -138,7 +137,7 @@ def _candidates(ctx):
                 add("wrong_activation", f"{other} used where the reference applies {act}", fn(ctx.z(l)),
                     f"your a{l} is {other}(z{l})", ref)
     elif group == "dz":
-        act = _act(spec, l)
+        act = spec.activation_of(l)
         fn, fprime = ctx.f(l)
         da, z = ctx.da(l), ctx.z(l)
         src = formulas.upstream(spec, l)
@@ -175,7 +174,7 @@ def _candidates(ctx):
         add("transposed", "transposed gradient", exp.T,
             f"your dW{l} is the transpose of the reference's: {prev}ᵀ @ dz{l} has shape (n_{l - 1}, n_{l}); "
             f"the gradient has the shape of W{l}, (n_{l}, n_{l - 1})", ref)
-        if l > 1 and _act(spec, l - 1) != "identity":
+        if l > 1 and spec.activation_of(l - 1) != "identity":
             add("pre_activation_used", f"dW{l} built from the pre-activation z{l - 1} instead of a{l - 1}",
                 dz.T @ ctx.z(l - 1), f"your dW{l} is dz{l}ᵀ @ z{l - 1}; layer {l}'s input is a{l - 1}",
                 ref)
@@ -277,7 +276,7 @@ def _factor_why(ctx, key):
 def _close(a, b, scale, tol):
     if a is None or np.shape(a) != np.shape(b) or not np.all(np.isfinite(a)):
         return False
-    return compare_arrays(np.asarray(a, dtype=np.float64), b, scale, tol)[0] <= tol
+    return compare_arrays(np.asarray(a, dtype=np.float64), b, scale)[0] <= tol
 
 
 def _numbers(ctx):

@@ -196,7 +196,7 @@ def _compare(step, phase, name, expected, got, scale, tol, spec):
         if np.isfinite(expected[idx]):
             return Mismatch(kind="nonfinite", index=idx, expected=float(expected[idx]), got=float(got[idx]),
                             error=math.inf, **common)
-    e, idx, _, _ = compare_arrays(expected, got, scale, tol)
+    e, idx, _, _ = compare_arrays(expected, got, scale)
     if e > tol:
         return Mismatch(kind="value", index=idx, expected=float(expected[idx]), got=float(got[idx]), error=e,
                         **common)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import checkpoint, lockstep
+from ..report import disagreement_sentence
 from ..styles import LABELS, STYLES, build
 from ..tolerance import compare_arrays
 
@@ -79,7 +80,7 @@ def predict(style, x):
 def parity_sentence(report):
     """One line: every pair agrees, or the pinned first disagreement."""
     if report.first is not None:
-        return "DISAGREE: first divergence at " + report.first.sentence()
+        return "DISAGREE: " + disagreement_sentence(report.first)
     return (f"parity: all {len(report.pairs)} pairs of styles agree within {report.tol:g} after every phase "
             f"of {report.steps_run} steps (largest scaled error {report.error_array().max(initial=0.0):.2g})")
 
@@ -117,7 +118,7 @@ def save_and_reload(report, path):
         fresh = build(s, src.problem)               # the initial weights, then the file's
         checkpoint.load(fresh, path)
         # the policy's scaled error: the scale is the predictions' own size, as for every tensor
-        err, _, _, _ = compare_arrays(predict(fresh, x), want, float(np.max(np.abs(want))), report.tol)
+        err, _, _, _ = compare_arrays(predict(fresh, x), want, float(np.max(np.abs(want))))
         worst = max(worst, err)
     verdict = "the same predictions" if worst <= report.tol else "DIFFERENT predictions"
     line = (f"  saved {LABELS['torch_nn']}'s parameters to {path} ({checkpoint.format_of(path)}); loaded into a "

@@ -14,7 +14,7 @@ from tests.lessons.finite_differences import central_difference, loss_at
 
 
 def params_of(style):
-    W, b = style.parameters()
+    W, b = style.weights_and_biases()
     return {f"W{l + 1}": w for l, w in enumerate(W)} | \
         ({f"b{l + 1}": v for l, v in enumerate(b)} if b is not None else {})
 
@@ -77,7 +77,7 @@ def test_every_activation_and_loss_matches_finite_differences(style, act, loss):
     loss_at(st, x, y)
     st.run_phase("backward")
     grads = st.read("backward")
-    W, b = st.parameters()
+    W, b = st.weights_and_biases()
     p, _ = st.slopes()
     params = {f"W{l + 1}": t for l, t in enumerate(W)} | {f"b{l + 1}": t for l, t in enumerate(b)} \
         | {f"p{l + 1}": t for l, t in enumerate(p) if t is not None}

@@ -3,8 +3,9 @@
 This isolates the update phase from everything else: both sides get exactly the
 same gradients, so any difference is the optimizer's own arithmetic. The
 lessons follow torch's order of operations; what remains is about one rounding
-unit, because torch's kernels fuse a multiply and an add (add with alpha,
-addcmul, addcdiv, lerp) where the lessons round twice.
+unit where torch's kernels fuse a multiply and an add (addcmul, lerp) and a
+lesson rounds twice. The torch lessons change θ itself with torch.optim's own
+in-place forms (add_ with alpha, addcdiv_), so plain SGD is torch's bit for bit.
 """
 
 import numpy as np
@@ -54,3 +55,18 @@ def test_optimizer_matches_torch_optim_step_by_step(lesson, case, dtype):
         want = ref.detach().numpy().astype(np.float64)
         err = np.abs(got - want).max() / np.abs(want).max()
         assert err <= ULPS[dtype], f"{case} step {step}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("lesson", [tm_lesson, ag_lesson], ids=["torch_manual", "autograd"])
+def test_plain_sgd_in_the_torch_lessons_is_torch_optims_bit_for_bit(lesson, dtype):
+    gen = torch.Generator().manual_seed(1)
+    theta0 = torch.randn(7, 5, dtype=dtype, generator=gen)
+    ref, mine, state = theta0.clone().requires_grad_(), theta0.clone(), {}
+    opt = torch.optim.SGD([ref], lr=0.01)
+    for step in range(30):
+        g = torch.randn(7, 5, dtype=dtype, generator=gen)
+        ref.grad = g.clone()
+        opt.step()
+        lesson.OPTIMIZERS["sgd"](mine, g.clone(), state, lr=0.01, **DEFAULTS)
+        assert torch.equal(mine, ref.detach()), f"step {step}"
