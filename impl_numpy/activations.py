@@ -28,7 +28,8 @@ def relu_grad(z):
     # f'(z) = 1 where z > 0, else 0, and 0 at z == 0 exactly, as nn.ReLU does.
     # The textbook `grad_h[h < 0] = 0` leaves f'(0) = 1: it disagrees with torch
     # wherever a pre-activation is exactly 0 (easy to hit with integer data).
-    return (z > 0).astype(z.dtype)
+    # Written not (z ≤ 0), the test torch's backward makes: so f'(NaN) = 1, as in torch.
+    return (~(z <= 0)).astype(z.dtype)
 
 
 def leaky_relu(z, slope=0.01):
@@ -66,7 +67,11 @@ def tanh(z):
 
 def tanh_grad(z):
     t = np.tanh(z)
-    return 1.0 - t * t  # tanh'(z) = 1 − tanh²(z)
+    # tanh'(z) = 1 − tanh²(z), written (1 − t)(1 + t). torch rounds 1 − t·t once (a fused
+    # multiply-add), which NumPy cannot; `1 - t * t` rounds t·t first, and the difference
+    # then cancels as t → ±1 (at z = 9.7 it keeps 8 of float64's 16 digits). Near ±1,
+    # 1 − t (or 1 + t) is exact, so this stays within one rounding of torch's, given its t.
+    return (1.0 - t) * (1.0 + t)
 
 
 def softplus(z, beta=1.0, threshold=20.0):

@@ -41,7 +41,10 @@ def l1(yhat, y):
 
 
 def l1_grad(yhat, y):
-    return np.sign(yhat - y) / yhat.size  # sign(0) = 0, as torch: no push where ŷ == y exactly
+    r = yhat - y
+    # sign(r) as torch computes it, (r > 0) − (r < 0): 0 at NaN, where np.sign gives NaN
+    sign = (r > 0).astype(r.dtype) - (r < 0).astype(r.dtype)
+    return sign / yhat.size  # sign(0) = 0, as torch: no push where ŷ == y exactly
 
 
 def log_softmax(z):

@@ -43,7 +43,13 @@ def rmsprop(theta, g, state, *, lr, alpha, eps, momentum, centered, weight_decay
     state["sq"] = alpha * state["sq"] + (1 - alpha) * g * g
     if centered:
         state["mean"] = state["mean"] + (1 - alpha) * (g - state["mean"])
-        avg = np.sqrt(state["sq"] - state["mean"] * state["mean"])   # √ of the running variance
+        # √ of the running variance E[g²] − E[g]². torch rounds that difference once (a fused
+        # addcmul) and never E[g]² alone, so where E[g²] has overflowed to inf the variance
+        # stays inf and the step is g / inf = 0. Here E[g]² can overflow too, and inf − inf
+        # is NaN: where E[g²] is inf, the variance is inf, as torch's.
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = np.where(np.isinf(state["sq"]), np.inf, state["sq"] - state["mean"] * state["mean"])
+        avg = np.sqrt(var)
     else:
         avg = np.sqrt(state["sq"])
     avg = avg + eps                                    # eps outside the root, as torch

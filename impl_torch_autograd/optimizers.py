@@ -11,25 +11,27 @@ import torch
 # Optimizers: one update of one parameter θ with its gradient g, in place
 # ============================================================================
 # `state` is this parameter's own dict (running averages, step count), empty
-# before its first update, as in torch.optim. Each line follows torch.optim's
-# own order of operations, so the numbers agree to the last bits.
+# before its first update, as in torch.optim.
 #
-# Every change to θ is written the way torch.optim writes it, in one in-place
-# call (torch/optim/sgd.py, rmsprop.py, adam.py, the _single_tensor_* functions):
-#     θ ← θ − lr·g           theta.add_(g, alpha=-lr)
-#     θ ← θ − lr·g / d       theta.addcdiv_(g, d, value=-lr)
-#     θ ← (1 − lr·λ)·θ       theta.mul_(1 - lr * weight_decay)
-# On the CPU, add_ with alpha is one fused multiply-add: it rounds once, where
-# `theta -= lr * g` rounds lr·g and then the difference; the two differ in the
-# last bit. addcdiv_ on the CPU happens to round as `theta -= lr * g / d` does
-# (lr·g, / d, then the difference); written as torch writes it, it stays equal
-# to torch.optim on a device whose kernel rounds otherwise. Neither builds lr·g,
-# a second tensor the size of θ.
+# Every line is the call torch.optim itself makes, in its order (torch/optim/sgd.py,
+# rmsprop.py, adam.py, the _single_tensor_* functions), so θ and every running
+# average are torch.optim's bit for bit, in float32 and float64. Where torch makes
+# one fused call, the formula written out would round after each operation:
+#     g + λ·θ                   g.add(theta, alpha=λ)
+#     β·v + (1 − β)·g·g         v.mul_(β).addcmul_(g, g, value=1 - β)
+#     m + w·(g − m)             m.lerp_(g, w)
+#     θ − lr·g                  theta.add_(g, alpha=-lr)
+#     θ − lr·g / d              theta.addcdiv_(g, d, value=-lr)
+# On the CPU, add with alpha and addcmul are fused multiply-adds: a·b + c rounded
+# once, where `c + a * b` rounds a·b and then the sum; the two differ in the last
+# bit (and a·b alone can overflow where a·b + c does not). A name ending in `_`
+# changes its tensor in place, as torch.optim changes its state: no new tensor the
+# size of θ. The gradient g itself is never changed: `g.add(...)` makes a new one.
 
 
 def sgd(theta, g, state, *, lr, momentum, dampening, nesterov, weight_decay, **unused):
     if weight_decay:
-        g = g + weight_decay * theta                   # L2 penalty ½·λ·‖θ‖² adds λ·θ
+        g = g.add(theta, alpha=weight_decay)           # g ← g + λ·θ: the L2 penalty ½·λ·‖θ‖² adds λ·θ
     if momentum:
         # torch's form: the buffer starts as the first gradient, then
         # v ← μ·v + (1 − dampening)·g. (The textbook v ← μ·v − lr·g folds lr
@@ -37,27 +39,30 @@ def sgd(theta, g, state, *, lr, momentum, dampening, nesterov, weight_decay, **u
         if "v" not in state:
             state["v"] = g.clone()
         else:
-            state["v"] = momentum * state["v"] + (1 - dampening) * g
-        g = g + momentum * state["v"] if nesterov else state["v"]
+            state["v"].mul_(momentum).add_(g, alpha=1 - dampening)   # v ← μ·v + (1 − dampening)·g
+        g = g.add(state["v"], alpha=momentum) if nesterov else state["v"]   # g + μ·v (Nesterov), or v
     theta.add_(g, alpha=-lr)                           # θ ← θ − lr·g
 
 
 def rmsprop(theta, g, state, *, lr, alpha, eps, momentum, centered, weight_decay, **unused):
     if weight_decay:
-        g = g + weight_decay * theta
+        g = g.add(theta, alpha=weight_decay)           # g ← g + λ·θ
     if not state:
         state["sq"] = torch.zeros_like(theta)          # running mean of g², starts at 0
         state["mean"] = torch.zeros_like(theta)        # running mean of g (centered only)
         state["v"] = torch.zeros_like(theta)           # momentum buffer: here it starts at 0
-    state["sq"] = alpha * state["sq"] + (1 - alpha) * g * g
+    state["sq"].mul_(alpha).addcmul_(g, g, value=1 - alpha)   # E[g²] ← α·E[g²] + (1 − α)·g·g
     if centered:
-        state["mean"] = state["mean"] + (1 - alpha) * (g - state["mean"])
-        avg = torch.sqrt(state["sq"] - state["mean"] * state["mean"])  # √ of the running variance
+        state["mean"].lerp_(g, 1 - alpha)              # E[g] ← E[g] + (1 − α)·(g − E[g])
+        # √(E[g²] − E[g]·E[g]), the root of the running variance, the difference rounded once:
+        # E[g]² alone is never formed, so where E[g²] has overflowed to inf the variance stays
+        # inf and the step is g / inf = 0 (E[g]² alone can overflow too: inf − inf = NaN).
+        avg = state["sq"].addcmul(state["mean"], state["mean"], value=-1).sqrt_()
     else:
-        avg = torch.sqrt(state["sq"])
-    avg = avg + eps                                    # eps outside the root, as torch
+        avg = state["sq"].sqrt()                       # √E[g²]
+    avg.add_(eps)                                      # avg ← avg + eps: outside the root, as torch
     if momentum:
-        state["v"] = momentum * state["v"] + g / avg
+        state["v"].mul_(momentum).addcdiv_(g, avg)     # v ← μ·v + g / avg
         theta.add_(state["v"], alpha=-lr)              # θ ← θ − lr·v
     else:
         theta.addcdiv_(g, avg, value=-lr)              # θ ← θ − lr·g / (√E[g²] + eps)
@@ -73,17 +78,16 @@ def adam(theta, g, state, *, lr, betas, eps, weight_decay, decoupled=False, **un
     t = state["step"]
     if weight_decay:
         if decoupled:
-            theta.mul_(1 - lr * weight_decay)          # AdamW: shrink θ itself, apart from g
+            theta.mul_(1 - lr * weight_decay)          # AdamW: θ ← (1 − lr·λ)·θ, apart from g
         else:
-            g = g + weight_decay * theta               # Adam: L2 penalty added to g
-    # m ← β1·m + (1 − β1)·g, written m + (1 − β1)·(g − m) as torch's lerp computes it
-    state["m"] = state["m"] + (1 - beta1) * (g - state["m"])
-    state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
+            g = g.add(theta, alpha=weight_decay)       # Adam: g ← g + λ·θ, the L2 penalty
+    state["m"].lerp_(g, 1 - beta1)                     # m ← m + (1 − β1)·(g − m), that is β1·m + (1 − β1)·g
+    state["v"].mul_(beta2).addcmul_(g, g, value=1 - beta2)   # v ← β2·v + (1 − β2)·g·g
     # Bias correction: m and v start at 0, so early on they are too small by
     # (1 − βᵗ). torch divides lr by (1 − β1ᵗ) and √v by √(1 − β2ᵗ), then adds eps
     # outside the root; the textbook m̂ / (√v̂ + eps) is the same up to rounding.
     step_size = lr / (1 - beta1 ** t)
-    denom = torch.sqrt(state["v"]) / (1 - beta2 ** t) ** 0.5 + eps
+    denom = (state["v"].sqrt() / (1 - beta2 ** t) ** 0.5).add_(eps)   # √v / √(1 − β2ᵗ) + eps
     theta.addcdiv_(state["m"], denom, value=-step_size)   # θ ← θ − step_size·m / denom
 
 

@@ -28,7 +28,8 @@ def relu_grad(z):
     # f'(z) = 1 where z > 0, else 0, and 0 at z == 0 exactly, as nn.ReLU does.
     # The textbook `grad_h[h < 0] = 0` leaves f'(0) = 1: it disagrees with torch
     # wherever a pre-activation is exactly 0 (easy to hit with integer data).
-    return (z > 0).to(z.dtype)
+    # Written not (z ≤ 0), the test torch's backward makes: so f'(NaN) = 1, as in torch.
+    return (~(z <= 0)).to(z.dtype)
 
 
 def leaky_relu(z, slope=0.01):
@@ -65,7 +66,11 @@ def tanh(z):
 
 def tanh_grad(z):
     t = torch.tanh(z)
-    return 1.0 - t * t  # tanh'(z) = 1 − tanh²(z)
+    # tanh'(z) = 1 − tanh²(z), as torch's own tanh backward computes it: 1 − t·t rounded
+    # once (a fused multiply-add, here addcmul: 1 + (−1)·t·t). `1.0 - t * t` rounds t·t
+    # first, and the difference then cancels as t → ±1 (at z = 9.7 it keeps 8 of float64's
+    # 16 digits; at z = 4.7, 4 of float32's 7).
+    return torch.addcmul(torch.ones_like(t), t, t, value=-1)
 
 
 def softplus(z, beta=1.0, threshold=20.0):

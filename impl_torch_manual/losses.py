@@ -41,6 +41,7 @@ def l1(yhat, y):
 
 
 def l1_grad(yhat, y):
+    # torch.sign(r) is (r > 0) − (r < 0): 0 at r = NaN, as in l1_loss's own backward
     return torch.sign(yhat - y) / yhat.numel()  # sign(0) = 0, as torch: no push where ŷ == y exactly
 
 

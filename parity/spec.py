@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import sys
 from dataclasses import dataclass
 
 # The names every style understands. The lessons each keep their own table of
@@ -23,6 +25,13 @@ CLASS_TARGETS = ("cross_entropy",)
 DTYPES = ("float64", "float32")
 INITS = ("constant", "normal")
 DATA = ("ones", "normal")
+# torch.optim's default weight decay of each optimizer: AdamW decays by default, the others do not.
+WEIGHT_DECAY = {"sgd": 0.0, "rmsprop": 0.0, "adam": 0.0, "adamw": 0.01}
+# The seed seeds numpy.random.default_rng (any integer >= 0) and torch.Generator().manual_seed,
+# which the nn lesson's DataLoader takes: torch refuses 2**64 and above.
+SEED_LIMIT = 2**64
+FLOAT32_MAX = 3.4028234663852886e38       # the largest finite float32; torch refuses a larger scalar
+FLOAT32_TINY = 2.0**-149                  # the smallest positive float32: anything smaller rounds to 0
 
 
 class SpecError(ValueError):
@@ -35,6 +44,8 @@ def _choice(field, value, valid):
 
 
 def _number(field, value, *, low=None, high=None, low_open=False, high_open=False, what=""):
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+        raise SpecError(f"{field} must be a finite number, got an integer of {len(str(abs(value)))} digits")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SpecError(f"{field} must be a finite number, got {value!r}")
     bad_low = low is not None and (value <= low if low_open else value < low)
@@ -51,6 +62,33 @@ def _count(field, value, *, low):
         raise SpecError(f"{field} must be an integer >= {low}, got {value!r}")
 
 
+def _fits_float32(field, value, *, positive=False):
+    """A setting every style turns into a float32 scalar: torch refuses one past FLOAT32_MAX."""
+    if abs(value) > FLOAT32_MAX:
+        raise SpecError(f"{field} = {value!r} does not fit float32 (|{field}| <= {FLOAT32_MAX:.8g}): "
+                        f"use a smaller {field} or dtype='float64'")
+    if positive and value < FLOAT32_TINY:
+        raise SpecError(f"{field} = {value!r} rounds to 0 in float32 (the smallest float32 is "
+                        f"{FLOAT32_TINY:.2g}): use a larger {field} or dtype='float64'")
+
+
+def _bytes(n):
+    """8.19e+03 GiB as 8 TiB."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024:
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} EiB"
+
+
+def _memory_bytes():
+    """This machine's memory in bytes, or None where the system does not tell."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 @dataclass(frozen=True)
 class Spec:
     sizes: tuple = (2, 3, 2, 1)          # n0, n1, ..., nL: L linear layers
@@ -63,7 +101,7 @@ class Spec:
     momentum: float = 0.0
     dampening: float = 0.0
     nesterov: bool = False
-    weight_decay: float = 0.0
+    weight_decay: float | None = None    # None: torch.optim's default for the optimizer (WEIGHT_DECAY)
     alpha: float = 0.99                  # RMSprop: decay of the running mean of g² (torch's default)
     centered: bool = False               # RMSprop: divide by the running variance instead
     betas: tuple = (0.9, 0.999)          # Adam, AdamW: decays of the running means of g and g²
@@ -95,9 +133,17 @@ class Spec:
         _choice("output activation", self.output_activation, ACTIVATIONS)
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
+        # weight_decay=None is torch.optim's default for this optimizer (AdamW 0.01, the others 0),
+        # resolved here so that describe() and the JSON show the number; replace() resolves it
+        # again for another optimizer, unless it was given.
+        object.__setattr__(self, "_weight_decay_given", self.weight_decay is not None)
+        if self.weight_decay is None:
+            object.__setattr__(self, "weight_decay", WEIGHT_DECAY[self.optimizer])
         _choice("dtype", self.dtype, DTYPES)
         _choice("data", self.data, DATA)
         _choice("init", self.init, INITS)
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.bias, bool):
             raise SpecError(f"bias must be True or False, got {self.bias!r}")
         for flag in ("nesterov", "centered", "shuffle"):
@@ -130,9 +176,25 @@ class Spec:
             raise SpecError("centered is an RMSprop setting: use optimizer='rmsprop' or drop it")
         _number("init_value", self.init_value)
         _number("init_scale", self.init_scale, low=0)
+        if self.dtype == "float32":
+            for field in ("lr", "eps", "softplus_beta"):
+                _fits_float32(field, getattr(self, field), positive=True)
+            for field in ("weight_decay", "negative_slope", "softplus_threshold", "init_value", "init_scale"):
+                _fits_float32(field, getattr(self, field))
         _count("seed", self.seed, low=0)
+        if self.seed >= SEED_LIMIT:
+            raise SpecError(f"seed = {self.seed} is out of range: it must lie in [0, 2**64 - 1] (torch.Generator "
+                            f"takes no larger seed): use a smaller seed, e.g. seed % 2**64")
         _count("steps", self.steps, low=0)
         _count("n_samples", self.n_samples, low=1)
+        # x (N, n0), y (N, nL), every W_l and b_l, drawn in float64 before any style runs: where
+        # these alone do not fit in this machine's memory, no style can run the spec.
+        need = 8 * (self.n_samples * (sizes[0] + sizes[-1]) + sum(m * (n + 1) for n, m in zip(sizes, sizes[1:])))
+        memory = _memory_bytes()
+        if memory is not None and need > memory:
+            raise SpecError(f"sizes {self.sizes} with n_samples = {self.n_samples} need {_bytes(need)} for "
+                            f"the data and weights alone, more than this machine's {_bytes(memory)}: "
+                            "use smaller sizes or fewer samples")
         if self.batch_size is not None:
             _count("batch_size", self.batch_size, low=1)
             if self.batch_size > self.n_samples:
@@ -151,11 +213,15 @@ class Spec:
         return self.activation if layer < self.depth else self.output_activation
 
     def replace(self, **changes):
-        """A copy with some fields changed, checked again."""
+        """A copy with some fields changed, checked again.
+
+        A weight_decay left to its default stays the default: that of the new optimizer."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise SpecError(f"unknown spec field(s) {', '.join(sorted(unknown))}: choose from "
                             f"{', '.join(f.name for f in dataclasses.fields(self))}")
+        if not self._weight_decay_given:
+            changes.setdefault("weight_decay", None)
         return dataclasses.replace(self, **changes)
 
     def optimizer_kwargs(self):
@@ -172,7 +238,8 @@ class Spec:
     def describe(self):
         net = "-".join(map(str, self.sizes))
         bias = "bias" if self.bias else "no bias"
-        opt = self.optimizer + (f"(momentum={self.momentum:g})" if self.momentum else "")
+        settings = [f"{k}={v:g}" for k, v in (("momentum", self.momentum), ("weight_decay", self.weight_decay)) if v]
+        opt = self.optimizer + (f"({', '.join(settings)})" if settings else "")
         if self.batch_size is not None:
             opt += f", batches of {self.batch_size}" + (" shuffled" if self.shuffle else "")
         return (f"{self.name}: {net}, {self.activation}, {bias}, loss {self.loss}, {opt} lr {self.lr:g}, "

@@ -1,6 +1,8 @@
 """Bad input stops before any work, with a message that names the problem and the fix:
 the seed nets' settings, then the activations, losses, optimizers and batches of seeds 002-004."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,8 @@ import impl_torch_manual.mlp
 import impl_torch_nn.mlp
 from parity import lockstep
 from parity.problem import make_problem
-from parity.spec import ACTIVATIONS, LOSSES, OPTIMIZERS, Spec, SpecError, preset, three_layer, two_layer
+from parity.spec import (ACTIVATIONS, FLOAT32_MAX, LOSSES, OPTIMIZERS, SEED_LIMIT, WEIGHT_DECAY, Spec, SpecError,
+                         _memory_bytes, preset, three_layer, two_layer)
 
 
 LESSONS = [impl_numpy.mlp, impl_torch_manual.mlp, impl_torch_autograd.mlp, impl_torch_nn.mlp]
@@ -164,3 +167,101 @@ def test_the_weights_do_not_depend_on_the_loss():
     b = make_problem(Spec(sizes=(2, 3), loss="cross_entropy", n_samples=4))
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
     np.testing.assert_array_equal(np.argmax(a.y, axis=1), b.y)
+
+
+# ----------------------------------------------------------------------------
+# Ranges every style can take: a setting one style cannot run is refused before any work
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changes, words", [
+    pytest.param(dict(seed=2**64), ["seed = 18446744073709551616 is out of range", "[0, 2**64 - 1]",
+                                    "use a smaller seed"], id="seed-2**64"),
+    pytest.param(dict(seed=-1), ["seed must be an integer >= 0, got -1"], id="seed-negative"),
+    pytest.param(dict(lr=10**400), ["lr must be a finite number, got an integer of 401 digits"],
+                 id="lr-an-int-past-every-float"),
+    pytest.param(dict(lr=1e39, dtype="float32"), ["lr = 1e+39 does not fit float32", "3.4028235e+38",
+                                                  "dtype='float64'"], id="lr-past-float32"),
+    pytest.param(dict(lr=1e-46, dtype="float32"), ["lr = 1e-46 rounds to 0 in float32", "1.4e-45",
+                                                   "a larger lr"], id="lr-0-in-float32"),
+    pytest.param(dict(eps=1e-50, optimizer="rmsprop", dtype="float32"), ["eps = 1e-50 rounds to 0 in float32"],
+                 id="eps-0-in-float32"),
+    pytest.param(dict(eps=1e39, optimizer="adam", dtype="float32"), ["eps = 1e+39 does not fit float32"],
+                 id="eps-past-float32"),
+    pytest.param(dict(weight_decay=1e39, dtype="float32"), ["weight_decay = 1e+39 does not fit float32"],
+                 id="weight_decay-past-float32"),
+    pytest.param(dict(activation="leaky_relu", negative_slope=-1e39, dtype="float32"),
+                 ["negative_slope = -1e+39 does not fit float32"], id="negative_slope-past-float32"),
+    pytest.param(dict(activation="softplus", softplus_beta=1e-50, dtype="float32"),
+                 ["softplus_beta = 1e-50 rounds to 0 in float32"], id="softplus_beta-0-in-float32"),
+    pytest.param(dict(activation="softplus", softplus_threshold=1e39, dtype="float32"),
+                 ["softplus_threshold = 1e+39 does not fit float32"], id="softplus_threshold-past-float32"),
+    pytest.param(dict(init="constant", init_value=-1e39, dtype="float32"), ["init_value = -1e+39 does not fit"],
+                 id="init_value-past-float32"),
+    pytest.param(dict(init_scale=1e39, dtype="float32"), ["init_scale = 1e+39 does not fit float32"],
+                 id="init_scale-past-float32"),
+    pytest.param(dict(name=""), ["name must be a non-empty string"], id="name-empty"),
+])
+def test_a_setting_some_style_cannot_take_is_refused_naming_the_range_and_the_fix(changes, words):
+    with pytest.raises(SpecError) as info:
+        Spec(**changes)
+    for w in words:
+        assert w in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("changes", [
+    pytest.param(dict(seed=2**64 - 1, batch_size=2, n_samples=4, shuffle=True), id="seed-2**64-1"),
+    pytest.param(dict(lr=FLOAT32_MAX, dtype="float32"), id="lr-float32-max"),
+    pytest.param(dict(eps=2.0**-149, optimizer="adam", dtype="float32"), id="eps-smallest-float32"),
+    pytest.param(dict(lr=1e39, weight_decay=1e39, init_value=-1e39), id="past-float32-in-float64"),
+    pytest.param(dict(lr=10**300), id="lr-a-large-int"),
+])
+def test_the_edges_of_each_range_are_accepted(changes):
+    Spec(**changes)
+
+
+def test_the_seed_range_is_torch_generators_and_every_style_takes_its_largest_seed():
+    import torch
+    torch.Generator().manual_seed(SEED_LIMIT - 1)
+    with pytest.raises(ValueError, match="Overflow"):
+        torch.Generator().manual_seed(SEED_LIMIT)
+    spec = Spec(seed=SEED_LIMIT - 1, batch_size=2, n_samples=4, shuffle=True, steps=3)
+    report = lockstep.run(spec)                       # the nn lesson's DataLoader and NumPy's rng take it
+    assert report.ok and report.steps_run == 3
+
+
+@pytest.mark.skipif(_memory_bytes() is None, reason="this system does not tell its memory")
+@pytest.mark.parametrize("changes", [
+    pytest.param(dict(sizes=(2**31, 2**31)), id="sizes-2**31"),
+    pytest.param(dict(n_samples=2**60), id="n_samples-2**60"),
+])
+def test_data_and_weights_larger_than_the_machine_are_refused(changes):
+    with pytest.raises(SpecError, match=r"need .* for the data and weights alone, more than this machine's .*: "
+                                        r"use smaller sizes or fewer samples"):
+        Spec(**changes)
+
+
+def test_compare_refuses_a_seed_past_2_64_in_one_line(capsys):
+    from parity.cli import main
+    assert main(["compare", "--seed", str(2**64)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: three-layer: seed = 18446744073709551616 is out of range")
+
+
+# ----------------------------------------------------------------------------
+# Each optimizer's defaults are torch.optim's (tests/lessons/test_edges.py holds them against torch)
+# ----------------------------------------------------------------------------
+
+
+def test_weight_decay_left_out_is_torch_optims_default_for_the_optimizer():
+    assert {name: Spec(optimizer=name).weight_decay for name in OPTIMIZERS} == WEIGHT_DECAY
+    assert WEIGHT_DECAY == {"sgd": 0.0, "rmsprop": 0.0, "adam": 0.0, "adamw": 0.01}
+    spec = three_layer(optimizer="adamw")
+    assert spec.weight_decay == 0.01 and spec.optimizer_kwargs()["weight_decay"] == 0.01
+    assert "adamw(weight_decay=0.01) lr 0.1" in spec.describe()          # the resolved value is shown
+    assert dataclasses.asdict(spec)["weight_decay"] == 0.01               # and written in the JSON
+    assert Spec(**dataclasses.asdict(spec)) == spec                       # which reads back as the same spec
+    assert spec.replace(optimizer="adam").weight_decay == 0.0             # left out: now Adam's default
+    assert spec.replace(weight_decay=0.1).replace(optimizer="adam").weight_decay == 0.1   # given: kept
+    assert Spec(optimizer="adamw", weight_decay=0.0).weight_decay == 0.0  # off, by choice
+    assert "sgd lr" in three_layer().describe()                          # nothing added where it is 0

@@ -2,10 +2,11 @@
 
 This isolates the update phase from everything else: both sides get exactly the
 same gradients, so any difference is the optimizer's own arithmetic. The
-lessons follow torch's order of operations; what remains is about one rounding
-unit where torch's kernels fuse a multiply and an add (addcmul, lerp) and a
-lesson rounds twice. The torch lessons change θ itself with torch.optim's own
-in-place forms (add_ with alpha, addcdiv_), so plain SGD is torch's bit for bit.
+lessons follow torch's order of operations. The NumPy lesson rounds twice where
+torch's kernels fuse a multiply and an add (add with alpha, addcmul, lerp): it
+stays within about one rounding unit. The torch lessons make torch.optim's own
+calls (those of its _single_tensor_* functions), so they are torch.optim's bit
+for bit, every case, float32 and float64.
 """
 
 import numpy as np
@@ -22,6 +23,8 @@ CASES = {
     "sgd": ("sgd", torch.optim.SGD, dict(momentum=0.9, dampening=0.1, weight_decay=0.01)),
     "sgd-nesterov": ("sgd", torch.optim.SGD, dict(momentum=0.9, nesterov=True)),
     "rmsprop": ("rmsprop", torch.optim.RMSprop, dict(alpha=0.9)),
+    "rmsprop-centered": ("rmsprop", torch.optim.RMSprop, dict(centered=True)),
+    "rmsprop-momentum": ("rmsprop", torch.optim.RMSprop, dict(momentum=0.9, weight_decay=0.01)),
     "rmsprop-momentum-centered": ("rmsprop", torch.optim.RMSprop, dict(momentum=0.5, centered=True,
                                                                       weight_decay=0.01)),
     "adam": ("adam", torch.optim.Adam, dict(weight_decay=0.01)),
@@ -55,6 +58,30 @@ def test_optimizer_matches_torch_optim_step_by_step(lesson, case, dtype):
         want = ref.detach().numpy().astype(np.float64)
         err = np.abs(got - want).max() / np.abs(want).max()
         assert err <= ULPS[dtype], f"{case} step {step}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("lesson", [tm_lesson, ag_lesson], ids=["torch_manual", "autograd"])
+def test_the_torch_lessons_are_torch_optim_bit_for_bit(lesson, case, dtype):
+    # The torch lessons make torch.optim's own calls in its own order (add with alpha,
+    # addcmul_, lerp_, addcdiv_: each one rounding), so every θ and every state is equal.
+    name, cls, settings = CASES[case]
+    gen = torch.Generator().manual_seed(0)
+    theta0 = torch.randn(7, 5, dtype=dtype, generator=gen)
+    grads = [torch.randn(7, 5, dtype=dtype, generator=gen) for _ in range(30)]
+    ref, mine, state = theta0.clone().requires_grad_(), theta0.clone(), {}
+    opt = cls([ref], lr=0.01, **settings)
+    for step, g in enumerate(grads):
+        lr = 0.01 if step < 15 else 0.003                  # a learning-rate change halfway
+        opt.param_groups[0]["lr"] = lr
+        ref.grad = g.clone()
+        opt.step()
+        given = g.clone()
+        lesson.OPTIMIZERS[name](mine, given, state, lr=lr, **{**DEFAULTS, **settings})
+        assert torch.equal(mine, ref.detach()), \
+            f"{case} step {step}: θ differs by up to {(mine - ref.detach()).abs().max():.3g}"
+        assert torch.equal(given, g), f"{case} step {step}: the lesson changed the gradient it was given"
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
