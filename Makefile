@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Where a local wheel directory exists (as on the project's CI machines), pip may use it.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: venv test compare check bench examples clean
+.PHONY: venv test compare check bench examples golden clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,15 @@ bench: venv
 
 examples: venv
 	$(PY) -m parity example all
+
+# The reference traces the tests compare every style with (tests/compare/test_against.py), made
+# with the pinned torch (2.13.0, CPU) in float64, one thread (the same bits on any core count):
+# see "The reference as a file" in README.md.
+golden: venv
+	OMP_NUM_THREADS=1 $(PY) -m parity record --preset three-layer --style torch_nn --dtype float64 --device cpu \
+		--out tests/golden/three-layer.safetensors
+	OMP_NUM_THREADS=1 $(PY) -m parity record --preset two-layer --steps 2 --style torch_nn --dtype float64 \
+		--device cpu --out tests/golden/two-layer.safetensors
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

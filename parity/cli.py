@@ -1,4 +1,4 @@
-"""The command line: `python -m parity compare | explain | check | pictures | bench | example`
+"""The command line: `python -m parity compare | record | explain | check | pictures | bench | example`
 (also installed as `mlp-parity ...`). It only assembles: each command is a module
 with `add_parser(subparsers)`, which registers its options and sets `main`, and
 `main(args) -> exit status`.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import sys
 
-from . import bench, check, compare, examples, explain, pictures
+from . import bench, check, compare, examples, explain, pictures, record
 from .options import Parser
 from .spec import SpecError
 
-COMMANDS = (compare, explain, check, pictures, bench, examples)
+COMMANDS = (compare, record, explain, check, pictures, bench, examples)
 
 
 def build_parser():

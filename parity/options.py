@@ -54,20 +54,36 @@ def positive_float(flag, example):
     return parse
 
 
-_ALIASES = {**{s: s for s in STYLES}, **{short: s for s, short in SHORT.items()}}
+_ALIASES = {**{s: s for s in STYLES}, **{SHORT[s]: s for s in STYLES}}     # the lessons only
 
 
-def styles_list(text):
+def styles_list(text, minimum=2):
     names = [t.strip() for t in text.split(",") if t.strip()]
     for n in names:
         if n not in _ALIASES:
             raise argparse.ArgumentTypeError(f"unknown style {n!r}: choose from {', '.join(STYLES)} "
-                                             f"(or {', '.join(SHORT.values())}), comma-separated")
+                                             f"(or {', '.join(SHORT[s] for s in STYLES)}), comma-separated")
     styles = tuple(dict.fromkeys(_ALIASES[n] for n in names))
-    if len(styles) < 2:
-        raise argparse.ArgumentTypeError(f"--styles needs at least two styles to compare, got {text!r}: "
-                                         f"e.g. --styles numpy,torch_nn")
+    if len(styles) < minimum:
+        raise argparse.ArgumentTypeError(two_styles_needed(text))
     return styles
+
+
+def two_styles_needed(text):
+    return f"--styles needs at least two styles to compare, got {text!r}: e.g. --styles numpy,torch_nn"
+
+
+def some_styles(text):
+    """--styles where one is enough (compare --against compares each with the trace; compare checks the count)."""
+    return styles_list(text, minimum=1)
+
+
+def style_name(text):
+    """One style, by its name or short name (record --style)."""
+    if text.strip() not in _ALIASES:
+        raise argparse.ArgumentTypeError(f"unknown style {text!r}: choose from {', '.join(STYLES)} "
+                                         f"(or {', '.join(SHORT[s] for s in STYLES)})")
+    return _ALIASES[text.strip()]
 
 
 def output_path(flag, text):
@@ -96,8 +112,10 @@ def preset_defaults(field, fmt=str):
     return ", ".join(f"{fmt(v)} for {name}" for name, v in values.items())
 
 
-def add_spec_options(c, *, default_preset, allow_all):
-    """The options that make a spec, shared by compare and explain. Choices come from parity.spec."""
+def add_spec_options(c, *, default_preset, allow_all, styles=styles_list):
+    """The options that make a spec, shared by compare, explain and record. Choices come from parity.spec.
+
+    styles: the type of --styles (record, which runs one style, passes None: no --styles)."""
     presets = (["all"] if allow_all else []) + list(spec_module.PRESETS)
     c.add_argument("--preset", default=default_preset, choices=presets,
                    help=f"which net (default: {default_preset})")
@@ -115,8 +133,10 @@ def add_spec_options(c, *, default_preset, allow_all):
     c.add_argument("--batch-size", type=count("--batch-size", 1, "16"),
                    help="rows per step, consecutive slices (default: the whole data set every step)")
     c.add_argument("--seed", type=count("--seed", 0, "1"), help="seed for data and weights (default: 0)")
-    c.add_argument("--styles", type=styles_list, default=STYLES,
-                   help=f"comma-separated styles, at least two (default: {','.join(STYLES)})")
+    if styles is not None:
+        least = "at least two" if styles is styles_list else "at least two, or one with --against"
+        c.add_argument("--styles", type=styles, default=STYLES,
+                       help=f"comma-separated styles, {least} (default: {','.join(STYLES)})")
     c.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="where the torch styles run; NumPy stays on the CPU (default: cpu)")
 
