@@ -49,19 +49,21 @@ def plot(reports, path):
         ax_loss.legend(fontsize=8)
         ax_loss.grid(True, which="major", alpha=0.3)
         # -- per-step largest difference per pair ----------------------------
-        err = rep.error_array()
+        # each error as a fraction of its own tolerance: a pair agrees while its curve stays under 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            err = rep.error_array() / rep.tolerance_array()
         if err.size:
             per_step = np.nan_to_num(err.max(axis=1), nan=np.inf, posinf=1e300)   # (steps, pairs)
             for p, (a, b) in enumerate(rep.pairs):
                 # identical pairs draw the same curve: each its own width and dash, so all stay visible
                 ax_err.plot(steps, np.maximum(per_step[:, p], FLOOR), label=f"{SHORT[a]} vs {SHORT[b]}",
                             lw=3.5 - 0.5 * p, ls=["-", "--", "-.", ":", "-", "--"][p % 6], alpha=0.8)
-        ax_err.axhline(rep.tol, color="red", ls="--", lw=1.5, label=f"tolerance {rep.tol:g}")
+        ax_err.axhline(1.0, color="red", ls="--", lw=1.5, label="the tolerance")
         # room above the line for the legend; the band above it is where a pair disagrees
-        top = max(rep.tol, float(np.nanmax(np.where(np.isfinite(err), err, 0), initial=0))) * 1e5
+        top = max(1.0, float(np.nanmax(np.where(np.isfinite(err), err, 0), initial=0))) * 1e5
         ax_err.set_ylim(FLOOR / 5, top)
-        ax_err.axhspan(rep.tol, top, color="red", alpha=0.06)
-        ax_err.text(0.01, rep.tol * 3, "above the line: the pair disagrees", transform=ax_err.get_yaxis_transform(),
+        ax_err.axhspan(1.0, top, color="red", alpha=0.06)
+        ax_err.text(0.01, 3.0, "above the line: the pair disagrees", transform=ax_err.get_yaxis_transform(),
                     fontsize=8, color="red", va="bottom")
         ax_err.text(0.01, FLOOR * 1.6, "bit for bit identical (error 0)", transform=ax_err.get_yaxis_transform(),
                     fontsize=8, color="gray", va="bottom")
@@ -69,7 +71,7 @@ def plot(reports, path):
             d = rep.first
             ax_err.axvline(d.step, color="black", lw=1, ls=":")
             ax_err.annotate(f"first disagreement: step {d.step}\n{d.phase} {d.tensor}, {SHORT[d.pair[0]]} vs "
-                            f"{SHORT[d.pair[1]]}", xy=(d.step, rep.tol), xytext=(0.45, 0.55),
+                            f"{SHORT[d.pair[1]]}", xy=(d.step, 1.0), xytext=(0.45, 0.55),
                             textcoords="axes fraction", fontsize=8,
                             arrowprops=dict(arrowstyle="->", lw=0.8))
         if rep.diverged is not None:
@@ -78,14 +80,14 @@ def plot(reports, path):
                              xycoords=("data", "axes fraction"), fontsize=8, color="red")
         ax_err.set_yscale("log")
         ax_err.set_xlabel("step")
-        ax_err.set_ylabel(f"largest scaled error, all tensors (0 drawn at {FLOOR:g})")
+        ax_err.set_ylabel(f"largest error ÷ its tolerance, all tensors (0 at {FLOOR:g})")
         ax_err.set_title(f"{rep.spec.name}: each pair's largest difference per step — {v.upper()}",
                          fontsize=10, color="green" if v == "agree" else "red")
         ax_err.legend(fontsize=8, ncol=3, loc="upper right")
         ax_err.grid(True, which="major", alpha=0.3)
     first = reports[0].spec
     fig.suptitle(f"mlp-parity: four styles of one MLP, compared after every phase of every step "
-                 f"({first.dtype}; a pair agrees while its curve stays under the red tolerance line)", fontsize=11)
+                 f"({first.dtype}; a pair agrees while its curve stays under the red line, its tolerance)", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
     plt.close(fig)

@@ -25,12 +25,20 @@ class Problem:
     def __post_init__(self):
         validate_problem(self)
 
-    def cast(self, dtype):
-        """The same numbers in `dtype` (numpy), for every style alike."""
+    def cast(self, dtype, rounded_to=None):
+        """The same numbers in `dtype` (numpy), for every style alike.
+
+        rounded_to: first round every number to this dtype (a shadow run in a wider
+        dtype starts from exactly the numbers the run itself starts from).
+        """
         dt = np.dtype(dtype)
-        y = self.y if self.spec.loss in CLASS_TARGETS else self.y.astype(dt)   # class indices stay int64
-        return (self.x.astype(dt), y, [w.astype(dt) for w in self.weights],
-                None if self.biases is None else [b.astype(dt) for b in self.biases])
+
+        def to(a):
+            return (a.astype(rounded_to) if rounded_to else a).astype(dt)
+
+        y = self.y if self.spec.loss in CLASS_TARGETS else to(self.y)   # class indices stay int64
+        return (to(self.x), y, [to(w) for w in self.weights],
+                None if self.biases is None else [to(b) for b in self.biases])
 
 
 def _array(name, value):

@@ -19,8 +19,9 @@ import numpy as np
 
 from .divergence import DIVERGENCE_FACTOR
 from .styles import LABELS, PHASES, SHORT, split_name
+from .tolerance import NOISE_MULTIPLE
 
-SCHEMA_ID = "mlp-parity/compare/1"
+SCHEMA_ID = "mlp-parity/compare/2"
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "compare.schema.json")
 
 GREEN, RED, BOLD, RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
@@ -55,6 +56,27 @@ def disagreement_sentence(d):
     return f"The styles first disagree at {d.sentence()}."
 
 
+def tolerance_words(report):
+    """The tolerance of a run in a few words, for the report's head line."""
+    if report.policy == "fixed":
+        return f"tolerance {report.tol:g} (fixed)"
+    if report.shadow_dtype is None:
+        return f"tolerance {report.tol:g} (no error came near it, so no shadow was needed)"
+    return (f"tolerance {NOISE_MULTIPLE}× the rounding noise each style shows against its {report.shadow_dtype} "
+            f"shadow, at least {report.tol:g}")
+
+
+def _within(report):
+    return f"{report.tol:g}" if report.shadow_dtype is None else f"{NOISE_MULTIPLE}× their rounding noise"
+
+
+def _times(m):
+    """A margin as '×16', '×2.1e+03', '×inf' (no error at all)."""
+    if not math.isfinite(m):
+        return "×inf"
+    return f"×{m:.2g}" if m < 1e3 else f"×{m:.0e}".replace("e+0", "e").replace("e+", "e")
+
+
 def _paint(text, colour, colour_on):
     return f"{colour}{text}{RESET}" if colour_on else text
 
@@ -64,7 +86,7 @@ def format_run(report, *, colour=False, device="cpu"):
     spec = report.spec
     lines = []
     lines.append(_paint(f"== {spec.describe()}, {report.steps_run} steps on {device}, "
-                        f"tolerance {report.tol:g}", BOLD, colour))
+                        f"{tolerance_words(report)}", BOLD, colour))
     if report.first is not None:
         lines.append(_paint("DISAGREE: ", RED, colour) + disagreement_sentence(report.first))
     if report.diverged is not None:
@@ -76,19 +98,21 @@ def format_run(report, *, colour=False, device="cpu"):
     lines.append("")
     lines.append(f"{'phase':<9}{'tensor':<8}" + "".join(h.rjust(width) for h in heads))
     groups = report.by_phase_group()
+    margins = report.margins_by_phase_group()
+    width = max(width, 20)
     for phase in PHASES:
         for (ph, group), errs in groups.items():
             if ph != phase:
                 continue
             cells = []
-            for e in errs:
-                ok = e <= report.tol
+            for e, m in zip(errs, margins[(ph, group)]):
+                ok = m >= 1
                 mark = "ok" if ok else "FAIL"
-                text = f"{e:.1e} {mark:>4}" if math.isfinite(e) else f"{'inf':>7} {mark:>4}"
+                text = (f"{e:.1e} {mark:>4}" if math.isfinite(e) else f"{'inf':>7} {mark:>4}") + f" {_times(m):>6}"
                 cells.append(" " * (width - len(text)) + _paint(text, GREEN if ok else RED, colour))
             lines.append(f"{phase:<9}{group:<8}" + "".join(cells))
-    lines.append("(each cell: the largest scaled error over all steps, |a−b| / (scale + max(|a|,|b|)); "
-                 f"ok when <= {report.tol:g})")
+    lines.append("(each cell: the largest scaled error over all steps, |a−b| / (scale + max(|a|,|b|)), ok when every "
+                 "step is within its tolerance, and ×m: the tolerance was m times the error at the closest step)")
 
     # -- the loss at a few steps, side by side ---------------------------------
     steps = loss_steps(report.steps_run)
@@ -115,8 +139,10 @@ def format_run(report, *, colour=False, device="cpu"):
     if v == "agree":
         largest = report.error_array().max(initial=0.0)
         pairs = f"all {len(report.pairs)} pairs" if len(report.pairs) > 1 else "the pair"
-        lines.append(_paint("AGREE", GREEN, colour) + f": {pairs} within {report.tol:g} "
-                     f"over {report.steps_run} steps (largest error {largest:.2g})")
+        margin = min((m.min() for m in report.margins_by_phase_group().values()), default=math.inf)
+        lines.append(_paint("AGREE", GREEN, colour) + f": {pairs} within {_within(report)} "
+                     f"over {report.steps_run} steps (largest error {largest:.2g}; "
+                     f"every error at most 1/{_times(margin)[1:]} of its tolerance)")
     elif v == "disagree":
         d = report.first
         lines.append(_paint("DISAGREE", RED, colour) + f": first at step {d.step}, phase {d.phase}, "
@@ -159,7 +185,7 @@ def run_record(report, *, device="cpu"):
         first = {"step": d.step, "phase": d.phase, "tensor": d.tensor, "layer": d.layer,
                  "pair": list(d.pair), "index": list(d.index), "value_a": _num(d.value_a),
                  "value_b": _num(d.value_b), "abs_err": _num(d.abs_err), "rel_err": _num(d.rel_err),
-                 "error": _num(d.error), "tolerance": d.tol, "scale": _num(d.scale),
+                 "error": _num(d.error), "tolerance": d.tol, "scale": _num(d.scale), "noise": _num(d.noise),
                  "sentence": disagreement_sentence(d)}
     diverged = None
     if report.diverged is not None:
@@ -174,10 +200,14 @@ def run_record(report, *, device="cpu"):
         "styles": list(report.styles),
         "pairs": [list(p) for p in report.pairs],
         "tolerance": report.tol,
+        "policy": report.policy,
+        "shadow_dtype": report.shadow_dtype,
+        "noise_multiple": NOISE_MULTIPLE,
         "steps_run": report.steps_run,
         "tensors": [{"phase": ph, "name": name, "group": split_name(name)[0], "layer": split_name(name)[1]}
                     for ph, name in report.tensors],
         "errors": _nums(report.error_array()),
+        "tolerances": _nums(report.tolerance_array()),
         "losses": {s: _nums(v) for s, v in report.losses.items()},
         "first_divergence": first,
         "diverged": diverged,

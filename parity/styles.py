@@ -41,6 +41,11 @@ LIBRARY = {"numpy": "numpy", "torch_manual": "torch", "torch_autograd": "torch",
 LABELS = {"numpy": "NumPy by hand", "torch_manual": "torch by hand",
           "torch_autograd": "torch autograd", "torch_nn": "nn + optim"}
 SHORT = {"numpy": "np", "torch_manual": "manual", "torch_autograd": "autograd", "torch_nn": "nn"}
+# The pseudo-style that replays a trace written by `python -m parity record` (RecordedStyle, below):
+# not a lesson, so not in STYLES; compare --against names it among the styles it compares.
+RECORDED = "recorded"
+LABELS[RECORDED] = "recorded"
+SHORT[RECORDED] = "recorded"
 
 _NAME = re.compile(r"^(?P<group>[a-zA-Z]+?)(?P<layer>\d+)$")
 
@@ -87,24 +92,61 @@ def as_float64(record):
     return {name: _float64(t).reshape(()) if name == "loss" else _float64(t) for name, t in record.items()}
 
 
+def record_layout(spec, rows=None):
+    """{phase: {name: shape}}: the names `Style.record` gives after each phase, in its order, and their shapes.
+
+    rows: the rows of the step's batch (default: batch_size, or the whole data set). A trace
+    (parity.record) is checked against this layout; tests/compare/test_record.py checks it
+    against every live style.
+    """
+    rows = rows or spec.batch_size or spec.n_samples
+    n, L = spec.sizes, spec.depth
+    prelu = [spec.activation_of(l) == "prelu" for l in range(1, L + 1)]
+    forward = {"x": (rows, n[0])} if spec.batch_size is not None else {}
+    backward, update = {}, {}
+    for l in range(1, L + 1):
+        forward[f"z{l}"] = forward[f"a{l}"] = (rows, n[l])
+    for l in reversed(range(1, L + 1)):
+        backward[f"dz{l}"], backward[f"dW{l}"] = (rows, n[l]), (n[l], n[l - 1])
+        if spec.bias:
+            backward[f"db{l}"] = (n[l],)
+        if prelu[l - 1]:
+            backward[f"dp{l}"] = (1,)
+    for l in range(1, L + 1):
+        update[f"W{l}"] = (n[l], n[l - 1])
+        if spec.bias:
+            update[f"b{l}"] = (n[l],)
+        if prelu[l - 1]:
+            update[f"p{l}"] = (1,)
+    return {"forward": forward, "loss": {"loss": ()}, "backward": backward, "update": update}
+
+
 class Style:
     """One lesson's MLP, built from a Problem, run phase by phase, and read after each phase."""
 
     name: str = ""
 
-    def __init__(self, problem, *, device="cpu", mlp_class=None):
+    def __init__(self, problem, *, device="cpu", mlp_class=None, dtype=None):
         self.problem = problem
         self.spec = problem.spec
+        self.dtype = dtype or self.spec.dtype     # a shadow runs the same code in a wider dtype
         self.device = device
         self.module = importlib.import_module(MODULES[self.name])
         self.mlp_class = mlp_class or self.module.MLP
-        x, y, weights, biases = problem.cast(self.spec.dtype)
+        x, y, weights, biases = self.cast_problem()
         self.net = self.build(weights, biases)
         self.yhat = None
         self.x_in = None
 
     # -- conversions ---------------------------------------------------------
+    def cast_problem(self):
+        """The problem's data and weights in this style's dtype (a shadow: rounded to the run's dtype first)."""
+        shadow = self.dtype != self.spec.dtype
+        return self.problem.cast(self.dtype, rounded_to=self.spec.dtype if shadow else None)
+
     def convert(self, array):
+        if self.dtype != self.spec.dtype and np.issubdtype(np.asarray(array).dtype, np.floating):
+            return np.asarray(array, dtype=self.dtype)     # a shadow widens the run's batches (exactly)
         return array
 
     def build(self, weights, biases):
@@ -236,11 +278,11 @@ class NumpyStyle(Style):
 
 
 class TorchStyle(Style):
-    def __init__(self, problem, *, device="cpu", mlp_class=None):
+    def __init__(self, problem, *, device="cpu", mlp_class=None, dtype=None):
         import torch
         self.torch = torch
-        self.tdtype = getattr(torch, problem.spec.dtype)
-        super().__init__(problem, device=device, mlp_class=mlp_class)
+        self.tdtype = getattr(torch, dtype or problem.spec.dtype)
+        super().__init__(problem, device=device, mlp_class=mlp_class, dtype=dtype)
 
     def convert(self, array):
         # from_numpy shares memory with the array; the lessons copy what they keep.
@@ -282,8 +324,8 @@ class TorchAutogradStyle(TorchStyle):
 class TorchNNStyle(TorchStyle):
     name = "torch_nn"
 
-    def __init__(self, problem, *, device="cpu", mlp_class=None):
-        super().__init__(problem, device=device, mlp_class=mlp_class)
+    def __init__(self, problem, *, device="cpu", mlp_class=None, dtype=None):
+        super().__init__(problem, device=device, mlp_class=mlp_class, dtype=dtype)
         torch = self.torch
         modules = list(self.net.model)
         self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
@@ -302,7 +344,7 @@ class TorchNNStyle(TorchStyle):
         # epoch after epoch as a user would; the batch the harness passes is not used.
         self.loader, self.batches, self.y_in = None, None, None
         if self.spec.batch_size is not None:
-            x, y, _, _ = problem.cast(self.spec.dtype)
+            x, y, _, _ = self.cast_problem()
             self.loader = self.module.make_loader(self.convert(x), self.convert(y), self.spec.batch_size,
                                                   shuffle=self.spec.shuffle, seed=self.spec.seed)
 
@@ -372,6 +414,95 @@ class TorchNNStyle(TorchStyle):
         importlib.import_module(f"{MODULES[self.name]}.checkpoint").save(self.net.model, path)
 
 
+class RecordedStyle(Style):
+    """A trace written by `python -m parity record`, replayed as if it were a style (compare --against).
+
+    It computes nothing: `run_phase` advances through the recorded steps (each forward
+    starts the next one) and `record(phase)` gives the current step's recorded tensors,
+    under the names and in the order of the live style that wrote them, in the trace's
+    dtype, on the CPU. Its parameters are those of the last update it replayed. It cannot
+    change its learning rate, take parameters or predict: those raise a SpecError that
+    says why. `trace` is a `parity.record.Trace`.
+    """
+
+    name = RECORDED
+
+    def __init__(self, problem, *, trace, device="cpu", mlp_class=None, dtype=None):
+        from .spec import SpecError
+        if trace is None:
+            raise SpecError("the style 'recorded' replays a trace: read one with parity.record.read_trace(path) "
+                            "and pass it (compare --against PATH)")
+        if dtype not in (None, problem.spec.dtype):
+            raise SpecError(f"a recorded trace holds {problem.spec.dtype} numbers: it cannot be replayed in {dtype}")
+        self.problem, self.spec, self.trace = problem, problem.spec, trace
+        self.dtype, self.device = problem.spec.dtype, "cpu"
+        self.step, self.current, self.params = -1, None, None
+        names = {phase: list(shapes) for phase, shapes in record_layout(self.spec).items()}
+        if trace.names != names:
+            raise SpecError(f"{trace.path} does not fit the spec {self.spec.describe()}: the trace holds "
+                            f"{_names(trace.names)} where the spec gives {_names(names)}: record the trace "
+                            "again with this spec")
+
+    def _refuse(self, what):
+        from .spec import SpecError
+        return SpecError(f"{self.trace.label} cannot {what}: it replays the numbers of {self.trace.path}, "
+                         "and computes none")
+
+    def run_phase(self, phase, x=None, y=None):
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}: choose one of {', '.join(PHASES)}")
+        if phase == "forward":
+            if self.step + 1 >= self.trace.steps:
+                from .spec import SpecError
+                raise SpecError(f"{self.trace.path} holds {self.trace.steps} steps: step {self.step + 1} was "
+                                f"asked for; compare at most {self.trace.steps} steps, or record a longer trace")
+            self.step += 1
+            self.current = self.trace.step(self.step)
+        elif self.current is None:
+            raise ValueError(f"phase {phase!r} before the first forward: run the phases in order")
+        if phase == "update":
+            self.params = self.current["update"]
+
+    def record(self, phase):
+        if self.current is None:
+            raise ValueError("nothing replayed yet: run the forward phase first")
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}")
+        return dict(self.current[phase])
+
+    def weights_and_biases(self):
+        if self.params is None:
+            raise self._refuse("give parameters before it has replayed an update")
+        L = self.spec.depth
+        return ([self.params[f"W{l + 1}"] for l in range(L)],
+                [self.params[f"b{l + 1}"] for l in range(L)] if self.spec.bias else None)
+
+    def slopes(self):
+        p = [None if self.params is None else self.params.get(f"p{l + 1}") for l in range(self.spec.depth)]
+        return p, [None] * self.spec.depth
+
+    def activations(self):
+        raise self._refuse("give activations outside record()")
+
+    def gradients(self):
+        raise self._refuse("give gradients outside record()")
+
+    def set_lr(self, lr):
+        raise self._refuse(f"change its learning rate to {lr:g} (it ran with lr {self.spec.lr:g}): compare "
+                           "without an lr schedule, or record the schedule")
+
+    def set_parameters(self, arrays):
+        raise self._refuse("take parameters")
+
+    def predict(self, x):
+        raise self._refuse("predict")
+
+
+def _names(names):
+    """{phase: [names]} in a few words: 'forward z1 a1, loss loss, ...'."""
+    return "; ".join(f"{phase} {' '.join(ns)}" for phase, ns in names.items())
+
+
 def nn_state_keys(spec):
     """{'W1': '0.weight', 'b1': '0.bias', 'p1': '1.weight', ...}: the state_dict keys of the nn lesson's
     Sequential for this spec (a Linear per layer, then its activation module unless it is the identity)."""
@@ -391,14 +522,39 @@ STYLE_CLASSES = {"numpy": NumpyStyle, "torch_manual": TorchManualStyle,
                  "torch_autograd": TorchAutogradStyle, "torch_nn": TorchNNStyle}
 
 
-def build(style, problem, *, device="cpu", mlp_class=None):
-    """Build a style by name. `mlp_class` replaces the lesson's MLP (tests inject bugs this way)."""
+def build(style, problem, *, device="cpu", mlp_class=None, dtype=None):
+    """Build a style by name. `mlp_class` replaces the lesson's MLP (tests inject bugs this way);
+    `dtype` runs it in another dtype than the spec's (a shadow, see `shadow`).
+    The name "recorded" builds the RecordedStyle: its mlp_class is the trace it replays
+    (parity.record.Trace) in place of a lesson's MLP."""
+    if style == RECORDED:
+        return RecordedStyle(problem, trace=mlp_class, dtype=dtype)
     if style not in STYLE_CLASSES:
         from .spec import SpecError
         raise SpecError(f"unknown style {style!r}: choose from {', '.join(STYLES)}")
     if style == "numpy" and device != "cpu":
         device = "cpu"   # NumPy runs on the CPU only
-    return STYLE_CLASSES[style](problem, device=device, mlp_class=mlp_class)
+    return STYLE_CLASSES[style](problem, device=device, mlp_class=mlp_class, dtype=dtype)
+
+
+# A style's shadow: the same code on the same problem, from the same rounded numbers,
+# in a wider dtype, so that what rounding alone does to each tensor can be measured
+# (parity.tolerance). float32 runs have a float64 shadow in every style; float64 runs
+# one in NumPy's extended precision (x86's 80-bit long double, eps 1.1e-19), which only
+# the NumPy lesson can run.
+SHADOW_DTYPE = {"float32": "float64", "float64": "longdouble"}
+
+
+def shadow(style, problem, *, device="cpu", mlp_class=None):
+    """The style's shadow (see SHADOW_DTYPE), or None where its library has no wider dtype."""
+    if style == RECORDED:       # a trace's rounding noise: that of the lesson that recorded it, run here
+        return shadow(mlp_class.style, problem, device=device)
+    wide = SHADOW_DTYPE[problem.spec.dtype]
+    if LIBRARY[style] == "torch" and wide == "longdouble":
+        return None
+    if wide == "longdouble" and np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
+        return None      # a platform whose long double is only a double: nothing wider to run in
+    return build(style, problem, device=device, mlp_class=mlp_class, dtype=wide)
 
 
 # ---------------------------------------------------------------------------

@@ -138,7 +138,36 @@ TOLERANCE_ADAPTIVE = {
 
 
 def tolerance(dtype: str, optimizer: str = "sgd") -> float:
+    """The fixed policy: one tolerance per dtype (and for the adaptive optimizers)."""
     return (TOLERANCE_ADAPTIVE if optimizer in ADAPTIVE else TOLERANCE)[dtype]
+
+
+# ---------------------------------------------------------------------------
+# The noise policy: each pair judged against the rounding noise of its own styles
+# ---------------------------------------------------------------------------
+
+POLICIES = ("noise", "fixed")
+NOISE_MULTIPLE = 16                               # K: a pair may differ by K times its styles' noise
+FLOOR = {"float64": 1e-12, "float32": 1e-6}       # and always by this much
+FLOOR_ADAPTIVE = {"float64": 1e-10, "float32": 1e-6}
+
+
+def floor(dtype: str, optimizer: str = "sgd") -> float:
+    """The least tolerance of the noise policy: no pair is ever held to less."""
+    return (FLOOR_ADAPTIVE if optimizer in ADAPTIVE else FLOOR)[dtype]
+
+
+def noise_tolerance(dtype: str, noise_a: float, noise_b: float, optimizer: str = "sgd") -> float:
+    """One pair's tolerance on one tensor at one step: K·(noise_a + noise_b), at least FLOOR.
+
+    noise_s is the scaled error of style s against its own shadow (the same code in a
+    wider dtype, from the same rounded numbers): what rounding alone has done to the
+    tensor in that style by this step. A noise that is not finite (a shadow that blew
+    up) gives the floor, never a pass.
+    """
+    n = noise_a + noise_b
+    least = floor(dtype, optimizer)
+    return max(least, NOISE_MULTIPLE * n) if math.isfinite(n) else least
 
 
 # ---------------------------------------------------------------------------
@@ -227,6 +256,8 @@ class Disagreement:
     error: float
     tol: float
     scale: float
+    noise: float = math.nan           # the two styles' rounding noise the tolerance was made from (noise policy)
+    shadow_dtype: str | None = None   # the dtype of the shadows that measured it
 
     def sentence(self):
         """step, phase, layer, tensor: both values, the index, the error and the tolerance."""
@@ -235,7 +266,9 @@ class Disagreement:
         if math.isinf(self.error) and math.isnan(self.value_a):
             what = f"{a} and {b} give it different shapes (or one of them lacks it)"
         else:
+            why = "" if not self.noise > 0 else (f", {NOISE_MULTIPLE}× the rounding noise {self.noise:.2g} "
+                                                   f"measured against {self.shadow_dtype} shadows")
             what = (f"{a} gives {self.value_a:.10g} but {b} gives {self.value_b:.10g}{idx} "
                     f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g}; "
-                    f"scaled err {self.error:.3g} > tolerance {self.tol:.3g})")
+                    f"scaled err {self.error:.3g} > tolerance {self.tol:.3g}{why})")
         return f"{place(self.step, self.phase, self.layer, self.tensor)}: {what}"

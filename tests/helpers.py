@@ -4,6 +4,7 @@ import functools
 
 from parity import lockstep
 from parity.spec import preset
+from parity.tolerance import floor
 
 
 @functools.lru_cache(maxsize=None)
@@ -19,3 +20,17 @@ def assert_agree(report, steps=None, where=""):
     assert report.diverged is None, head + report.diverged.sentence(report.spec)
     if steps is not None:
         assert report.steps_run == steps, f"{head}ran {report.steps_run} of {steps} steps"
+
+
+def within_tolerance(report, pair=None):
+    """True when every error (of one pair, or of all) is within the tolerance it was judged against."""
+    err, tol = report.error_array(), report.tolerance_array()
+    if pair is not None:
+        p = report.pairs.index(tuple(pair)) if not isinstance(pair, int) else pair
+        err, tol = err[:, :, p], tol[:, :, p]
+    return bool((err <= tol).all())
+
+
+def assert_noise_policy(report):
+    """The run was judged by the written policy: each pair against its styles' rounding noise, at least the floor."""
+    assert report.policy == "noise" and report.tol == floor(report.spec.dtype, report.spec.optimizer)

@@ -7,8 +7,7 @@ import pytest
 from parity.problem import make_problem
 from parity.spec import two_layer
 from parity.styles import PHASES, STYLES, build
-from parity.tolerance import TOLERANCE
-from tests.helpers import preset_run
+from tests.helpers import assert_noise_policy, preset_run, within_tolerance
 
 PAIRS = list(itertools.combinations(STYLES, 2))
 CONFIGS = (
@@ -28,7 +27,7 @@ def test_pair_agrees_at_every_step_and_phase(config, pair):
     name, steps, bias, dtype = config
     report = preset_run(name, steps, bias=bias, dtype=dtype)
     assert report.steps_run == steps
-    assert report.tol == TOLERANCE[dtype]
+    assert_noise_policy(report)
     # every phase was compared, with every tensor it has
     phases = {phase for phase, _ in report.tensors}
     assert phases == set(PHASES)
@@ -37,10 +36,7 @@ def test_pair_agrees_at_every_step_and_phase(config, pair):
     for l in range(1, L + 1):
         assert {f"z{l}", f"a{l}", f"dz{l}", f"dW{l}", f"W{l}"} <= names
         assert ({f"db{l}", f"b{l}"} <= names) == bias
-    p = report.pairs.index(pair)
-    worst = report.error_array()[:, :, p]
-    assert worst.max() <= report.tol, (
-        report.first.sentence() if report.first else f"largest error {worst.max():g} > {report.tol:g}")
+    assert within_tolerance(report, pair), report.first.sentence() if report.first else pair
 
 
 @pytest.mark.parametrize("style", ["numpy", "torch_nn"])
