@@ -20,6 +20,7 @@ from .files import write_json
 from .options import (UsageError, add_spec_options, check_device, count, output_path, preset_defaults, some_styles,
                       specs_from_args, two_styles_needed)
 from .styles import RECORDED
+from .tolerance import POLICIES
 
 
 def main(args):
@@ -49,7 +50,8 @@ def main(args):
         if trace is not None:
             print(f"against {args.against}: {trace.label}, {trace.steps} steps recorded on "
                   f"{trace.meta.get('device_name')}", flush=True)
-        report = lockstep.run(spec, styles, device=args.device, progress=sys.stderr.isatty(), trace=trace)
+        report = lockstep.run(spec, styles, device=args.device, progress=sys.stderr.isatty(), trace=trace,
+                              policy=args.tolerance)
         print(rep.format_run(report, colour=colour, device=args.device), flush=True)
         reports.append(report)
     if args.json:
@@ -67,6 +69,10 @@ def add_parser(sub):
                        description="Run the styles in lockstep and compare every pair after every phase of every "
                                    "step. Exit 0: all agree; 1: a disagreement or a diverged run; 2: bad input.")
     add_spec_options(c, default_preset="all", allow_all=True, styles=some_styles)
+    c.add_argument("--tolerance", choices=POLICIES, default="noise",
+                   help="noise: each pair judged against 16× the rounding noise its styles show against their "
+                        "shadows (parity/tolerance.py); fixed: one tolerance per dtype, for comparison "
+                        "(default: noise)")
     c.add_argument("--steps", type=count("--steps", 0, "50"),
                    help=f"training steps (default: {preset_defaults('steps')})")
     c.add_argument("--json", metavar="PATH", help="also write the run as JSON (parity/compare.schema.json)")

@@ -19,6 +19,10 @@ parity.tolerance).
 import argparse
 import functools
 import itertools
+import math
+
+import numpy as np
+from hypothesis import strategies as st
 
 from parity import lockstep
 from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS, Spec, preset
@@ -82,7 +86,6 @@ def run_grid_row(act, loss, opt, bias, dtype, variant=0):
 def measure(full=True):
     """Largest scaled error per dtype over the grid, or over the full product (both settings of
     every optimizer): the measurement behind parity.tolerance. Prints one line per dtype."""
-    import numpy as np
     rows = ([(a, lo, o, b, d, v) for a, lo, o, b, d, v in itertools.product(
         ACTIVATIONS, LOSSES, OPTIMIZERS, (False, True), DTYPES, (0, 1))] if full else grid())
     worst = {d: (0.0, None) for d in DTYPES}
@@ -108,13 +111,89 @@ def measure_presets():
         print(f"  {name:<12} {dtype:<8} {steps:>4} steps: largest scaled error {worst:.2g} (recorded {recorded:.2g})")
 
 
+# ---------------------------------------------------------------------------
+# Random specs, and the margins of the noise policy
+# ---------------------------------------------------------------------------
+
+RANDOM_OPTIMIZER_SETTINGS = {
+    "sgd": st.fixed_dictionaries({"momentum": st.sampled_from([0.0, 0.9]),
+                                  "weight_decay": st.sampled_from([0.0, 0.01])}),
+    "rmsprop": st.fixed_dictionaries({"momentum": st.sampled_from([0.0, 0.5]), "centered": st.booleans()}),
+    "adam": st.fixed_dictionaries({"weight_decay": st.sampled_from([0.0, 0.01])}),
+    "adamw": st.fixed_dictionaries({"weight_decay": st.sampled_from([0.0, 0.1])}),
+}
+
+
+@st.composite
+def random_specs(draw):
+    """A random spec (float64; .replace(dtype=...) for another): the property test's and --margins' draw."""
+    depth = draw(st.integers(1, 4))
+    sizes = tuple(draw(st.lists(st.integers(1, 16), min_size=depth + 1, max_size=depth + 1)))
+    n = draw(st.integers(1, 12))
+    optimizer = draw(st.sampled_from(OPTIMIZERS))
+    loss = draw(st.sampled_from(LOSSES))
+    batch_size = draw(st.one_of(st.none(), st.integers(1, n)))
+    return Spec(name="random", sizes=sizes, activation=draw(st.sampled_from(ACTIVATIONS)),
+                output_activation=draw(st.sampled_from(ACTIVATIONS)), bias=draw(st.booleans()), loss=loss,
+                optimizer=optimizer, lr=draw(st.sampled_from([1e-3, 1e-2])), n_samples=n,
+                batch_size=batch_size, shuffle=batch_size is not None and draw(st.booleans()),
+                seed=draw(st.integers(0, 2**16)), steps=6, init_scale=0.5, **draw(RANDOM_OPTIMIZER_SETTINGS[optimizer]))
+
+
+def margin(report):
+    """(smallest tolerance ÷ error over every cell with an error, where): how close a run came to its tolerance."""
+    err, tol = report.error_array(), report.tolerance_array()
+    if not err.size or not (err > 0).any():
+        return math.inf, None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(err > 0, tol / np.where(err > 0, err, 1.0), np.inf)
+    step, t, p = np.unravel_index(np.argmin(m), m.shape)
+    return float(m.min()), f"step {step} {report.tensors[t][1]} {'~'.join(report.pairs[p])}"
+
+
+def measure_margins(examples=500):
+    """The smallest margin of the noise policy on the seed presets and over random specs, per dtype."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    for dtype in DTYPES:
+        for name, steps, changes in (("three-layer", 50, {}), ("three-layer", 50, {"bias": True}),
+                                     ("two-layer", 500, {})):
+            report = lockstep.run(preset(name, dtype=dtype, **changes), steps=steps)
+            m, where = margin(report)
+            print(f"  {dtype} {name}{' bias' if changes else ''}, {steps} steps: "
+                  f"{'agree' if report.ok else 'DISAGREE'}, smallest margin {m:.3g} ({where})", flush=True)
+        seen = {"runs": 0, "alarms": 0, "margin": (math.inf, None)}
+
+        @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(data=st.data())
+        def draw(data):
+            spec = data.draw(random_specs()).replace(dtype=dtype)
+            report = lockstep.run(spec, lr_schedule={3: spec.lr / 2})
+            seen["runs"] += 1
+            seen["alarms"] += report.first is not None
+            m, where = margin(report)
+            if m < seen["margin"][0]:
+                seen["margin"] = (m, f"{where}; {spec.describe()}")
+
+        draw()
+        m, where = seen["margin"]
+        print(f"  {dtype} {seen['runs']} random specs: {seen['alarms']} false alarms, smallest margin {m:.3g} "
+              f"({where})", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tools.measure_tolerance", description=__doc__.splitlines()[0])
     which = p.add_mutually_exclusive_group()
     which.add_argument("--grid", action="store_true", help="only the 42 runs of the test suite's grid")
     which.add_argument("--presets", action="store_true", help="the preset runs of parity.tolerance.MEASURED")
+    which.add_argument("--margins", type=int, metavar="N", nargs="?", const=500,
+                       help="the noise policy's smallest margin on the seed presets and over N random specs "
+                            "per dtype (default 500)")
     args = p.parse_args(argv)
-    if args.presets:
+    if args.margins is not None:
+        measure_margins(args.margins)
+    elif args.presets:
         measure_presets()
     else:
         measure(full=not args.grid)

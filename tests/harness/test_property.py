@@ -13,30 +13,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from parity import lockstep
-from parity.spec import ACTIVATIONS, LOSSES, OPTIMIZERS, Spec
-
-OPTIMIZER_SETTINGS = {
-    "sgd": st.fixed_dictionaries({"momentum": st.sampled_from([0.0, 0.9]), "weight_decay": st.sampled_from([0.0, 0.01])}),
-    "rmsprop": st.fixed_dictionaries({"momentum": st.sampled_from([0.0, 0.5]), "centered": st.booleans()}),
-    "adam": st.fixed_dictionaries({"weight_decay": st.sampled_from([0.0, 0.01])}),
-    "adamw": st.fixed_dictionaries({"weight_decay": st.sampled_from([0.0, 0.1])}),
-}
-
-
-@st.composite
-def specs(draw):
-    depth = draw(st.integers(1, 4))
-    sizes = tuple(draw(st.lists(st.integers(1, 16), min_size=depth + 1, max_size=depth + 1)))
-    n = draw(st.integers(1, 12))
-    optimizer = draw(st.sampled_from(OPTIMIZERS))
-    loss = draw(st.sampled_from(LOSSES))
-    batch_size = draw(st.one_of(st.none(), st.integers(1, n)))
-    return Spec(name="random", sizes=sizes, activation=draw(st.sampled_from(ACTIVATIONS)),
-                output_activation=draw(st.sampled_from(ACTIVATIONS)), bias=draw(st.booleans()), loss=loss,
-                optimizer=optimizer, lr=draw(st.sampled_from([1e-3, 1e-2])), n_samples=n,
-                batch_size=batch_size, shuffle=batch_size is not None and draw(st.booleans()),
-                seed=draw(st.integers(0, 2**16)), steps=6, init_scale=0.5, **draw(OPTIMIZER_SETTINGS[optimizer]))
-
+from tools.measure_tolerance import random_specs
 
 EXAMPLES = 500
 
@@ -45,7 +22,7 @@ EXAMPLES = 500
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_all_four_styles_agree_on_a_random_spec(dtype, data):
-    spec = data.draw(specs()).replace(dtype=dtype)
+    spec = data.draw(random_specs()).replace(dtype=dtype)
     note(f"spec: {spec!r}")
     report = lockstep.run(spec, lr_schedule={3: spec.lr / 2})
     # a random spec may diverge (a deep linear net at lr 0.01): it is compared up to that step
