@@ -71,7 +71,8 @@ def test_every_style_agrees_with_each_golden_trace(request, which):
     # and within the tolerance of the policy table, as lockstep's fixed policy judges
     assert rep.error_array().max() <= tolerance(trace.spec.dtype, trace.spec.optimizer)
     assert [p for p in rep.pairs if RECORDED in p] == [(s, RECORDED) for s in STYLES]
-    assert rep.losses[RECORDED][0] == rep.losses["torch_nn"][0]
+    # the same code as the trace's: equal to the last bits at the trace's one thread, within them at two
+    assert rep.losses[RECORDED][0] == pytest.approx(rep.losses["torch_nn"][0], rel=4e-16, abs=0)
 
 
 # ---------------------------------------------------------------------------
