@@ -5,7 +5,7 @@ disagreement or a diverged run, 2 on bad input (a one-line message that names
 the fix, printed before any work is done).
 
 With --against PATH the live styles are compared with a trace written by
-`python -m parity record` (parity/record.py), replayed as the pseudo-style
+`python -m parity record` (parity/trace.py), replayed as the pseudo-style
 "recorded": the spec is the trace's, and a spec option that contradicts it is
 refused.
 """
@@ -28,7 +28,8 @@ def main(args):
     from . import report as rep
     trace, styles = None, tuple(args.styles)
     if args.against:                         # the trace's own spec, over at most its steps
-        from .record import read_trace, spec_against
+        from .record import spec_against
+        from .trace import read_trace
         trace = read_trace(args.against)
         specs = [spec_against(trace, args)]
         styles += (RECORDED,)

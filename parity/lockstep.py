@@ -137,7 +137,7 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
 
     mlp_classes: {style: class} to replace a lesson's MLP (tests inject bugs this way).
     lr_schedule: {step: lr}, learning rates set before those steps, in every style.
-    trace: a recorded run (parity.record.read_trace), compared as the style "recorded" (name it in styles).
+    trace: a recorded run (parity.trace.read_trace), compared as the style "recorded" (name it in styles).
     policy: "noise" judges each pair against the rounding noise its styles show against
     their shadows (parity.tolerance); "fixed" against one tolerance per dtype (`tol`, or
     the table in parity.tolerance).

@@ -41,7 +41,7 @@ LIBRARY = {"numpy": "numpy", "torch_manual": "torch", "torch_autograd": "torch",
 LABELS = {"numpy": "NumPy by hand", "torch_manual": "torch by hand",
           "torch_autograd": "torch autograd", "torch_nn": "nn + optim"}
 SHORT = {"numpy": "np", "torch_manual": "manual", "torch_autograd": "autograd", "torch_nn": "nn"}
-# The pseudo-style that replays a trace written by `python -m parity record` (RecordedStyle, below):
+# The pseudo-style that replays a trace written by `python -m parity record` (parity.trace.RecordedStyle):
 # not a lesson, so not in STYLES; compare --against names it among the styles it compares.
 RECORDED = "recorded"
 LABELS[RECORDED] = "recorded"
@@ -90,35 +90,6 @@ def _float64(copy):
 def as_float64(record):
     """A record of `Style.record` as `Style.read` gives it: float64 NumPy arrays (exact)."""
     return {name: _float64(t).reshape(()) if name == "loss" else _float64(t) for name, t in record.items()}
-
-
-def record_layout(spec, rows=None):
-    """{phase: {name: shape}}: the names `Style.record` gives after each phase, in its order, and their shapes.
-
-    rows: the rows of the step's batch (default: batch_size, or the whole data set). A trace
-    (parity.record) is checked against this layout; tests/compare/test_record.py checks it
-    against every live style.
-    """
-    rows = rows or spec.batch_size or spec.n_samples
-    n, L = spec.sizes, spec.depth
-    prelu = [spec.activation_of(l) == "prelu" for l in range(1, L + 1)]
-    forward = {"x": (rows, n[0])} if spec.batch_size is not None else {}
-    backward, update = {}, {}
-    for l in range(1, L + 1):
-        forward[f"z{l}"] = forward[f"a{l}"] = (rows, n[l])
-    for l in reversed(range(1, L + 1)):
-        backward[f"dz{l}"], backward[f"dW{l}"] = (rows, n[l]), (n[l], n[l - 1])
-        if spec.bias:
-            backward[f"db{l}"] = (n[l],)
-        if prelu[l - 1]:
-            backward[f"dp{l}"] = (1,)
-    for l in range(1, L + 1):
-        update[f"W{l}"] = (n[l], n[l - 1])
-        if spec.bias:
-            update[f"b{l}"] = (n[l],)
-        if prelu[l - 1]:
-            update[f"p{l}"] = (1,)
-    return {"forward": forward, "loss": {"loss": ()}, "backward": backward, "update": update}
 
 
 class Style:
@@ -414,95 +385,6 @@ class TorchNNStyle(TorchStyle):
         importlib.import_module(f"{MODULES[self.name]}.checkpoint").save(self.net.model, path)
 
 
-class RecordedStyle(Style):
-    """A trace written by `python -m parity record`, replayed as if it were a style (compare --against).
-
-    It computes nothing: `run_phase` advances through the recorded steps (each forward
-    starts the next one) and `record(phase)` gives the current step's recorded tensors,
-    under the names and in the order of the live style that wrote them, in the trace's
-    dtype, on the CPU. Its parameters are those of the last update it replayed. It cannot
-    change its learning rate, take parameters or predict: those raise a SpecError that
-    says why. `trace` is a `parity.record.Trace`.
-    """
-
-    name = RECORDED
-
-    def __init__(self, problem, *, trace, device="cpu", mlp_class=None, dtype=None):
-        from .spec import SpecError
-        if trace is None:
-            raise SpecError("the style 'recorded' replays a trace: read one with parity.record.read_trace(path) "
-                            "and pass it (compare --against PATH)")
-        if dtype not in (None, problem.spec.dtype):
-            raise SpecError(f"a recorded trace holds {problem.spec.dtype} numbers: it cannot be replayed in {dtype}")
-        self.problem, self.spec, self.trace = problem, problem.spec, trace
-        self.dtype, self.device = problem.spec.dtype, "cpu"
-        self.step, self.current, self.params = -1, None, None
-        names = {phase: list(shapes) for phase, shapes in record_layout(self.spec).items()}
-        if trace.names != names:
-            raise SpecError(f"{trace.path} does not fit the spec {self.spec.describe()}: the trace holds "
-                            f"{_names(trace.names)} where the spec gives {_names(names)}: record the trace "
-                            "again with this spec")
-
-    def _refuse(self, what):
-        from .spec import SpecError
-        return SpecError(f"{self.trace.label} cannot {what}: it replays the numbers of {self.trace.path}, "
-                         "and computes none")
-
-    def run_phase(self, phase, x=None, y=None):
-        if phase not in PHASES:
-            raise ValueError(f"unknown phase {phase!r}: choose one of {', '.join(PHASES)}")
-        if phase == "forward":
-            if self.step + 1 >= self.trace.steps:
-                from .spec import SpecError
-                raise SpecError(f"{self.trace.path} holds {self.trace.steps} steps: step {self.step + 1} was "
-                                f"asked for; compare at most {self.trace.steps} steps, or record a longer trace")
-            self.step += 1
-            self.current = self.trace.step(self.step)
-        elif self.current is None:
-            raise ValueError(f"phase {phase!r} before the first forward: run the phases in order")
-        if phase == "update":
-            self.params = self.current["update"]
-
-    def record(self, phase):
-        if self.current is None:
-            raise ValueError("nothing replayed yet: run the forward phase first")
-        if phase not in PHASES:
-            raise ValueError(f"unknown phase {phase!r}")
-        return dict(self.current[phase])
-
-    def weights_and_biases(self):
-        if self.params is None:
-            raise self._refuse("give parameters before it has replayed an update")
-        L = self.spec.depth
-        return ([self.params[f"W{l + 1}"] for l in range(L)],
-                [self.params[f"b{l + 1}"] for l in range(L)] if self.spec.bias else None)
-
-    def slopes(self):
-        p = [None if self.params is None else self.params.get(f"p{l + 1}") for l in range(self.spec.depth)]
-        return p, [None] * self.spec.depth
-
-    def activations(self):
-        raise self._refuse("give activations outside record()")
-
-    def gradients(self):
-        raise self._refuse("give gradients outside record()")
-
-    def set_lr(self, lr):
-        raise self._refuse(f"change its learning rate to {lr:g} (it ran with lr {self.spec.lr:g}): compare "
-                           "without an lr schedule, or record the schedule")
-
-    def set_parameters(self, arrays):
-        raise self._refuse("take parameters")
-
-    def predict(self, x):
-        raise self._refuse("predict")
-
-
-def _names(names):
-    """{phase: [names]} in a few words: 'forward z1 a1, loss loss, ...'."""
-    return "; ".join(f"{phase} {' '.join(ns)}" for phase, ns in names.items())
-
-
 def nn_state_keys(spec):
     """{'W1': '0.weight', 'b1': '0.bias', 'p1': '1.weight', ...}: the state_dict keys of the nn lesson's
     Sequential for this spec (a Linear per layer, then its activation module unless it is the identity)."""
@@ -526,8 +408,9 @@ def build(style, problem, *, device="cpu", mlp_class=None, dtype=None):
     """Build a style by name. `mlp_class` replaces the lesson's MLP (tests inject bugs this way);
     `dtype` runs it in another dtype than the spec's (a shadow, see `shadow`).
     The name "recorded" builds the RecordedStyle: its mlp_class is the trace it replays
-    (parity.record.Trace) in place of a lesson's MLP."""
+    (parity.trace.Trace) in place of a lesson's MLP."""
     if style == RECORDED:
+        from .trace import RecordedStyle      # here, not at the top: parity.trace imports this module
         return RecordedStyle(problem, trace=mlp_class, dtype=dtype)
     if style not in STYLE_CLASSES:
         from .spec import SpecError

@@ -20,11 +20,12 @@ import torch
 
 import impl_numpy.mlp as np_lesson
 from helpers import assert_agree
-from parity import checkpoint, cli, lockstep, record, report
+from parity import checkpoint, cli, lockstep, report
 from parity.problem import make_problem
 from parity.spec import SpecError
 from parity.styles import RECORDED, STYLES, build
 from parity.tolerance import tolerance
+from parity.trace import read_trace
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 THREE, TWO = GOLDEN / "three-layer.safetensors", GOLDEN / "two-layer.safetensors"
@@ -32,12 +33,12 @@ THREE, TWO = GOLDEN / "three-layer.safetensors", GOLDEN / "two-layer.safetensors
 
 @pytest.fixture(scope="module")
 def three():
-    return record.read_trace(THREE)
+    return read_trace(THREE)
 
 
 @pytest.fixture(scope="module")
 def two():
-    return record.read_trace(TWO)
+    return read_trace(TWO)
 
 
 def compare(capsys, *args):
@@ -53,7 +54,7 @@ def compare(capsys, *args):
 
 @pytest.mark.parametrize("path,preset,steps", [(THREE, "three-layer", 50), (TWO, "two-layer", 2)])
 def test_the_golden_traces_are_small_float64_torch_nn_runs_of_the_pinned_torch(path, preset, steps):
-    t = record.read_trace(path)
+    t = read_trace(path)
     assert (t.spec.name, t.spec.dtype, t.style, t.steps) == (preset, "float64", "torch_nn", steps)
     assert t.meta["versions"]["torch"] == "2.13.0+cpu" and t.meta["device"] == "cpu"
     assert t.label == "recorded (torch_nn, torch 2.13.0, cpu)"
@@ -205,14 +206,14 @@ def _damaged(kind, tmp):
     elif kind == "truncated":
         bad.write_bytes(THREE.read_bytes()[:-100])
     elif kind == "checkpoint":
-        spec = record.read_trace(THREE).spec
+        spec = read_trace(THREE).spec
         checkpoint.save(build("numpy", make_problem(spec)), bad)
     elif kind == "renamed":
         _rewrite(THREE, bad, rename=("step0007/backward/dW2", "step0007/backward/dW9"))
     elif kind == "reshaped":
         _rewrite(THREE, bad, reshape="step0001/update/W1")
     elif kind == "names":
-        t = record.read_trace(THREE)
+        t = read_trace(THREE)
         _rewrite(THREE, bad, names={**t.names, "backward": ["dz3", "dW3", "dz2", "dW2", "dz1"]})
     elif kind == "format":
         from safetensors import safe_open
