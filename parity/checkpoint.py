@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, note_written
 from .spec import Spec, SpecError
 from .styles import npz_checkpoint, nn_state_keys
 
@@ -120,9 +120,11 @@ def save(style, path):
         atomic_write(path, lambda f: f.write(data))
     elif fmt == "npz":
         save_arrays, _ = npz_checkpoint()
-        save_arrays(arrays, path)
-    elif hasattr(style, "save_state_dict"):      # the nn style saves as its lesson does
+        save_arrays(arrays, path)                # the NumPy lesson's own atomic save
+        note_written(path)
+    elif hasattr(style, "save_state_dict"):      # the nn style saves as its lesson does (atomically)
         style.save_state_dict(path)
+        note_written(path)
     else:   # the same file the nn lesson writes: its Sequential's names
         import torch
         keys = nn_state_keys(style.spec)

@@ -4,35 +4,101 @@ with `add_parser(subparsers)`, which registers its options and sets `main`, and
 `main(args) -> exit status`.
 
 Exit status: 0 success (every pair agrees), 1 a disagreement or a diverged run,
-2 bad input (one line naming the fix, printed before any work).
+2 bad input (one line naming the fix, printed before any work; no command at all
+prints the list of commands on stdout and that line), 130 interrupted by Ctrl-C
+(one line on stderr saying what was written: every file is written atomically, so
+each is the old one or the new one, never half of each), 141 standard output
+closed by its reader (`compare | head`): the run stops quietly, as a Unix tool
+killed by SIGPIPE does (128 + 13), so `set -o pipefail` sees it did not finish and
+it is not read as a verdict (0, 1) or as bad input (2).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
-from . import bench, check, compare, examples, explain, pictures, record
-from .options import Parser
+from . import files
+from .options import Parser, UsageError
 from .spec import SpecError
 
-COMMANDS = (compare, record, explain, check, pictures, bench, examples)
+INTERRUPTED, BROKEN_PIPE = 130, 141
+
+
+def commands():
+    """The command modules, imported here (not at import time) so that a Ctrl-C while they load is caught."""
+    from . import bench, check, compare, examples, explain, pictures, record
+    return (compare, record, explain, check, pictures, bench, examples)
 
 
 def build_parser():
     p = Parser(prog="python -m parity", description="One MLP written four ways, proven equal step by step.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in COMMANDS:
+    sub = p.add_subparsers(dest="command", parser_class=Parser)   # not required: none gets the list below
+    for command in commands():
         command.add_parser(sub)
+    p.command_names = tuple(sub.choices)
     return p
 
 
 def main(argv=None):
+    files.forget_written()
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()                       # the commands, each with one line, on stdout
+            raise UsageError(f"no command given: name one of {', '.join(parser.command_names)} "
+                             "(e.g. python -m parity compare; python -m parity COMMAND --help for its options)")
         return args.func(args)
     except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}")
         return 2
+    except KeyboardInterrupt:
+        _say(_interrupted())
+        return INTERRUPTED
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        _silence_stdout()
+        return BROKEN_PIPE
+
+
+def _interrupted():
+    """One true line: what was written before Ctrl-C (whole: every write is atomic), or nothing."""
+    done = files.written()
+    if not done:
+        return "interrupted: nothing was written"
+    return f"interrupted: wrote {', '.join(done)} (whole) before stopping; nothing was left half-written"
+
+
+def _say(line):
+    """One line on stderr, even where stderr itself is a closed pipe."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _stdout_closed():
+    """Whether standard output is a pipe (or socket) whose reader has gone: the BrokenPipeError was its."""
+    try:
+        import select
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):      # no poll (Windows), or stdout is not a file
+        return sys.stdout is sys.__stdout__
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null, so that the interpreter's last flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ With --against PATH the live styles are compared with a trace written by
 `python -m parity record` (parity/trace.py), replayed as the pseudo-style
 "recorded": the spec is the trace's, and a spec option that contradicts it is
 refused.
+
+--json - writes the JSON document to standard output and the report to standard
+error (as `bench --json -` does), so `compare --json - | jq` reads JSON only.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import sys
 
 from . import spec as spec_module
-from .files import write_json
+from .files import PLOT_FORMATS, write_json
 from .options import (UsageError, add_spec_options, check_device, count, output_path, preset_defaults, some_styles,
                       specs_from_args, two_styles_needed)
 from .styles import RECORDED
@@ -24,8 +27,7 @@ from .tolerance import POLICIES
 
 
 def main(args):
-    from . import lockstep
-    from . import report as rep
+    check_outputs(args)                      # a path that cannot be written is refused before anything else
     trace, styles = None, tuple(args.styles)
     if args.against:                         # the trace's own spec, over at most its steps
         from .record import spec_against
@@ -38,46 +40,61 @@ def main(args):
             raise UsageError(two_styles_needed(",".join(styles)) + " (or one with --against a trace)")
         names = list(spec_module.PRESETS) if args.preset == "all" else [args.preset]
         specs = specs_from_args(args, names)     # every spec is checked before any run starts
-    if args.json:
-        output_path("--json", args.json)
-    if args.plot:
-        output_path("--plot", args.plot)
     check_device(args.device)
-    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    from . import lockstep
+    from . import report as rep
+    out = sys.stderr if args.json == "-" else sys.stdout     # --json -: stdout is the JSON's alone
+    colour = out.isatty() and not os.environ.get("NO_COLOR")
     reports = []
     for k, spec in enumerate(specs):
         if k:
-            print()
+            print(file=out)
         if trace is not None:
             print(f"against {args.against}: {trace.label}, {trace.steps} steps recorded on "
-                  f"{trace.meta.get('device_name')}", flush=True)
+                  f"{trace.meta.get('device_name')}", file=out, flush=True)
         report = lockstep.run(spec, styles, device=args.device, progress=sys.stderr.isatty(), trace=trace,
                               policy=args.tolerance)
-        print(rep.format_run(report, colour=colour, device=args.device), flush=True)
+        print(rep.format_run(report, colour=colour, device=args.device), file=out, flush=True)
         reports.append(report)
     if args.json:
         write_json(args.json, rep.json_record(reports, device=args.device))
-        print(f"\nwrote {args.json} (schema: parity/compare.schema.json)")
+        if args.json != "-":
+            print(f"\nwrote {args.json} (schema: parity/compare.schema.json)", file=out)
     if args.plot:
         from .plot import plot
         plot(reports, args.plot)
-        print(f"wrote {args.plot}")
+        print(f"wrote {args.plot}", file=out)
     return 0 if rep.overall_verdict(reports) == "agree" else 1
+
+
+def check_outputs(args):
+    """--json and --plot, refused before any work where they could not be written whole."""
+    if args.json is not None:              # an empty path too: refused, not skipped
+        output_path("--json", args.json, stdout=True, example="run.json")
+    if args.plot is not None:
+        output_path("--plot", args.plot, formats=PLOT_FORMATS, example="run.png")
+    if args.json and args.plot and os.path.abspath(args.json) == os.path.abspath(args.plot):
+        raise UsageError(f"--json and --plot both name {args.json}: give each its own file")
 
 
 def add_parser(sub):
     c = sub.add_parser("compare", help="run the styles in lockstep and compare every pair, phase by phase",
                        description="Run the styles in lockstep and compare every pair after every phase of every "
-                                   "step. Exit 0: all agree; 1: a disagreement or a diverged run; 2: bad input.")
+                                   "step. Exit 0: all agree; 1: a disagreement or a diverged run; 2: bad input; "
+                                   "130: interrupted (Ctrl-C), every file written whole or not at all.")
     add_spec_options(c, default_preset="all", allow_all=True, styles=some_styles)
     c.add_argument("--tolerance", choices=POLICIES, default="noise",
                    help="noise: each pair judged against 16× the rounding noise its styles show against their "
                         "shadows (parity/tolerance.py); fixed: one tolerance per dtype, for comparison "
                         "(default: noise)")
-    c.add_argument("--steps", type=count("--steps", 0, "50"),
-                   help=f"training steps (default: {preset_defaults('steps')})")
-    c.add_argument("--json", metavar="PATH", help="also write the run as JSON (parity/compare.schema.json)")
-    c.add_argument("--plot", metavar="PATH", help="also draw loss curves and per-step differences as one PNG")
+    c.add_argument("--steps", type=count("--steps", 1, "50"),
+                   help=f"training steps, 1 or more (default: {preset_defaults('steps')})")
+    c.add_argument("--json", metavar="PATH",
+                   help="also write the run as JSON (parity/compare.schema.json); '-': the JSON to stdout, "
+                        "the report to stderr")
+    c.add_argument("--plot", metavar="PATH",
+                   help="also draw loss curves and per-step differences as one picture: .png, .pdf or .svg, "
+                        "by the suffix")
     c.add_argument("--against", metavar="TRACE",
                    help="also compare every style with a trace written by `record` (.safetensors): the spec is "
                         "the trace's, --steps at most its steps")

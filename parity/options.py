@@ -86,12 +86,64 @@ def style_name(text):
     return _ALIASES[text.strip()]
 
 
-def output_path(flag, text):
-    folder = os.path.dirname(os.path.abspath(text))
-    if not os.path.isdir(folder):
-        raise UsageError(f"{flag} {text}: the folder {folder} does not exist: create it or choose another path")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"{flag} {text}: the folder {folder} is not writable: choose another path")
+def output_path(flag, text, *, folder=False, formats=None, stdout=False, example=None):
+    """Refuse, before any work, an output that could not be written whole; return the path.
+
+    The one check of every path a command writes (compare --json/--plot, bench --json/--plot,
+    pictures --out, example --save). A file: its folder must exist and be writable; the path must
+    not be a folder; an existing file must be a regular, writable file (a read-only one is refused,
+    not silently replaced). formats: the suffixes allowed (e.g. files.PLOT_FORMATS). stdout: '-'
+    means standard output; elsewhere '-' is refused. folder=True: the path is a folder, made if
+    missing (its parent must exist), refused where a file stands. example: a path for the fix.
+    """
+    text = os.fspath(text)
+    kind = "folder" if folder else "file"
+    if text == "-":
+        if stdout:
+            return text
+        raise UsageError(f"{flag} needs a {kind} path, not '-' (standard output): "
+                         f"give e.g. {flag} {example or ('pictures' if folder else 'out')}")
+    if not text.strip():
+        raise UsageError(f"{flag} needs a {kind} path, got an empty one: give e.g. {flag} {example or 'out'}")
+    path = os.path.abspath(text)
+    parent = os.path.dirname(path)
+    if folder:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"{flag} {text}: a file stands there, and {flag} is a folder: remove the file "
+                             "or choose another folder (it is made if missing)")
+        if os.path.isdir(path):
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise UsageError(f"{flag} {text}: the folder is not writable: choose another folder")
+            return text
+        _check_folder(flag, text, parent)
+        return text
+    if formats is not None:
+        suffix = os.path.splitext(text)[1].lower()
+        if suffix not in formats:
+            stem = os.path.splitext(os.path.basename(text))[0] or "out"
+            raise UsageError(f"{flag} {text}: cannot write a {suffix or 'suffix-less'} file: name it "
+                             f"{', '.join(formats)} (e.g. {flag} {stem}{next(iter(formats))})")
+    if text.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise UsageError(f"{flag} {text}: names a folder, not a file: give a file path in it, e.g. "
+                         f"{flag} {os.path.join(text, example or 'out')}")
+    _check_folder(flag, text, parent)
+    if os.path.lexists(path):
+        if not os.path.isfile(path):
+            raise UsageError(f"{flag} {text}: exists and is not a regular file: choose another path")
+        if not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222:
+            raise UsageError(f"{flag} {text}: the file exists and is read-only: make it writable "
+                             f"(chmod u+w {text}) or choose another path")
+    return text
+
+
+def _check_folder(flag, text, parent):
+    """The folder an output goes in: it must exist and be writable (it is not made)."""
+    if not os.path.isdir(parent):
+        if os.path.exists(parent):
+            raise UsageError(f"{flag} {text}: {parent} is a file, not a folder: choose another path")
+        raise UsageError(f"{flag} {text}: the folder {parent} does not exist: create it or choose another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {text}: the folder {parent} is not writable: choose another path")
 
 
 def check_device(device):

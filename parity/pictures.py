@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from .files import save_figure
-from .options import count
+from .options import count, output_path
 from .spec import ACTIVATIONS, Spec
 from .styles import reference_activations
 
@@ -109,12 +109,18 @@ def optimizers_png(path, runs, epochs=12):
     return agree
 
 
+FILES = ("activations.png", "optimizers.png")
+
+
 def main(args):
-    os.makedirs(args.out, exist_ok=True)
-    act = os.path.join(args.out, "activations.png")
+    output_path("--out", args.out, folder=True, example="pictures")     # refused before any work
+    act, opt = (os.path.join(args.out, name) for name in FILES)
+    if os.path.isdir(args.out):                  # each picture that will be replaced must be replaceable
+        for path in (act, opt):
+            output_path("--out", path)
+    os.makedirs(args.out, exist_ok=True)         # its parent exists: checked above
     activations_png(act)
     print(f"wrote {act}")
-    opt = os.path.join(args.out, "optimizers.png")
     runs = optimizer_runs(epochs=args.epochs)
     agree = optimizers_png(opt, runs, epochs=args.epochs)
     for label, (losses, report) in runs.items():
@@ -127,7 +133,7 @@ def main(args):
 def add_parser(sub):
     """Register `pictures` on the command line's subparsers."""
     p = sub.add_parser("pictures", help="write seed 002's pictures: activations, and the loss of four optimizers")
-    p.add_argument("--out", required=True, help="folder for the PNG files (made if missing)")
+    p.add_argument("--out", required=True, help="folder for the PNG files (made if missing; its parent must exist)")
     p.add_argument("--epochs", type=count("--epochs", 1, "12"), default=12, help="epochs of the optimizer comparison (default: 12)")
     p.set_defaults(func=main)
     return p

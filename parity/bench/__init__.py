@@ -36,12 +36,12 @@ scaling PNG); this module is the command.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from dataclasses import asdict
 
-from ..files import write_json
+from ..files import PLOT_FORMATS, write_json
 from ..options import output_path
 from ..styles import STYLES
 from .machine import load_average, machine_info
@@ -105,8 +105,10 @@ def add_parser(sub):
     b.add_argument("--warmup", type=int, help="untimed steps before each round (default: 5)")
     b.add_argument("--seed", type=int, help="seed of data and weights (default: 0)")
     b.add_argument("--device", choices=["cpu", "cuda"], help="where the torch styles run (default: cpu)")
-    b.add_argument("--json", metavar="PATH", help="also write every figure as JSON to PATH ('-': stdout, no table)")
-    b.add_argument("--plot", metavar="PATH", help="also draw the scaling curves as a PNG at PATH")
+    b.add_argument("--json", metavar="PATH",
+                   help="also write every figure as JSON to PATH; '-': the JSON to stdout, the table to stderr")
+    b.add_argument("--plot", metavar="PATH",
+                   help="also draw the scaling curves at PATH: .png, .pdf or .svg, by the suffix")
     b.set_defaults(func=main)
     return b
 
@@ -120,26 +122,22 @@ def settings_from_args(args):
             changes[name] = v
     st = Settings.quick_settings(**changes) if args.quick else Settings(**changes)
     st.check()
-    if args.json and args.json != "-":
-        output_path("--json", args.json)
-    if args.plot == "-":
-        raise BenchError("--plot needs a file path (a PNG), not '-'")
-    if args.plot:
-        output_path("--plot", args.plot)
+    if args.json is not None:              # an empty path too: refused, not skipped
+        output_path("--json", args.json, stdout=True, example="bench.json")
+    if args.plot is not None:
+        output_path("--plot", args.plot, formats=PLOT_FORMATS, example="scaling.png")
+    if args.json and args.plot and os.path.abspath(args.json) == os.path.abspath(args.plot):
+        raise BenchError(f"--json and --plot both name {args.json}: give each its own file")
     return st
 
 
 def main(args):
     st = settings_from_args(args)          # every option checked before any timing
-    to_stdout = args.json == "-"
     log = (lambda msg: print(msg, file=sys.stderr)) if sys.stderr.isatty() else (lambda msg: None)
     result = run_bench(st, log)
-    if to_stdout:
-        print(json.dumps(result, indent=1, allow_nan=False))
-    elif args.json:
-        write_json(args.json, result)
-    if not to_stdout:
-        format_table(result)
+    if args.json:
+        write_json(args.json, result)              # '-': standard output, the table goes to stderr
+    format_table(result, out=sys.stderr if args.json == "-" else sys.stdout)
     if args.plot:
         plot(result, args.plot)
     return 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 
 from ..checkpoint import format_of
-from ..options import UsageError
+from ..options import UsageError, output_path
 from . import fizzbuzz, line, prelu, quadratic, xor
 from .common import save_and_reload
 
@@ -37,10 +37,11 @@ EXAMPLES = {"line": line, "quadratic": quadratic, "xor": xor, "fizzbuzz": fizzbu
 def main(args):
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs {args.epochs}: give a whole number of epochs, 1 or more")
-    if args.save and args.name == "all":
+    if args.save is not None and args.name == "all":
         raise UsageError("--save takes one example: name it (e.g. example fizzbuzz --save net.safetensors)")
-    if args.save:
-        format_of(args.save)                        # a bad suffix stops here, before any training
+    if args.save is not None:                       # an empty path too: refused, not skipped
+        output_path("--save", args.save, example="net.safetensors")     # a folder, a missing one, a read-only file
+        format_of(args.save)                        # and a bad suffix stop here, before any training
     names = list(EXAMPLES) if args.name == "all" else [args.name]
     results = []
     for name in names:
@@ -50,7 +51,7 @@ def main(args):
             kwargs["epochs"] = args.epochs
         if args.lr is not None:
             kwargs["lr"] = args.lr
-        if sys.stderr.isatty():                     # else each run's own default: a bar for fizzbuzz only
+        if sys.stderr.isatty():                     # a progress bar on a terminal only, never into a log
             kwargs["progress"] = True
         res = example.run(**kwargs)
         if args.save and res.reports[-1].diverged is None:

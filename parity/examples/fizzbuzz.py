@@ -67,7 +67,7 @@ def problem(spec):
     return make_problem(spec, x=x, y=y, weights=weights, biases=biases)
 
 
-def run(*, full=False, epochs=None, lr=0.05, dtype="float64", seed=0, progress=True):
+def run(*, full=False, epochs=None, lr=0.05, dtype="float64", seed=0, progress=False):
     epochs = epochs or (FULL_EPOCHS if full else SHORT_EPOCHS)
     report = train(problem(spec(epochs=epochs, lr=lr, dtype=dtype, seed=seed)), progress=progress)
     steps = report.spec.steps

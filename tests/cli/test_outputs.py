@@ -1,0 +1,265 @@
+"""Nothing a user types ends in a traceback, a hang or a lost file (issue 14).
+
+Through the real command line (`python -m parity ...` in a subprocess, run in a
+temporary folder): every output path that cannot be written whole is refused
+before any work, with exit 2 and one line, and a file already standing at the
+target keeps every byte; Ctrl-C ends with exit 130 and one line, leaving every
+output the old file or the new one; `--json -` keeps stdout for the JSON alone;
+`--plot` writes the format its suffix names; a closed stdout ends quietly.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from parity import examples, files
+from parity.spec import Spec, SpecError
+
+ROOT = Path(__file__).resolve().parents[2]
+OLD = b'{"old": "bytes that must survive"}\n'
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+SMALL = ["--preset", "three-layer", "--steps", "2"]
+
+
+def parity(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "parity", *args], cwd=cwd, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_one_line(proc, status):
+    both = proc.stdout + proc.stderr
+    assert "Traceback" not in both, both
+    assert proc.returncode == status, both
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------
+# Bad input: exit 2, one line that names the fix, the file at the target untouched
+# ---------------------------------------------------------------------------
+
+
+def old_file(name, mode=None):
+    """A setup: a file with OLD bytes at `name` (read-only with mode=0o444)."""
+    def make(tmp):
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(OLD)
+        if mode is not None:
+            path.chmod(mode)
+        return [path]
+    return make
+
+
+def folder(name, inside=None):
+    """A setup: a folder at `name`, holding a file of OLD bytes (so that its content is checked too)."""
+    def make(tmp):
+        (tmp / name).mkdir(parents=True)
+        kept = tmp / name / (inside or "keep.txt")
+        kept.write_bytes(OLD)
+        return [kept]
+    return make
+
+
+def nothing(tmp):
+    return []
+
+
+def both(*setups):
+    def make(tmp):
+        return [p for s in setups for p in s(tmp)]
+    return make
+
+
+BAD = {
+    # compare --json
+    "compare json to a folder": (["compare", *SMALL, "--json", "results"], folder("results"), "names a folder"),
+    "compare json ending in a slash": (["compare", *SMALL, "--json", "new/"], nothing, "names a folder"),
+    "compare json to a read-only file": (["compare", *SMALL, "--json", "run.json"],
+                                         old_file("run.json", 0o444), "read-only"),
+    "compare json to an empty path": (["compare", *SMALL, "--json", ""], nothing, "got an empty one"),
+    "compare json to a missing folder": (["compare", *SMALL, "--json", "missing/run.json"], nothing,
+                                         "create it or choose another path"),
+    "compare json under a file": (["compare", *SMALL, "--json", "run.json/x.json"], old_file("run.json"),
+                                  "is a file, not a folder"),
+    # compare --plot
+    "compare plot to a folder": (["compare", *SMALL, "--plot", "run.png"], folder("run.png"), "names a folder"),
+    "compare plot with suffix xyz": (["compare", *SMALL, "--plot", "run.xyz"], old_file("run.xyz"),
+                                     ".png, .pdf, .svg"),
+    "compare plot to a read-only file": (["compare", *SMALL, "--plot", "run.png"], old_file("run.png", 0o444),
+                                         "read-only"),
+    "compare plot to stdout": (["compare", *SMALL, "--plot", "-"], nothing, "not '-'"),
+    "compare json and plot one file": (["compare", *SMALL, "--json", "run.svg", "--plot", "run.svg"],
+                                       old_file("run.svg"), "give each its own file"),
+    # compare: the spec
+    "compare steps 0": (["compare", "--preset", "three-layer", "--steps", "0", "--json", "run.json"],
+                        old_file("run.json"), "--steps must be a whole number >= 1"),
+    "compare cross_entropy with one output": (["compare", *SMALL, "--loss", "cross_entropy", "--json", "run.json"],
+                                              old_file("run.json"), "use loss bce_with_logits"),
+    # bench
+    "bench json to a folder": (["bench", "--quick", "--json", "bench.json"], folder("bench.json"), "names a folder"),
+    "bench json to a read-only file": (["bench", "--quick", "--json", "bench.json"],
+                                       old_file("bench.json", 0o444), "read-only"),
+    "bench plot with suffix xyz": (["bench", "--quick", "--plot", "scaling.xyz"], nothing, ".png, .pdf, .svg"),
+    # pictures --out
+    "pictures out onto a file": (["pictures", "--out", "pics"], old_file("pics"), "a file stands there"),
+    "pictures out in a missing folder": (["pictures", "--out", "missing/pics"], nothing, "does not exist"),
+    "pictures over a read-only picture": (["pictures", "--out", "pics"],
+                                          both(folder("pics"), old_file("pics/optimizers.png", 0o444)), "read-only"),
+    # example --save
+    "example save onto a folder": (["example", "line", "--save", "net.npz"], folder("net.npz"), "names a folder"),
+    "example save in a missing folder": (["example", "line", "--save", "missing/net.npz"], nothing,
+                                         "does not exist"),
+    "example save to an empty path": (["example", "line", "--save", ""], nothing, "got an empty one"),
+    "example save with suffix pkl": (["example", "line", "--save", "net.pkl"], old_file("net.pkl"),
+                                     "unknown checkpoint format '.pkl'"),
+    "example save to a read-only file": (["example", "line", "--save", "net.safetensors"],
+                                         old_file("net.safetensors", 0o444), "read-only"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_output_exits_2_with_one_line_and_keeps_the_old_file(tmp_path, case):
+    argv, setup, words = BAD[case]
+    kept = setup(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    proc = parity(*argv, cwd=tmp_path)
+    line = assert_one_line(proc, 2)
+    assert line.startswith("error: ") and words in line, line
+    assert proc.stdout == ""
+    for path in kept:                                       # byte for byte what it was
+        assert path.read_bytes() == OLD, path
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before    # nothing made, nothing left
+
+
+def test_no_command_lists_the_commands_and_exits_2(tmp_path):
+    proc = parity(cwd=tmp_path)
+    line = assert_one_line(proc, 2)
+    assert line.startswith("error: no command given")
+    for name in ("compare", "record", "explain", "check", "pictures", "bench", "example"):
+        assert name in line and f"    {name} " in proc.stdout, proc.stdout      # with its one-line help
+
+
+def test_one_class_cross_entropy_is_refused_by_the_spec():
+    with pytest.raises(SpecError, match="needs at least 2 outputs.*bce_with_logits"):
+        Spec(sizes=(2, 3, 1), loss="cross_entropy")
+    Spec(sizes=(2, 3, 1), loss="bce_with_logits")             # one output is right for a binary loss
+    Spec(sizes=(2, 3, 2), loss="cross_entropy")
+
+
+# ---------------------------------------------------------------------------
+# What a good path gets: --json -, the picture format, a closed stdout
+# ---------------------------------------------------------------------------
+
+
+def test_compare_json_dash_puts_the_json_alone_on_stdout_and_the_report_on_stderr(tmp_path):
+    proc = parity("compare", *SMALL, "--json", "-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "agree" and doc["runs"][0]["steps_run"] == 2
+    assert "AGREE" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []                     # no file named '-'
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")],
+                         ids=["png", "pdf", "svg"])
+def test_plot_is_written_in_the_format_its_suffix_names(tmp_path, suffix, magic):
+    proc = parity("compare", *SMALL, "--plot", f"run{suffix}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = (tmp_path / f"run{suffix}").read_bytes()
+    assert data.startswith(magic) and len(data) > 5000
+    if suffix == ".svg":
+        assert b"<svg" in data[:2000]
+    assert [p.name for p in tmp_path.iterdir()] == [f"run{suffix}"]     # no temporary file left
+
+
+def test_a_closed_stdout_ends_quietly_with_141(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", *SMALL], cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                                       # as `| head` does once it has read enough
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 141, err
+    assert err == b"", err                                   # quietly: no traceback, no "Exception ignored"
+
+
+def test_every_example_draws_no_progress_bar_unless_asked():
+    # the command asks for a bar only when stderr is a terminal: `example fizzbuzz > log 2>&1` stays clean
+    import inspect
+    for name, module in examples.EXAMPLES.items():
+        assert inspect.signature(module.run).parameters["progress"].default is False, name
+
+
+# ---------------------------------------------------------------------------
+# Ctrl-C: exit 130, one line, every output the old file or the new one
+# ---------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_a_run_exits_130_and_keeps_the_old_json(tmp_path):
+    out = tmp_path / "out.json"
+    out.write_bytes(OLD)
+    # 2000 steps: far longer than the 3 s wait on any machine (about 9 s for 400 on the project's busy one)
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--steps", "2000",
+                             "--json", "out.json"], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)                                           # past the imports, into the run
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert "Traceback" not in stdout + stderr, stderr
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines() == ["interrupted: nothing was written"]
+    assert out.read_bytes() == OLD
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]      # no temporary file left
+
+
+def test_ctrl_c_after_one_output_names_what_was_written(tmp_path, capsys, monkeypatch):
+    # the JSON is written, then Ctrl-C arrives while the plot is drawn: the line says so, truthfully
+    import parity.plot
+    from parity import cli
+
+    def interrupted(reports, path):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(parity.plot, "plot", interrupted)
+    json_path, png = tmp_path / "run.json", tmp_path / "run.png"
+    png.write_bytes(OLD)
+    assert cli.main(["compare", *SMALL, "--json", str(json_path), "--plot", str(png)]) == 130
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"interrupted: wrote {json_path} (whole) before stopping; nothing was left "
+                                "half-written"]
+    assert json.loads(json_path.read_text())["verdict"] == "agree" and png.read_bytes() == OLD
+
+
+class Interrupt:
+    """A write function that writes half its bytes, then is interrupted (Ctrl-C) mid-write."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __call__(self, f):
+        f.write(self.data[:len(self.data) // 2])
+        f.flush()
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["over an old file", "a new file"])
+def test_ctrl_c_inside_the_atomic_write_leaves_the_old_file_whole_and_no_temporary(tmp_path, existing):
+    path = tmp_path / "run.json"
+    if existing:
+        path.write_bytes(OLD)
+    files.forget_written()
+    with pytest.raises(KeyboardInterrupt):
+        files.atomic_write(path, Interrupt(b"x" * 100_000))
+    assert [p.name for p in tmp_path.iterdir()] == (["run.json"] if existing else [])
+    if existing:
+        assert path.read_bytes() == OLD
+    assert files.written() == []                              # so the command says "nothing was written"
+    files.atomic_write(path, lambda f: f.write(b"new"))       # and the next write goes through whole
+    assert path.read_bytes() == b"new" and files.written() == [str(path)]
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
