@@ -167,11 +167,14 @@ def batches(x, y, order, batch_size):
 
 
 def main(steps=500, seed=0):
+    # compare's two-layer data and weights, drawn as parity/problem.py draws them (so this
+    # prints compare's losses): x, y, then per layer W and a bias, drawn even without one.
     rng = np.random.default_rng(seed)
     N, D_in, H, D_out = 64, 1000, 100, 10
     x, y = rng.standard_normal((N, D_in)), rng.standard_normal((N, D_out))
-    weights = [rng.standard_normal((H, D_in)), rng.standard_normal((D_out, H))]
-    net = MLP(weights, activation="relu", loss="sse", lr=1e-6)
+    W1, _b1 = rng.standard_normal((H, D_in)), rng.standard_normal(H)
+    W2 = rng.standard_normal((D_out, H))
+    net = MLP([W1, W2], activation="relu", loss="sse", lr=1e-6)
     for t in range(steps):
         loss = net.step(x, y)
         if t % 50 == 0 or t == steps - 1:

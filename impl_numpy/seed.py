@@ -47,10 +47,13 @@ def train_step(x, y, W1, W2, lr):
 
 
 def main(steps=500, seed=0):
+    # compare's two-layer data and weights, drawn as parity/problem.py draws them (so this
+    # prints compare's losses): x, y, then per layer W and a bias, drawn even without one.
     rng = np.random.default_rng(seed)
     N, D_in, H, D_out = 64, 1000, 100, 10
     x, y = rng.standard_normal((N, D_in)), rng.standard_normal((N, D_out))
-    W1, W2 = rng.standard_normal((H, D_in)), rng.standard_normal((D_out, H))
+    W1, _b1 = rng.standard_normal((H, D_in)), rng.standard_normal(H)
+    W2 = rng.standard_normal((D_out, H))
     for t in range(steps):
         loss = train_step(x, y, W1, W2, lr=1e-6)
         if t % 50 == 0 or t == steps - 1:

@@ -8,6 +8,7 @@ Shapes (N = 64 samples, one per row; D_in = 1000, H = 100, D_out = 10):
     W1 (H, D_in)    W2 (D_out, H)    weights laid out as nn.Linear lays them out
 """
 
+import numpy as np                         # only to draw the data: see main
 import torch
 
 # ============================================================================
@@ -46,11 +47,17 @@ def train_step(x, y, W1, W2, lr):
 
 
 def main(steps=500, seed=0):
-    g = torch.Generator().manual_seed(seed)
+    # compare's two-layer data and weights, drawn as parity/problem.py draws them (so this
+    # prints compare's losses): x, y, then per layer W and a bias, drawn even without one.
+    # NumPy draws them, so every style starts from the same numbers (torch.randn would
+    # draw others); torch.from_numpy takes them as they are, in float64.
+    rng = np.random.default_rng(seed)
     N, D_in, H, D_out = 64, 1000, 100, 10
-    x, y = torch.randn(N, D_in, generator=g), torch.randn(N, D_out, generator=g)
-    W1 = torch.randn(H, D_in, generator=g, requires_grad=True)     # leaf tensors: backward()
-    W2 = torch.randn(D_out, H, generator=g, requires_grad=True)    # fills their .grad
+    x, y = rng.standard_normal((N, D_in)), rng.standard_normal((N, D_out))
+    W1, _b1 = rng.standard_normal((H, D_in)), rng.standard_normal(H)
+    W2 = rng.standard_normal((D_out, H))
+    x, y, W1, W2 = (torch.from_numpy(a) for a in (x, y, W1, W2))
+    W1.requires_grad_(), W2.requires_grad_()     # leaf tensors: backward() fills their .grad
     for t in range(steps):
         loss = train_step(x, y, W1, W2, lr=1e-6)
         if t % 50 == 0 or t == steps - 1:

@@ -3,7 +3,10 @@
 `exploded(loss, first_loss)` says when a run has diverged (the loss is not
 finite or grew past DIVERGENCE_FACTOR times its first value); `stable_lr`
 estimates the largest stable learning rate of a linear layer on the inputs, so
-that `Diverged.sentence` can name the cause and the fix.
+that `Diverged.sentence` can name the cause and the fix. That bound is about
+plain gradient descent (SGD): the adaptive optimizers (RMSprop, Adam, AdamW)
+divide each gradient by its own running size, so their sentence names the step
+size instead.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from .styles import LABELS
 # times its first value.
 DIVERGENCE_FACTOR = 1e6
 
+# The optimizers whose step is about lr per entry, whatever the gradient's size (g / √v ≈ ±1).
+ADAPTIVE = {"rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
+
 
 @dataclass
 class Diverged:
@@ -32,6 +38,7 @@ class Diverged:
     lr_limit: float = math.nan     # the largest stable lr of a linear layer on these inputs
     input_size: float = math.nan   # λ: the largest squared size of a batch of inputs
     depth: int = 1                 # linear layers in the net
+    optimizer: str = "sgd"         # the spec's optimizer: the stable-lr bound is SGD's only
 
     def find_cause(self, spec, x, lr_schedule=None):
         """Fill in what the sentence needs: the lr in force at the step, the stable limit on inputs x, the depth."""
@@ -41,12 +48,21 @@ class Diverged:
                 self.lr = lr_schedule[when]
         self.lr_limit, self.input_size = stable_lr(spec, x)
         self.depth = spec.depth
+        self.optimizer = spec.optimizer
 
     def sentence(self, spec=None):
         what = "is not finite" if not math.isfinite(self.loss) else \
             f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
         head = f"training diverged at step {self.step}: the loss in {LABELS.get(self.style, self.style)} {what}"
         lr = self.lr if math.isfinite(self.lr) or spec is None else spec.lr
+        optimizer = spec.optimizer if spec is not None else self.optimizer
+        if optimizer in ADAPTIVE:
+            # |x|² bounds plain gradient descent, whose step grows with the gradient; an adaptive
+            # step divides the gradient by its own running size, so it does not apply here.
+            return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for the scale of the "
+                    f"weights ({ADAPTIVE[optimizer]} moves every entry by about lr each step, whatever the "
+                    f"size of its gradient, so the inputs' size sets no bound); fix: lower lr, e.g. by 10× "
+                    f"to {lr / 10:g}.")
         if not math.isfinite(self.lr_limit):
             return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
         if lr > self.lr_limit:

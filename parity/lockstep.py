@@ -129,6 +129,23 @@ def _pairs(styles):
 BLOCK_BYTES = 64 * 2**20
 MAX_BLOCK = 25
 
+# The most steps one run takes. The report keeps every step's errors and tolerances
+# (about 3 kB a step for the three-layer net, for --json and --plot), and the four
+# styles take about 3 ms a step on the three-layer net on a 2-core machine: a million
+# steps is already about 3 GB and an hour. A longer run is refused before any work
+# (`compare --steps 100000000000` exits 2 at once, where it once sat silent for hours).
+MAX_STEPS = 10**6
+
+
+def check_steps(steps):
+    """Refuse a step count that is not a whole number >= 0 or is past MAX_STEPS (SpecError, naming the fix)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise SpecError(f"steps must be an integer >= 0, got {steps!r}")
+    if steps > MAX_STEPS:
+        raise SpecError(f"steps = {steps} is past the limit of {MAX_STEPS} steps a run takes (every step's "
+                        f"errors are kept, about 3 kB each, and a step of four styles takes milliseconds): "
+                        f"give --steps {MAX_STEPS} or fewer")
+
 
 def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int | None = None,
         device="cpu", mlp_classes=None, lr_schedule=None, tol=None, policy="noise", progress=False,
@@ -152,11 +169,11 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
         raise SpecError(f"a style is named twice in {styles}: name each once")
     if policy not in POLICIES:
         raise SpecError(f"unknown tolerance policy {policy!r}: choose from {', '.join(POLICIES)}")
+    # the step count first: a run too long is refused before the problem is drawn or a style built
+    steps = (problem.spec if problem is not None else spec).steps if steps is None else steps
+    check_steps(steps)
     problem = problem or make_problem(spec)
     spec = problem.spec
-    steps = spec.steps if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise SpecError(f"steps must be an integer >= 0, got {steps!r}")
     once = dict(problem=problem, steps=steps, device=device, mlp_classes=mlp_classes or {},
                 lr_schedule=lr_schedule, progress=progress, stop_at_first=stop_at_first)
     if policy == "fixed" or tol is not None:
@@ -189,7 +206,9 @@ def _run_once(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule,
                     losses={s: [] for s in styles}, seconds={s: dict.fromkeys(PHASES, 0.0) for s in styles},
                     built=built)
     x_all, y_all, _, _ = problem.cast(spec.dtype)
-    schedule = list(batches(spec, x_all.shape[0], steps))
+    # The rows of each step, drawn block by block as the run reaches them, never the whole
+    # run's list up front: the schedule holds one block however many steps are asked for.
+    schedule = batches(spec, x_all.shape[0], steps)
     scales = {}
     index = {}
     first_loss = {}
@@ -200,6 +219,7 @@ def _run_once(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule,
     start, block, done = 0, 1, False
     while start < steps and not done:
         stop = min(start + block, steps)
+        rows_of = list(itertools.islice(schedule, stop - start))      # this block's batches, in order
         # Run each style through the block; a style stops early where its own loss diverges.
         kept = {}
         for s in sorted(runs, key=lambda s: s.removeprefix(SHADOW) == "numpy"):
@@ -208,7 +228,7 @@ def _run_once(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule,
             for step in range(start, stop):
                 if lr_schedule and step in lr_schedule:
                     st.set_lr(lr_schedule[step])
-                rows = schedule[step]
+                rows = rows_of[step - start]
                 x, y = x_all[rows], y_all[rows]
                 reads, secs = {}, {}
                 for phase in PHASES:

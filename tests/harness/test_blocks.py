@@ -122,3 +122,82 @@ def test_recorded_tensors_are_copies_not_references(monkeypatch):
     monkeypatch.setattr(lockstep, "MAX_BLOCK", 25)
     report = lockstep.run(three_layer(steps=12), mlp_classes={"numpy": GradientsKeptAndChangedInPlace})
     assert_agree(report)
+
+
+# ---------------------------------------------------------------------------
+# The batch schedule is streamed, block by block, and a run has a step limit
+# ---------------------------------------------------------------------------
+
+
+def _counting_batches(drawn):
+    """lockstep.batches, counting every batch drawn from it."""
+    real = lockstep.batches
+
+    def counted(*args):
+        for rows in real(*args):
+            drawn.append(rows)
+            yield rows
+    return counted
+
+
+def test_the_schedule_is_drawn_block_by_block_not_up_front(monkeypatch):
+    # a run asked for 100 000 steps that diverges within 30 draws no more batches than it reaches
+    drawn = []
+    monkeypatch.setattr(lockstep, "batches", _counting_batches(drawn))
+    monkeypatch.setattr(lockstep, "MAX_BLOCK", 25)
+    report = lockstep.run(three_layer(bias=True, lr=3.0), steps=100_000)
+    assert report.diverged is not None
+    assert len(drawn) <= report.steps_run + lockstep.MAX_BLOCK
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
+def test_the_streamed_schedule_gives_the_report_of_the_whole_list(monkeypatch, shuffle):
+    # the old runner built list(batches(...)) first: the same rows in the same order, the same report
+    spec = Spec(sizes=(5, 4, 3), activation="tanh", loss="mse", lr=0.1, n_samples=10, batch_size=3,
+                shuffle=shuffle, steps=35)
+    streamed = lockstep.run(spec)
+    real = lockstep.batches
+    monkeypatch.setattr(lockstep, "batches", lambda *args: iter(list(real(*args))))
+    listed = lockstep.run(spec)
+    assert streamed.steps_run == listed.steps_run == 35
+    np.testing.assert_array_equal(streamed.error_array(), listed.error_array())
+    assert streamed.losses == listed.losses
+    assert streamed.first == listed.first and streamed.diverged == listed.diverged
+
+
+def _no_work(*args, **kwargs):
+    raise AssertionError("work started before the step count was checked")
+
+
+@pytest.mark.parametrize("how", ["steps-argument", "spec-steps"])
+def test_a_run_past_the_step_limit_is_refused_before_any_work(monkeypatch, how):
+    from parity.spec import SpecError, two_layer
+    monkeypatch.setattr(lockstep, "make_problem", _no_work)
+    monkeypatch.setattr(lockstep, "build", _no_work)
+    monkeypatch.setattr(lockstep, "batches", _no_work)
+    with pytest.raises(SpecError) as err:
+        if how == "steps-argument":
+            lockstep.run(two_layer(), steps=10**12)
+        else:
+            lockstep.run(two_layer(steps=10**12))
+    text = str(err.value)
+    assert f"steps = {10**12}" in text and f"limit of {lockstep.MAX_STEPS} steps" in text
+    assert f"give --steps {lockstep.MAX_STEPS} or fewer" in text
+
+
+def test_the_limit_itself_is_allowed():
+    lockstep.check_steps(lockstep.MAX_STEPS)
+    lockstep.check_steps(0)
+
+
+def test_compare_past_the_step_limit_exits_2_at_once_with_one_line(capsys):
+    import time
+
+    from parity import cli
+    t0 = time.perf_counter()
+    status = cli.main(["compare", "--preset", "three-layer", "--steps", "100000000000"])
+    seconds = time.perf_counter() - t0
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: steps = 100000000000 is past the limit")
+    assert seconds < 5

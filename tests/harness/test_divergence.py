@@ -57,3 +57,23 @@ def test_the_cli_exits_1_with_the_sentence_and_prints_no_nan(capsys):
     assert status == 1
     assert "training diverged at step 3" in out and "likely cause" in out and "fix" in out
     assert "nan" not in out.lower()
+
+
+@pytest.mark.parametrize("optimizer, lr, label", [("adam", 10.0, "Adam"), ("adamw", 10.0, "AdamW"),
+                                                  ("rmsprop", 1.0, "RMSprop")])
+def test_an_adaptive_optimizer_is_told_its_step_size_not_sgds_stable_lr(optimizer, lr, label):
+    # The stable-lr bound 2 / (k·|x|²) is about plain gradient descent, whose step grows with the
+    # gradient; RMSprop, Adam and AdamW move every entry by about lr whatever the gradient's size.
+    spec = Spec(sizes=(2, 3, 2, 1), activation="identity", loss="half_sse", optimizer=optimizer, lr=lr,
+                n_samples=1, data="ones", init="constant", init_value=0.5, steps=20)
+    report = lockstep.run(spec, styles=("numpy", "torch_nn"))
+    d = report.diverged
+    assert d is not None and d.optimizer == optimizer
+    for text in (d.sentence(spec), d.sentence()):       # with the spec (compare) and without (record)
+        assert f"lr = {lr:g} is too large for the scale of the weights" in text
+        assert f"{label} moves every entry by about lr each step, whatever the size of its gradient" in text
+        assert f"fix: lower lr, e.g. by 10× to {lr / 10:g}." in text
+        assert "stable only below" not in text and "|x|²" not in text and "linear layer" not in text
+        assert "scale the inputs down" not in text
+        assert text.replace("e.g. ", "").count(". ") == 0 and text.endswith(".")          # one sentence
+
