@@ -9,13 +9,18 @@ differs: step, phase, layer, tensor, index, expected and got, and the formula
 the reference used there; then names the classic mistake that reproduces the
 learner's numbers, if one does.
 
+The learner's code runs in a process of its own (sandbox.py, worker.py): it
+can neither end nor freeze the check.
+
 Exit status: 0 when every tensor matches, 1 at the first mismatch (a wrong
 value, a wrong shape, NaN or inf), 2 when the file cannot be run (it does not
-import, lacks the class or a method, raises, hangs, or leaves a tensor unset).
+import, lacks the class or a method, raises, hangs, ends the process, or leaves
+a tensor unset), and 2 for a bad option (one line, before any work).
 
 One job per module:
     nets.py       the nets a learner is checked on (learner_problem)
-    sandbox.py    calling the learner's code: import, time limit, its own traceback
+    sandbox.py    calling the learner's code: import, time limit, its own traceback, the worker process
+    worker.py     the learner's side: its MLP built and run a phase at a time, in the worker process
     protocol.py   the class and methods required, the learner's tensors read in the protocol's words
     run.py        learner against reference, phase by phase: Mismatch, CheckResult
     diagnose.py   the classic mistake that reproduces the learner's wrong tensor
@@ -24,15 +29,43 @@ Torch is imported only when a torch file is checked.
 
 from __future__ import annotations
 
+import argparse
+import math
+
 from .diagnose import Context, Diagnosis
 from .nets import CHECK_NETS, NET_CHOICES, learner_problem
 from .protocol import METHODS, REFERENCE, TEMPLATE, load, shape_sheet, shape_words
-from .run import CheckResult, Mismatch, check, check_class
-from .sandbox import DEFAULT_TIMEOUT, CannotRun, Hung, bounded
+from .run import MAX_STEPS, CheckResult, Mismatch, check, check_class
+from .sandbox import DEFAULT_TIMEOUT, GRACE, MAX_TIMEOUT, CannotRun, Hung, bounded
 
 __all__ = ["CHECK_NETS", "CannotRun", "CheckResult", "Context", "DEFAULT_TIMEOUT", "Diagnosis", "Hung",
-           "METHODS", "Mismatch", "NET_CHOICES", "REFERENCE", "TEMPLATE", "add_parser", "bounded", "check",
-           "check_class", "learner_problem", "load", "main", "shape_sheet", "shape_words"]
+           "MAX_STEPS", "MAX_TIMEOUT", "METHODS", "Mismatch", "NET_CHOICES", "REFERENCE", "TEMPLATE", "add_parser",
+           "bounded", "check", "check_class", "learner_problem", "load", "main", "shape_sheet", "shape_words"]
+
+
+def steps_option(text):
+    """--steps: a whole number from 1 to MAX_STEPS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"--steps must be a whole number from 1 to {MAX_STEPS} (the check is a "
+                                         f"diagnostic on small nets: a mistake shows in the first few steps), "
+                                         f"got {text!r}: give e.g. --steps 3")
+    return value
+
+
+def timeout_option(text):
+    """--timeout: a positive number of seconds, at most MAX_TIMEOUT (not 0, inf or nan)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT:          # nan fails this too
+        raise argparse.ArgumentTypeError(f"--timeout must be a positive number of seconds, at most "
+                                         f"{MAX_TIMEOUT:g}, got {text!r}: give e.g. --timeout {DEFAULT_TIMEOUT:g}")
+    return value
 
 
 def main(args):
@@ -46,14 +79,17 @@ def add_parser(sub):
     c = sub.add_parser("check", help="run your own MLP against the reference and find your first mistake",
                        description="Run your MLP (a .py file defining class MLP, see docs/check.md and "
                                    "templates/) against the reference lesson, phase by phase, and report the "
-                                   "first tensor that differs and the likely mistake. Exit status: 0 match, "
-                                   "1 mismatch, 2 cannot be run.")
+                                   "first tensor that differs and the likely mistake. Your code runs in a "
+                                   "process of its own. Exit status: 0 match, 1 mismatch, 2 cannot be run "
+                                   "(or a bad option).")
     c.add_argument("file", help="your .py file, e.g. a filled-in copy of templates/mlp_numpy.py")
     c.add_argument("--preset", default="relu", choices=list(NET_CHOICES),
                    help="which net: relu, sigmoid or tanh (4-4-4-4, bias, MSE, N = 5; default relu), "
                         "or a project preset")
-    c.add_argument("--steps", type=int, help="training steps (default: 3 for the check nets, else the preset's)")
-    c.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                   help=f"seconds any one call of your code may take, 0 for no limit (default {DEFAULT_TIMEOUT:g})")
+    c.add_argument("--steps", type=steps_option,
+                   help=f"training steps, 1 to {MAX_STEPS} (default: 3 for the check nets, else the preset's)")
+    c.add_argument("--timeout", type=timeout_option, default=DEFAULT_TIMEOUT,
+                   help=f"seconds any one call of your code may take, more than 0 and at most {MAX_TIMEOUT:g} "
+                        f"(default {DEFAULT_TIMEOUT:g}); a call still running {GRACE:g} s later is killed")
     c.set_defaults(func=main)
     return c

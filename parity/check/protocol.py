@@ -6,13 +6,16 @@ activation, output_activation, loss, lr)` and the four phases of the lessons:
 phase it holds its tensors as lists of L, layer 1 first: `self.z`, `self.a`
 (forward), `self.dz`, `self.dW`, `self.db` (backward), `self.W`, `self.b`
 (update). FLAVOUR = 'numpy' or 'torch' says which reference it is checked
-against (said or not, a file that imports torch is torch). Anything amiss is
-CannotRun, with what to add or fix.
+against (not said: a file that imports torch is torch); a FLAVOUR that the
+code contradicts (FLAVOUR = 'numpy' in a file that imports torch, or 'torch'
+in one that does not) is named in the message of the error it causes. Anything
+amiss is CannotRun, with what to add or fix.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -61,15 +64,45 @@ def shape_sheet(spec, N):
 # ---------------------------------------------------------------------------
 
 
-def load(path, timeout=DEFAULT_TIMEOUT):
-    """Import the learner's file; return (module, flavour, MLP class). Raises CannotRun."""
+def check_path(path):
+    """Refuse a path that is not a .py file (before any process is started). Raises CannotRun."""
     p = Path(path)
     if not p.is_file():
         raise CannotRun(f"{path}: no such file: give the path of your .py file "
                         f"(copy {TEMPLATE['numpy']} or {TEMPLATE['torch']} to start)")
     if p.suffix != ".py":
         raise CannotRun(f"{path} is not a .py file: give the Python file that defines class MLP")
-    module = import_file(path, timeout)
+
+
+def imports_torch(module):
+    """True where the module holds torch or a part of it (`import torch`, `from torch import nn`)."""
+    return any(isinstance(v, ModuleType) and (v.__name__ == "torch" or v.__name__.startswith("torch."))
+               for v in vars(module).values())
+
+
+def flavour_hint(module, flavour, path):
+    """The words on a FLAVOUR the file's code contradicts, or "" where they agree (or FLAVOUR is not said)."""
+    said = getattr(module, "FLAVOUR", None)
+    if said is None:
+        return ""
+    torch = imports_torch(module)
+    if flavour == "numpy" and torch:
+        return (f"FLAVOUR = 'numpy' in {path}, but the file imports torch: a 'numpy' file is handed NumPy "
+                f"arrays (and checked against impl_numpy), on which torch code fails; set FLAVOUR = 'torch' "
+                f"to be handed torch tensors (FLAVOUR must match the library your MLP computes with, "
+                f"docs/check.md)")
+    if flavour == "torch" and not torch:
+        return (f"FLAVOUR = 'torch' in {path}, but the file does not import torch: a 'torch' file is handed "
+                f"torch tensors and must give tensors back; set FLAVOUR = 'numpy' to be handed NumPy arrays "
+                f"(FLAVOUR must match the library your MLP computes with, docs/check.md)")
+    return ""
+
+
+def load(path, timeout=DEFAULT_TIMEOUT, ready=None):
+    """Import the learner's file; return (module, flavour, MLP class). Raises CannotRun.
+    ready(): called once the file's own code is about to run (see import_file)."""
+    check_path(path)
+    module = import_file(path, timeout, ready=ready)
     flavour = getattr(module, "FLAVOUR", None)
     if flavour is None:   # not said: torch if the file imports torch, else NumPy
         flavour = "torch" if any(getattr(v, "__name__", None) == "torch" for v in vars(module).values()) \
@@ -95,8 +128,9 @@ def load(path, timeout=DEFAULT_TIMEOUT):
 _MISSING = object()
 
 
-def as_array(value, name, tensor, flavour, expected_shape, where):
-    """The learner's `value` as a float64 NumPy copy, if it is an array of the flavour's kind."""
+def as_array(value, name, tensor, flavour, expected_shape, where, hint=""):
+    """The learner's `value` as a float64 NumPy copy, if it is an array of the flavour's kind.
+    hint: the words on a FLAVOUR the code contradicts (flavour_hint), added to a wrong type's message."""
     kind = "a torch.Tensor" if flavour == "torch" else "a NumPy array"
     if flavour == "torch":
         import torch
@@ -109,19 +143,20 @@ def as_array(value, name, tensor, flavour, expected_shape, where):
                         f"({shape_words(tensor)})")
     if not ok:
         raise CannotRun(f"{name} is a {type(value).__module__}.{type(value).__qualname__}, expected {kind} of "
-                        f"shape {expected_shape} ({shape_words(tensor)})")
+                        f"shape {expected_shape} ({shape_words(tensor)})" + (f"; {hint}" if hint else ""))
     return styles._np(value)
 
 
-def read_learner(net, phase, ref, flavour, L, where, loss_value=None):
-    """{name: float64 array} for the names the reference has (`ref`, its read of the phase), in its order."""
+def read_learner(net, phase, shapes, flavour, L, where, loss_value=None, hint=""):
+    """{name: float64 array} for the names the reference has, in its order (`shapes`: {name: shape} of the
+    reference's read of the phase)."""
     if phase == "loss":
-        v = as_array(loss_value, "the value loss() returned", "loss", flavour, "()", where)
+        v = as_array(loss_value, "the value loss() returned", "loss", flavour, "()", where, hint)
         if v.size != 1:
             return {"loss": v}
         return {"loss": v.reshape(())}
     out = {}
-    for name in ref:
+    for name in shapes:
         group, layer = split_name(name)
         attr = getattr(net, group, _MISSING)
         if attr is _MISSING:
@@ -135,5 +170,5 @@ def read_learner(net, phase, ref, flavour, L, where, loss_value=None):
             raise CannotRun(f"self.{group} has {len(attr)} entries after {phase}, expected L = {L} "
                             f"(one per layer, layer 1 first){extra}")
         out[name] = as_array(attr[layer - 1], f"self.{group}[{layer - 1}] ({name})", name, flavour,
-                             ref[name].shape, where)
+                             tuple(shapes[name]), where, hint)
     return out

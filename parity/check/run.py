@@ -8,14 +8,18 @@ Mismatch: step, phase, layer, tensor, index, expected and got, the formula the
 reference used there (parity.formulas), and the classic mistake that
 reproduces the learner's numbers (parity.check.diagnose), if one does.
 
+The learner's file runs in a worker process of its own (sandbox.Child), the
+reference here: its code can neither end nor freeze the check. A class handed
+to `check_class` runs in this process.
+
 Status: 0 when every tensor matches, 1 at the first mismatch (a wrong value, a
 wrong shape, NaN or inf), 2 when the file cannot be run (it does not import,
-lacks the class or a method, raises, hangs, or leaves a tensor unset).
+lacks the class or a method, raises, hangs, ends the process, or leaves a
+tensor unset).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 
@@ -29,8 +33,11 @@ from ..styles import PHASES, split_name
 from ..tolerance import compare_arrays, place, tolerance
 from . import diagnose
 from .nets import learner_problem
-from .protocol import REFERENCE, load, read_learner, shape_sheet, shape_words
-from .sandbox import DEFAULT_TIMEOUT, CannotRun, call, learner_paths
+from .protocol import REFERENCE, check_path, flavour_hint, load, shape_words
+from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
+from .worker import INIT, LearnerRun
+
+MAX_STEPS = 1000      # the check is a diagnostic on small nets: a mistake shows in the first steps
 
 
 @dataclass
@@ -112,25 +119,42 @@ def _fmt(v):
     return "None" if v is None else f"{v:.10g}"
 
 
-def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=None, timeout=DEFAULT_TIMEOUT,
-                path="<class>", paths=()) -> CheckResult:
-    """Check an MLP class (the learner's) against the reference on `problem` (default: the relu net)."""
-    problem = problem or learner_problem()
+def validate(problem, steps, timeout=DEFAULT_TIMEOUT):
+    """The number of steps to run; a SpecError, before any work, for what the check cannot run."""
     spec = problem.spec
     if spec.optimizer != "sgd" or spec.momentum or spec.weight_decay:
         raise SpecError("the check runs plain SGD only (the protocol's MLP takes lr and nothing else): "
                         "use momentum=0 and weight_decay=0")
     steps = spec.steps if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise SpecError(f"steps must be an integer >= 1, got {steps!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise SpecError(f"steps must be a whole number from 1 to {MAX_STEPS} (the check is a diagnostic on small "
+                        f"nets: a mistake shows in the first few steps), got {steps!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 <= timeout <= MAX_TIMEOUT):
+        raise SpecError(f"timeout must be a number of seconds from 0 (no limit) to {MAX_TIMEOUT:g}, "
+                        f"got {timeout!r}")
+    return steps
+
+
+def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=None, timeout=DEFAULT_TIMEOUT,
+                path="<class>", paths=()) -> CheckResult:
+    """Check an MLP class (the learner's) against the reference on `problem` (default: the relu net).
+    The class runs in this process, each call under the timer only (`check` runs a file in a process of
+    its own)."""
+    problem = problem or learner_problem()
+    steps = validate(problem, steps, timeout)
+    return _lockstep(LearnerRun(mlp_class, flavour, timeout=timeout, paths=paths), flavour, problem, steps, path)
+
+
+def _lockstep(learner, flavour, problem, steps, path) -> CheckResult:
+    """Run the reference here and the learner (a LearnerRun, or a Child that runs one) phase by phase."""
+    spec = problem.spec
     result = CheckResult(status=2, path=path, flavour=flavour, spec=spec, steps=steps)
     tol = tolerance(spec.dtype)
     L = spec.depth
     try:
         ref = styles.build(REFERENCE[flavour], problem)
-        learner = call("MLP(weights, biases, activation=..., output_activation=..., loss=..., lr=...)",
-                       functools.partial(styles.learner_style(flavour), problem, mlp_class=mlp_class),
-                       timeout=timeout, phase="__init__", paths=paths)
+        learner.build(problem, INIT)
         x_all, y_all, w0, b0 = problem.cast(spec.dtype)
         before = {f"W{l + 1}": np.asarray(w0[l], dtype=np.float64) for l in range(L)}
         if spec.bias:
@@ -144,22 +168,8 @@ def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=Non
                 ref.run_phase(phase, x, y)
                 r = ref.read(phase)
                 reads[phase] = r
-                where = f"{phase} at step {step}"
                 # the learner gets its own copies: an in-place change to x cannot reach the reference
-                call(f"{phase}()", learner.run_phase, phase, x.copy(), y.copy(), timeout=timeout, step=step,
-                     phase=phase, paths=paths, shapes=shape_sheet(spec, len(rows)))
-                if phase == "forward" and learner.yhat is None:
-                    raise CannotRun(f"forward returned None: it must return ŷ = a_L, shape "
-                                    f"({len(rows)}, {spec.sizes[-1]})", step=step, phase=phase)
-                if phase == "loss" and learner.loss_value is None:
-                    raise CannotRun("loss returned None: it must return the loss L, a scalar",
-                                    step=step, phase=phase)
-                try:
-                    got = read_learner(learner.net, phase, r, flavour, L, where,
-                                       loss_value=getattr(learner, "loss_value", None))
-                except CannotRun as exc:
-                    exc.step, exc.phase = step, phase
-                    raise
+                got = learner.phase(step, phase, x.copy(), y.copy(), {name: a.shape for name, a in r.items()})
                 for name, expected in r.items():
                     now = float(np.max(np.abs(expected), initial=0.0))
                     scale = scales[name] = max(scales.get(name, now), now)
@@ -204,11 +214,26 @@ def _compare(step, phase, name, expected, got, scale, tol, spec):
 
 
 def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, problem=None) -> CheckResult:
-    """Check the learner's file at `path`. Never raises on the learner's account: see CheckResult.status."""
+    """Check the learner's file at `path`, its code in a process of its own (see sandbox.Child). Never raises
+    on the learner's account: see CheckResult.status. A bad preset, step count or timeout is a SpecError,
+    raised before any work. timeout: seconds per call of the learner's code, 0 or None for no limit."""
     problem = problem or learner_problem(preset_name)    # a bad preset name is a SpecError, before any work
+    steps = validate(problem, steps, timeout)
     try:
-        _, flavour, cls = load(path, timeout=timeout)
+        check_path(path)
     except CannotRun as exc:
         return CheckResult(status=2, path=str(path), problem=str(exc))
-    return check_class(cls, flavour, problem=problem, steps=steps, timeout=timeout, path=str(path),
-                       paths=learner_paths(path, cls))
+    if not isolation_available():          # no worker process: the file runs here, under the timer only
+        try:
+            module, flavour, cls = load(path, timeout=timeout)
+        except CannotRun as exc:
+            return CheckResult(status=2, path=str(path), problem=str(exc))
+        run = LearnerRun(cls, flavour, timeout=timeout, paths=learner_paths(path, cls),
+                         hint=flavour_hint(module, flavour, path))
+        return _lockstep(run, flavour, problem, steps, str(path))
+    with Child(timeout) as child:
+        try:
+            flavour = child.load(path)
+        except CannotRun as exc:
+            return CheckResult(status=2, path=str(path), problem=str(exc), step=exc.step, phase=exc.phase)
+        return _lockstep(child, flavour, problem, steps, str(path))

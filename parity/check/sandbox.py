@@ -1,11 +1,28 @@
-"""Calling the learner's code safely: each call bounded in time, a failure turned into words.
+"""Calling the learner's code safely: in a process of its own, each call bounded in time, a failure turned
+into words.
 
-The learner's code runs in the check's own process. Each call (the import,
-`__init__`, each phase) is bounded by a SIGALRM interval timer (Linux and
-macOS, main thread); a call that overruns is stopped with the step and phase it
-was in. An exception, `sys.exit` included, becomes CannotRun with the learner's
-own traceback, the harness's frames cut off; a NotImplementedError names the
-function still to write.
+`check(path)` runs the learner's code in a worker process (parity.check.worker,
+started here by Child: a fresh `python` that imports NumPy, the check's
+protocol and the learner's file, and torch only where the file mentions it);
+the reference runs in the check's own process. The two speak over a socket
+pair: the check asks for one thing at a time (import the file, build the MLP,
+run a phase) and gets back the learner's tensors as float64 NumPy arrays, or
+the words of a failure. So the learner's code cannot end or freeze the check:
+
+- Inside the worker each call (the import, `__init__`, each phase) is bounded
+  by a SIGALRM interval timer (Linux and macOS, main thread) that keeps firing
+  every 0.2 s; a call that overruns is stopped with the step and phase it was
+  in. An exception, `sys.exit` included, becomes CannotRun with the learner's
+  own traceback, the harness's frames cut off; a NotImplementedError names the
+  function still to write.
+- A call that is still running GRACE seconds after its time (its code swallows
+  the interrupt, `except BaseException`, or is stuck in a C extension) is
+  ended by the check: the worker's process group is killed.
+- A worker that ends while a call runs (`os._exit`, a segfault, `os.kill`) is
+  reported with its exit status and the call, step and phase it was in.
+
+Each is CannotRun (exit status 2). `check_class`, given a class already in
+this process, calls it here, under the timer only.
 """
 
 from __future__ import annotations
@@ -14,13 +31,21 @@ import importlib.util
 import itertools
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 import traceback
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 PARITY_DIR = str(Path(__file__).resolve().parent.parent)     # the harness's frames: cut from tracebacks
+ROOT = str(Path(PARITY_DIR).parent)                          # the folder that holds parity (for the worker)
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 3600.0    # the longest --timeout the command line takes
+GRACE = 1.0             # seconds a call has, past its time, to obey the interrupt before its process is killed
+STARTUP_LIMIT = 300.0   # seconds the worker may take to start (Python, NumPy, torch) before the file runs
 
 
 class CannotRun(Exception):
@@ -72,8 +97,10 @@ def _innermost_learner_frame(tb, paths):
     return found
 
 
-def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes=""):
-    """Run one piece of the learner's code; turn a failure into CannotRun with its own traceback."""
+def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes="", hint=""):
+    """Run one piece of the learner's code; turn a failure into CannotRun with its own traceback.
+    hint: the words on a FLAVOUR the file's code contradicts (protocol.flavour_hint), given with an
+    AttributeError or TypeError, the errors such a mismatch raises."""
     try:
         return bounded(fn, timeout, *args)
     except Hung:
@@ -92,16 +119,18 @@ def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes=""):
         if tb is None:   # the failure is in the call itself, not inside their code (a wrong signature)
             raise CannotRun(f"{what} could not be called: {type(exc).__name__}: {exc}", step=step,
                             phase=phase) from None
-        raise CannotRun(f"{what} raised {type(exc).__name__}; your traceback:\n{text}" + shapes, step=step,
-                        phase=phase) from None
+        flavour = f": {hint}" if hint and isinstance(exc, (AttributeError, TypeError)) else ""
+        raise CannotRun(f"{what} raised {type(exc).__name__}{flavour}; your traceback:\n{text}" + shapes,
+                        step=step, phase=phase) from None
 
 
 _counter = itertools.count()
 
 
-def import_file(path, timeout):
+def import_file(path, timeout, ready=None):
     """Import the learner's .py file at `path` (it exists) under the timer, as `python my_mlp.py` would see
-    its neighbours; return the module. Raises CannotRun."""
+    its neighbours; return the module. Raises CannotRun. ready(): called when the file's own code is about
+    to run (after torch is imported, if the file mentions it): the worker tells the check to start its clock."""
     p = Path(path)
     name = f"_parity_learner_{next(_counter)}_{p.stem}"
     mspec = importlib.util.spec_from_file_location(name, p)
@@ -111,6 +140,8 @@ def import_file(path, timeout):
     if "torch" in p.read_text(errors="replace"):
         import torch  # noqa: F401  imported here, outside the timer: torch alone takes seconds to import
     sys.path.insert(0, folder)            # as `python my_mlp.py` would: its neighbours can be imported
+    if ready is not None:
+        ready()
     try:
         call(f"importing {path}", mspec.loader.exec_module, module, timeout=timeout, paths={str(p.resolve())})
     except CannotRun as exc:
@@ -133,3 +164,229 @@ def learner_paths(path, cls):
         if f and not str(Path(f).resolve()).startswith(PARITY_DIR) and klass is not object:
             paths.add(str(Path(f).resolve()))
     return paths
+
+
+# ---------------------------------------------------------------------------
+# The worker process: the learner's code out of the check's own process
+# ---------------------------------------------------------------------------
+
+_BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+         "from parity.check.worker import serve; serve(int(sys.argv[2]))")
+
+
+def isolation_available():
+    """A worker process can be started and killed with its children (POSIX: fd passing, process groups)."""
+    return os.name == "posix"
+
+
+def mentions_torch(path):
+    """The file's text says torch: it is imported before the file runs, outside the timer (seconds)."""
+    return "torch" in Path(path).read_text(errors="replace")
+
+
+class Child:
+    """The learner's code in a worker process (parity.check.worker), asked for one thing at a time.
+
+    load(path) -> flavour starts the worker and imports the file there; build(problem, what), then
+    phase(step, phase, x, y, shapes) -> {name: float64 array}: each returns what the worker answered or
+    raises CannotRun, with what happened to the worker if it ended or had to be stopped. Use as a context
+    manager: the worker, and anything its code started, is killed on the way out.
+
+    The worker is a fork of this process where that is safe and cheap: torch not yet run here (torch is
+    imported first where the file mentions it, so the worker has it for free) and no other thread.
+    Otherwise (say, a test run that has used torch already) it is a fresh `python`, which imports NumPy,
+    the protocol and the file, and torch where the file mentions it. Either way the worker is the leader
+    of a session of its own: Ctrl-C in the terminal reaches the check only."""
+
+    def __init__(self, timeout):
+        self.timeout = timeout if timeout and timeout > 0 else None
+        self.proc = self.conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        if self.proc is not None:
+            self._kill()
+
+    def _kill(self):
+        for kill in (os.killpg, os.kill):    # the group; the worker itself if it has no group yet
+            try:
+                kill(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.proc.wait()
+
+    def _start(self, needs_torch):
+        fork = "torch" not in sys.modules and threading.active_count() == 1
+        if fork and needs_torch:
+            import torch  # noqa: F401  for the reference here and the file there: imported once, before the fork
+        ours, theirs = socket.socketpair()
+        try:
+            self.proc = _fork(theirs, ours) if fork else subprocess.Popen(
+                [sys.executable, "-c", _BOOT, ROOT, str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL, start_new_session=True)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+
+    # -- the requests ------------------------------------------------------------
+    def load(self, path):
+        """Import the file in the worker; its flavour ('numpy' or 'torch')."""
+        prefix = f"{path} could not be imported: "
+        needs_torch = mentions_torch(path)
+        self._start(needs_torch)
+        self._send(("load", str(path), self.timeout, list(sys.path)), f"importing {path}", prefix=prefix)
+        if needs_torch:
+            import torch  # noqa: F401  the reference needs it too: imported here while the worker imports it
+        return self._reply(f"importing {path}", prefix=prefix, started=False)
+
+    def build(self, problem, what):
+        self._send(("build", problem), what, phase="__init__")
+        return self._reply(what, phase="__init__")
+
+    def phase(self, step, phase, x, y, shapes):
+        what = f"{phase}()"
+        self._send(("phase", step, phase, x, y, shapes), what, step=step, phase=phase)
+        return self._reply(what, step=step, phase=phase)
+
+    # -- the conversation ----------------------------------------------------------
+    def _send(self, message, what, step=None, phase=None, prefix=""):
+        try:
+            self.conn.send(message)
+        except OSError:                # the worker is gone (it ended during an earlier call's aftermath)
+            raise self._ended(what, step, phase, prefix) from None
+
+    def _deadline(self):
+        return None if self.timeout is None else time.monotonic() + self.timeout + GRACE
+
+    def _reply(self, what, *, step=None, phase=None, prefix="", started=True):
+        deadline = self._deadline() if started else time.monotonic() + STARTUP_LIMIT
+        while True:
+            if not self._wait(deadline):
+                self._kill()
+                raise CannotRun(prefix + self._stopped(what, step, started), step=step, phase=phase)
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                raise self._ended(what, step, phase, prefix, started) from None
+            kind = message[0]
+            if kind == "begin":          # the file's own code starts now: its clock starts now
+                started, deadline = True, self._deadline()
+            elif kind == "ok":
+                return message[1]
+            elif kind == "cannot":
+                raise CannotRun(message[1], step=message[2], phase=message[3])
+            else:
+                raise RuntimeError("the check's worker process failed (a bug in the check, not in your code; "
+                                   f"please report it):\n{message[1]}")
+
+    def _wait(self, deadline):
+        """True when the worker has answered or ended; False when the deadline passed first."""
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if self.conn.poll(0.25 if left is None else min(left, 0.25)):
+                return True
+            if self.proc.poll() is not None:      # ended, though something it started holds the socket open
+                return True
+
+    def _stopped(self, what, step, started):
+        at = f" at step {step}" if step is not None else ""
+        if not started:
+            return (f"the process that runs your code did not start within {STARTUP_LIMIT:g} s (Python, NumPy "
+                    f"and torch are imported there before your file runs): the check stopped it; try again on a "
+                    f"less busy machine")
+        return (f"{what}{at} did not return within {self.timeout:g} s (and ignored the interrupt): the check "
+                f"stopped it; look for a loop that never ends and an `except BaseException:` or a bare "
+                f"`except:` that swallows the interrupt, or a call stuck in a C extension (or give it more "
+                f"time with --timeout)")
+
+    def _ended(self, what, step, phase, prefix, started=True):
+        try:
+            status = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:     # alive, but it closed the check's end of the socket
+            self._kill()
+            status = None
+        if status is None:
+            how, fix = "closed the check's connection", "do not close file descriptors you did not open"
+        elif status < 0:
+            how = f"killed by signal {_signal_name(-status)}"
+            fix = "look for what crashed it (a C extension, os.kill, os.abort)"
+        else:
+            how, fix = f"exit status {status}", "remove the os._exit/sys.exit call"
+        if not started:
+            return CannotRun(f"{prefix}the process that runs your code ended ({how}) before your file was run "
+                             f"(see the messages above): check that Python, NumPy and torch import",
+                             step=step, phase=phase)
+        at = f" at step {step}" if step is not None else ""
+        during = "while" if what.startswith("importing ") else "during"
+        return CannotRun(f"{prefix}your code ended the process ({how}) {during} {what}{at}: a check cannot "
+                         f"continue; {fix}", step=step, phase=phase)
+
+
+def _fork(theirs, ours):
+    """This process forked: the worker serves on `theirs` and never returns here; a handle on it (_Forked)."""
+    for stream in (sys.stdout, sys.stderr):    # what is buffered here must not be written twice
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    pid = os.fork()
+    if pid:
+        return _Forked(pid)
+    try:                                        # the worker
+        os.setsid()
+        ours.close()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)                        # input() meets the end of the file, as in a fresh worker
+        os.close(null)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        from .worker import serve
+        serve(theirs.detach())                  # ends with os._exit
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(1)
+
+
+class _Forked:
+    """A forked worker, with the part of subprocess.Popen's interface Child uses: pid, poll(), wait()."""
+
+    def __init__(self, pid):
+        self.pid, self.returncode = pid, None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:           # reaped elsewhere (SIGCHLD ignored): its status is lost
+                self.returncode = 0
+                return 0
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if end is not None and time.monotonic() >= end:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout)
+            time.sleep(0.002)
+        return self.returncode
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
