@@ -78,9 +78,9 @@ def check(arrays, spec: Spec, path="checkpoint"):
         if tuple(a.shape) != shape:
             raise CheckpointError(f"{path}: {name} has shape {tuple(a.shape)} in the file, but the spec "
                                   f"{_describe(spec)} needs {shape} (weight (out, in), as nn.Linear)")
-        if not np.issubdtype(np.asarray(a).dtype, np.floating):
+        if np.asarray(a).dtype not in (np.float32, np.float64):
             raise CheckpointError(f"{path}: {name} holds {np.asarray(a).dtype} numbers: expected float32 or "
-                                  "float64")
+                                  "float64 (the dtypes the styles run in; save the parameters as they are)")
         if not np.all(np.isfinite(a)):
             raise CheckpointError(f"{path}: {name} holds NaN or inf: the run that saved it had diverged")
 
@@ -137,6 +137,8 @@ def read(path, spec: Spec):
     fmt = format_of(path)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file: name the file a save wrote")
     try:
         if fmt == "safetensors":
             from safetensors.numpy import load_file
@@ -168,6 +170,11 @@ def read(path, spec: Spec):
         raise CheckpointError(f"{path} cannot be read as a .{fmt} checkpoint: the file is truncated or "
                               f"corrupt ({_first(exc)}); save it again") from None
     except Exception as exc:   # every reader has its own error type for a damaged file
+        if fmt == "pt" and "Unsupported global" in str(exc):    # a pickle that names classes to build
+            raise CheckpointError(
+                f"{path} holds a pickled Python object (a whole model saved with torch.save(model), or any "
+                "pickle), not a state_dict of tensors: loading it would run its code, so it is refused; save "
+                "the parameters with torch.save(model.state_dict(), path)") from None
         why = _first(exc)
         raise CheckpointError(f"{path} cannot be read as a .{fmt} checkpoint: the file is truncated or "
                               f"corrupt ({why}); save it again") from None

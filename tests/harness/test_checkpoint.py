@@ -173,6 +173,26 @@ def test_non_float_and_non_finite_arrays_are_refused(tmp_path):
         ck.load(fresh("numpy", "float64"), tmp_path / "nan.safetensors")
 
 
+def test_float16_arrays_are_refused_as_the_message_says(tmp_path):
+    from safetensors.numpy import save_file
+    arrays = {n: np.zeros(s) for n, s in ck.expected(SPEC).items()}
+    save_file({**arrays, "W2": np.zeros((2, 4), dtype=np.float16)}, str(tmp_path / "half.safetensors"))
+    with pytest.raises(ck.CheckpointError, match="W2 holds float16 numbers: expected float32 or float64"):
+        ck.load(fresh("numpy", "float64"), tmp_path / "half.safetensors")
+
+
+def test_a_folder_is_named_a_folder_not_a_damaged_file(tmp_path):
+    (tmp_path / "net.safetensors").mkdir()
+    with pytest.raises(ck.CheckpointError, match="is a folder, not a checkpoint file"):
+        ck.load(fresh("numpy", "float64"), tmp_path / "net.safetensors")
+
+
+def test_a_pickled_model_in_a_pt_file_is_named_a_pickle_with_the_fix(tmp_path):
+    torch.save(torch.nn.Sequential(torch.nn.Linear(3, 4)), tmp_path / "model.pt")     # the whole module
+    with pytest.raises(ck.CheckpointError, match=r"pickled Python object.*torch.save\(model.state_dict\(\), path\)"):
+        ck.load(fresh("numpy", "float64"), tmp_path / "model.pt")
+
+
 def test_unknown_suffix_and_missing_file(tmp_path):
     with pytest.raises(ck.CheckpointError, match="unknown checkpoint format '.pkl'"):
         ck.save(fresh("numpy", "float64"), tmp_path / "net.pkl")
