@@ -40,6 +40,9 @@ def save_arrays(arrays, path):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes a private file (0600): give it the mode open() would
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)          # a file object: savez would append .npz to a name
             f.flush()

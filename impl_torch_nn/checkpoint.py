@@ -41,6 +41,9 @@ def save(model, path):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes a private file (0600): give it the mode open() would
         with os.fdopen(fd, "wb") as f:
             torch.save(model.state_dict(), f)     # the parameters, not the module
             f.flush()

@@ -193,6 +193,17 @@ def test_a_pickled_model_in_a_pt_file_is_named_a_pickle_with_the_fix(tmp_path):
         ck.load(fresh("numpy", "float64"), tmp_path / "model.pt")
 
 
+@pytest.mark.parametrize("style", ["numpy", "torch_nn"])          # torch_nn's .pt: the nn lesson's own save
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_saved_file_has_the_mode_a_plain_open_would_give(fmt, style, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = saved(tmp_path, fmt, style=style)
+    finally:
+        os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+
+
 def test_unknown_suffix_and_missing_file(tmp_path):
     with pytest.raises(ck.CheckpointError, match="unknown checkpoint format '.pkl'"):
         ck.save(fresh("numpy", "float64"), tmp_path / "net.pkl")
