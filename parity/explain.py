@@ -16,6 +16,7 @@ trimmed), so the three-layer preset shows the numbers seed 000 printed.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -24,13 +25,34 @@ import numpy as np
 from . import formulas
 from .lockstep import batches, trace
 from .problem import make_problem
-from .options import UsageError, add_spec_options, check_device, count, specs_from_args
+from .options import UsageError, add_spec_options, check_device, specs_from_args
 from .spec import SpecError
 from .styles import LABELS, PHASES
 
 # explain prints every number, one per line: it refuses nets larger than these.
 MAX_UNITS = 8          # units per layer (inputs and outputs included)
 MAX_ROWS = 4           # samples per batch
+MAX_STEP = 1000        # the last step it shows: it runs every style up to it (about 5 s at step 1000)
+
+
+def step_option(text):
+    """--step: a whole number from 0 to MAX_STEP."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_STEP:
+        raise argparse.ArgumentTypeError(f"--step must be a whole number from 0 to {MAX_STEP} (explain runs every "
+                                         f"style up to that step, on a small net), got {text!r}: give e.g. "
+                                         f"--step 49, or use `compare --steps N` for long runs")
+    return value
+
+
+def check_step(step):
+    """Refuse, before any work, a step explain does not run to."""
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        raise SpecError(f"step must be a whole number from 0 to {MAX_STEP} (explain runs every style up to that "
+                        f"step, on a small net), got {step!r}: use `compare --steps N` for long runs")
 
 
 def check_size(spec):
@@ -72,6 +94,7 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
     from .styles import STYLES
     styles = tuple(styles or STYLES)
     check_size(spec)
+    check_step(step)
     problem = problem or make_problem(spec)
     mlp_classes = mlp_classes or {}
     traces = {s: trace(spec, s, problem=problem, steps=step + 1, device=device, mlp_class=mlp_classes.get(s))
@@ -144,6 +167,6 @@ def add_parser(sub):
                        description="Print every number of one training step in every style, side by side, "
                                    "phase by phase, with the formula that produced it (small nets only).")
     add_spec_options(e, default_preset="three-layer", allow_all=False)
-    e.add_argument("--step", type=count("--step", 0, "0"), default=0,
-                   help="which step to show, counting from 0 (default: 0)")
+    e.add_argument("--step", type=step_option, default=0,
+                   help=f"which step to show, counting from 0, at most {MAX_STEP} (default: 0)")
     e.set_defaults(func=main)

@@ -107,7 +107,7 @@ def load(path, timeout=DEFAULT_TIMEOUT, ready=None):
     if flavour is None:   # not said: torch if the file imports torch, else NumPy
         flavour = "torch" if any(getattr(v, "__name__", None) == "torch" for v in vars(module).values()) \
             else "numpy"
-    if flavour not in REFERENCE:
+    if not isinstance(flavour, str) or flavour not in REFERENCE:
         raise CannotRun(f"FLAVOUR = {flavour!r} in {path}: set FLAVOUR = 'numpy' or FLAVOUR = 'torch'")
     cls = getattr(module, "MLP", None)
     if not isinstance(cls, type):

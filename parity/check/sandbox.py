@@ -2,8 +2,8 @@
 into words.
 
 `check(path)` runs the learner's code in a worker process (parity.check.worker,
-started here by Child: a fresh `python` that imports NumPy, the check's
-protocol and the learner's file, and torch only where the file mentions it);
+started here by Child: a fork of the check's process where that is safe, else
+a fresh `python`; either way torch is there only where the file mentions it);
 the reference runs in the check's own process. The two speak over a socket
 pair: the check asks for one thing at a time (import the file, build the MLP,
 run a phase) and gets back the learner's tensors as float64 NumPy arrays, or
@@ -12,7 +12,8 @@ the words of a failure. So the learner's code cannot end or freeze the check:
 - Inside the worker each call (the import, `__init__`, each phase) is bounded
   by a SIGALRM interval timer (Linux and macOS, main thread) that keeps firing
   every 0.2 s; a call that overruns is stopped with the step and phase it was
-  in. An exception, `sys.exit` included, becomes CannotRun with the learner's
+  in. An exception, `sys.exit` included (and in the worker, which has no
+  terminal, KeyboardInterrupt), becomes CannotRun with the learner's
   own traceback, the harness's frames cut off; a NotImplementedError names the
   function still to write.
 - A call that is still running GRACE seconds after its time (its code swallows
@@ -27,6 +28,7 @@ this process, calls it here, under the timer only.
 
 from __future__ import annotations
 
+import faulthandler
 import importlib.util
 import itertools
 import os
@@ -46,6 +48,8 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 3600.0    # the longest --timeout the command line takes
 GRACE = 1.0             # seconds a call has, past its time, to obey the interrupt before its process is killed
 STARTUP_LIMIT = 300.0   # seconds the worker may take to start (Python, NumPy, torch) before the file runs
+IN_WORKER = False       # True in the worker process (worker.serve)
+START = None            # how Child starts the worker: None (fork where safe, else spawn), "fork" or "spawn"
 
 
 class CannotRun(Exception):
@@ -72,7 +76,7 @@ def bounded(fn, seconds, *args):
 
     old = signal.signal(signal.SIGALRM, alarm)
     # repeat every 0.2 s after the deadline, in case their code catches one and carries on
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.2)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.2)     # under 1 µs would disarm it
     try:
         return fn(*args)
     finally:
@@ -108,7 +112,9 @@ def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes="", h
                         "ends (a `while` whose condition never changes) or a call that waits for input "
                         "(or give it more time with --timeout)",
                         step=step, phase=phase) from None
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and not IN_WORKER:
+            raise           # Ctrl-C in the terminal (in the worker, which has no terminal, it is the code's own)
         text, tb = _learner_traceback(exc)
         if isinstance(exc, NotImplementedError):
             inner = _innermost_learner_frame(exc.__traceback__, paths)
@@ -137,7 +143,7 @@ def import_file(path, timeout, ready=None):
     module = importlib.util.module_from_spec(mspec)
     sys.modules[name] = module
     folder = str(p.resolve().parent)
-    if "torch" in p.read_text(errors="replace"):
+    if mentions_torch(p):
         import torch  # noqa: F401  imported here, outside the timer: torch alone takes seconds to import
     sys.path.insert(0, folder)            # as `python my_mlp.py` would: its neighbours can be imported
     if ready is not None:
@@ -180,8 +186,12 @@ def isolation_available():
 
 
 def mentions_torch(path):
-    """The file's text says torch: it is imported before the file runs, outside the timer (seconds)."""
-    return "torch" in Path(path).read_text(errors="replace")
+    """The file's text says torch: it is imported before the file runs, outside the timer (seconds).
+    (A file that cannot be read says nothing: its import says why.)"""
+    try:
+        return "torch" in Path(path).read_text(errors="replace")
+    except OSError:
+        return False
 
 
 class Child:
@@ -223,7 +233,8 @@ class Child:
         self.proc.wait()
 
     def _start(self, needs_torch):
-        fork = "torch" not in sys.modules and threading.active_count() == 1
+        fork = START == "fork" or (START is None and "torch" not in sys.modules
+                                   and threading.active_count() == 1)
         if fork and needs_torch:
             import torch  # noqa: F401  for the reference here and the file there: imported once, before the fork
         ours, theirs = socket.socketpair()
@@ -271,10 +282,13 @@ class Child:
     def _reply(self, what, *, step=None, phase=None, prefix="", started=True):
         deadline = self._deadline() if started else time.monotonic() + STARTUP_LIMIT
         while True:
-            if not self._wait(deadline):
+            state = self._wait(deadline)
+            if state == "late":
                 self._kill()
                 raise CannotRun(prefix + self._stopped(what, step, started), step=step, phase=phase)
             try:
+                if state == "ended":
+                    raise EOFError
                 message = self.conn.recv()
             except (EOFError, OSError):
                 raise self._ended(what, step, phase, prefix, started) from None
@@ -290,15 +304,16 @@ class Child:
                                    f"please report it):\n{message[1]}")
 
     def _wait(self, deadline):
-        """True when the worker has answered or ended; False when the deadline passed first."""
+        """'answer' when the worker has answered (or closed its end), 'ended' when it ended without a word
+        while something it started holds its end open, 'late' when the deadline passed first."""
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                return False
+                return "late"
             if self.conn.poll(0.25 if left is None else min(left, 0.25)):
-                return True
-            if self.proc.poll() is not None:      # ended, though something it started holds the socket open
-                return True
+                return "answer"
+            if self.proc.poll() is not None:
+                return "answer" if self.conn.poll(0) else "ended"
 
     def _stopped(self, what, step, started):
         at = f" at step {step}" if step is not None else ""
@@ -350,7 +365,12 @@ def _fork(theirs, ours):
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)                        # input() meets the end of the file, as in a fresh worker
         os.close(null)
+        # the standard streams on the process's own files, as in a fresh worker (the check's may be replaced)
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False, buffering=1, errors="backslashreplace")
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        faulthandler.disable()                  # as in a fresh worker: a crash is reported by the check
         from .worker import serve
         serve(theirs.detach())                  # ends with os._exit
     except BaseException:

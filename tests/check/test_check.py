@@ -157,3 +157,33 @@ def test_the_mismatch_names_its_place_as_every_message_does():
                             got=2.0, expected_shape=(), got_shape=(), error=0.5, tol=1e-12, formula="L")
     assert no_layer.sentence() == ("step 2, phase loss, tensor loss: expected 1, got 2 "
                                    "(scaled error 0.5 > tolerance 1e-12)")
+
+
+# ---------------------------------------------------------------------------
+# The library: limits refused before any work; a class in hand runs in this process
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(steps=1001), "steps must be a whole number from 1 to 1000"),
+    (dict(steps=0), "steps must be a whole number from 1 to 1000"),
+    (dict(timeout=-1.0), "timeout must be a number of seconds from 0 (no limit) to 3600"),
+    (dict(timeout=float("nan")), "timeout must be a number of seconds"),
+    (dict(timeout=float("inf")), "timeout must be a number of seconds"),
+], ids=["steps-huge", "steps-0", "timeout-negative", "timeout-nan", "timeout-inf"])
+def test_check_refuses_limits_before_running_the_file(tmp_path, kwargs, words):
+    from parity.spec import SpecError
+    marker = tmp_path / "ran"
+    path = tmp_path / "mine.py"
+    path.write_text(f"open({str(marker)!r}, 'w')\n")
+    with pytest.raises(SpecError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        chk.check(path, **kwargs)
+    assert not marker.exists()
+
+
+def test_check_class_runs_a_class_in_this_process():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_solution_numpy", SOLUTIONS / "mlp_numpy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = chk.check_class(module.MLP, "numpy", steps=2)
+    assert result.status == 0 and result.steps_run == 2, result.text()

@@ -118,3 +118,36 @@ def test_the_solution_is_the_template_filled_in(flavour):
     assert outline(template) == outline(solution)
     assert "raise NotImplementedError" in template.read_text()
     assert "raise NotImplementedError" not in solution.read_text()
+
+
+def test_a_flavour_the_code_contradicts_is_named_with_the_error(tmp_path):
+    # a torch file that says FLAVOUR = "numpy" is handed NumPy arrays: `w.detach()` fails in __init__
+    text = (SOLUTIONS / "mlp_torch.py").read_text().replace('FLAVOUR = "torch"', 'FLAVOUR = "numpy"')
+    (tmp_path / "mine.py").write_text(text)
+    result = chk.check(tmp_path / "mine.py")
+    assert result.status == 2 and result.phase == "__init__", result.text()
+    first = result.problem.splitlines()[0]
+    assert "raised AttributeError: FLAVOUR = 'numpy'" in first and "imports torch" in first
+    assert "set FLAVOUR = 'torch'" in first and "docs/check.md" in first
+    assert "your traceback:" in first and "has no attribute 'detach'" in result.problem
+
+
+def test_flavour_torch_in_a_numpy_file_is_named_too(tmp_path):
+    text = (SOLUTIONS / "mlp_numpy.py").read_text().replace('FLAVOUR = "numpy"', 'FLAVOUR = "torch"')
+    (tmp_path / "mine.py").write_text(text)
+    result = chk.check(tmp_path / "mine.py")
+    assert result.status == 2, result.text()
+    assert "FLAVOUR = 'torch' in" in result.problem and "does not import torch" in result.problem
+    assert "set FLAVOUR = 'numpy'" in result.problem
+
+
+@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+def test_an_attribute_error_of_its_own_gets_no_flavour_hint(tmp_path, flavour):
+    text = (SOLUTIONS / f"mlp_{flavour}.py").read_text()
+    head = "    def backward(self):\n"
+    text = text.replace(head, head + "        self.no_such_thing.append(1)\n", 1)
+    (tmp_path / "mine.py").write_text(text)
+    result = chk.check(tmp_path / "mine.py")
+    assert result.status == 2 and (result.step, result.phase) == (0, "backward")
+    assert result.problem.startswith("backward() raised AttributeError; your traceback:")
+    assert "FLAVOUR" not in result.problem
