@@ -22,7 +22,7 @@ import numpy as np
 
 from . import formulas
 from .lockstep import batches, trace
-from .options import UsageError, add_spec_options, check_device, specs_from_args
+from .options import UsageError, add_spec_options, check_device, count, specs_from_args
 from .problem import make_problem
 from .spec import SpecError
 from .styles import LABELS, PHASES
@@ -31,19 +31,6 @@ from .styles import LABELS, PHASES
 MAX_UNITS = 8          # units per layer (inputs and outputs included)
 MAX_ROWS = 4           # samples per batch
 MAX_STEP = 1000        # the last step it shows: it runs every style up to it (about 5 s at step 1000)
-
-
-def step_option(text):
-    """--step: a whole number from 0 to MAX_STEP."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= MAX_STEP:
-        raise argparse.ArgumentTypeError(f"--step must be a whole number from 0 to {MAX_STEP} (explain runs every "
-                                         f"style up to that step, on a small net), got {text!r}: give e.g. "
-                                         f"--step 49, or use `compare --steps N` for long runs")
-    return value
 
 
 def check_step(step):
@@ -162,6 +149,7 @@ def add_parser(sub):
                        description="Print every number of one training step in every style, side by side, "
                                    "phase by phase, with the formula that produced it (small nets only).")
     add_spec_options(e, default_preset="three-layer", allow_all=False)
-    e.add_argument("--step", type=step_option, default=0,
+    e.add_argument("--step", type=count("--step", 0, "49, or use `compare --steps N` for long runs", high=MAX_STEP,
+                                        why="explain runs every style up to that step, on a small net"), default=0,
                    help=f"which step to show, counting from 0, at most {MAX_STEP} (default: 0)")
     e.set_defaults(func=main)

@@ -28,14 +28,17 @@ class Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------
 
 
-def count(flag, low, example):
+def count(flag, low, example, high=None, why=""):
+    """A whole number >= low (and <= high where given); `why` says why the range is what it is."""
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= {low}, got {text!r}: "
+        if value is None or value < low or (high is not None and value > high):
+            span = f">= {low}" if high is None else f"from {low} to {high}"
+            because = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(f"{flag} must be a whole number {span}{because}, got {text!r}: "
                                              f"give e.g. {flag} {example}")
         return value
     return parse

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..options import count
 from .diagnose import Context, Diagnosis
 from .nets import CHECK_NETS, NET_CHOICES, learner_problem
 from .protocol import METHODS, REFERENCE, TEMPLATE, load, shape_sheet, shape_words
@@ -41,19 +42,6 @@ from .sandbox import DEFAULT_TIMEOUT, GRACE, MAX_TIMEOUT, CannotRun, Hung, bound
 __all__ = ["CHECK_NETS", "CannotRun", "CheckResult", "Context", "DEFAULT_TIMEOUT", "Diagnosis", "Hung",
            "MAX_STEPS", "MAX_TIMEOUT", "METHODS", "Mismatch", "NET_CHOICES", "REFERENCE", "TEMPLATE", "add_parser",
            "bounded", "check", "check_class", "learner_problem", "load", "main", "shape_sheet", "shape_words"]
-
-
-def steps_option(text):
-    """--steps: a whole number from 1 to MAX_STEPS."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 1 <= value <= MAX_STEPS:
-        raise argparse.ArgumentTypeError(f"--steps must be a whole number from 1 to {MAX_STEPS} (the check is a "
-                                         f"diagnostic on small nets: a mistake shows in the first few steps), "
-                                         f"got {text!r}: give e.g. --steps 3")
-    return value
 
 
 def timeout_option(text):
@@ -86,7 +74,9 @@ def add_parser(sub):
     c.add_argument("--preset", default="relu", choices=list(NET_CHOICES),
                    help="which net: relu, sigmoid or tanh (4-4-4-4, bias, MSE, N = 5; default relu), "
                         "or a project preset")
-    c.add_argument("--steps", type=steps_option,
+    c.add_argument("--steps", type=count("--steps", 1, "3", high=MAX_STEPS,
+                                         why="the check is a diagnostic on small nets: a mistake shows in the "
+                                             "first few steps"),
                    help=f"training steps, 1 to {MAX_STEPS} (default: 3 for the check nets, else the preset's)")
     c.add_argument("--timeout", type=timeout_option, default=DEFAULT_TIMEOUT,
                    help=f"seconds any one call of your code may take, more than 0 and at most {MAX_TIMEOUT:g} "
