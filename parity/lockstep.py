@@ -181,7 +181,8 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
                          policy="fixed", shadowed=(), **once)
     least = floor(spec.dtype, spec.optimizer)
     if spec.dtype == "float32":            # every style has a float64 shadow, and they are cheap: always
-        return _run_once(spec, styles, tol=least, policy="noise", shadowed=styles, **once)
+        live = tuple(s for s in styles if s != RECORDED)     # a trace has no shadow (see styles.shadow)
+        return _run_once(spec, styles, tol=least, policy="noise", shadowed=live, **once)
     # float64: a long double shadow (NumPy only, and slow) is run only where a pair exceeds
     # the floor; where none does, the floor alone is the verdict.
     report = _run_once(spec, styles, tol=least, policy="noise", shadowed=(), **once)

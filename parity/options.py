@@ -89,6 +89,10 @@ def style_name(text):
     return _ALIASES[text.strip()]
 
 
+# The longest file name most file systems take; atomic_write's temporary name adds up to 16 bytes.
+NAME_MAX = 255
+
+
 def output_path(flag, text, *, folder=False, formats=None, stdout=False, example=None):
     """Refuse, before any work, an output that could not be written whole; return the path.
 
@@ -126,6 +130,10 @@ def output_path(flag, text, *, folder=False, formats=None, stdout=False, example
             stem = os.path.splitext(os.path.basename(text))[0] or "out"
             raise UsageError(f"{flag} {text}: cannot write a {suffix or 'suffix-less'} file: name it "
                              f"{', '.join(formats)} (e.g. {flag} {stem}{next(iter(formats))})")
+    if len(os.path.basename(path).encode()) > NAME_MAX - 16:
+        raise UsageError(f"{flag} {text}: the file name is {len(os.path.basename(path).encode())} bytes long, "
+                         f"and a file is written under a temporary name {16} bytes longer first: give a name of "
+                         f"at most {NAME_MAX - 16} bytes")
     if text.endswith(("/", os.sep)) or os.path.isdir(path):
         raise UsageError(f"{flag} {text}: names a folder, not a file: give a file path in it, e.g. "
                          f"{flag} {os.path.join(text, example or 'out')}")

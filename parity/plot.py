@@ -57,7 +57,7 @@ def plot(reports, path):
             for p, (a, b) in enumerate(rep.pairs):
                 # identical pairs draw the same curve: each its own width and dash, so all stay visible
                 ax_err.plot(steps, np.maximum(per_step[:, p], FLOOR), label=f"{SHORT[a]} vs {SHORT[b]}",
-                            lw=3.5 - 0.5 * p, ls=["-", "--", "-.", ":", "-", "--"][p % 6], alpha=0.8)
+                            lw=max(0.8, 3.5 - 0.5 * p), ls=["-", "--", "-.", ":", "-", "--"][p % 6], alpha=0.8)
         ax_err.axhline(1.0, color="red", ls="--", lw=1.5, label="the tolerance")
         # room above the line for the legend; the band above it is where a pair disagrees
         top = max(1.0, float(np.nanmax(np.where(np.isfinite(err), err, 0), initial=0))) * 1e5

@@ -429,9 +429,14 @@ SHADOW_DTYPE = {"float32": "float64", "float64": "longdouble"}
 
 
 def shadow(style, problem, *, device="cpu", mlp_class=None):
-    """The style's shadow (see SHADOW_DTYPE), or None where its library has no wider dtype."""
-    if style == RECORDED:       # a trace's rounding noise: that of the lesson that recorded it, run here
-        return shadow(mlp_class.style, problem, device=device)
+    """The style's shadow (see SHADOW_DTYPE), or None where its library has no wider dtype.
+
+    A recorded trace has none: a shadow run here would be today's lesson, and a change in it
+    since the trace was made would read as the trace's rounding noise and hide itself. The
+    trace is held to the noise the live styles' shadows measure.
+    """
+    if style == RECORDED:
+        return None
     wide = SHADOW_DTYPE[problem.spec.dtype]
     if LIBRARY[style] == "torch" and wide == "longdouble":
         return None

@@ -38,7 +38,9 @@ in one metric with one scale, so err(a, b) <= noise_a + err(shadow_a, shadow_b)
 + noise_b. For correct styles the shadows agree to the wider dtype's precision,
 so err(a, b) <= noise_a + noise_b and every cell keeps a margin of at least K.
 A mistake in style a is in its shadow too, so noise_a stays rounding-sized while
-err(a, b) is the mistake's size. A kink that two styles see on different sides
+err(a, b) is the mistake's size. (A recorded trace, `compare --against`, has no
+shadow: one run today would carry any change made since and call it noise. It is
+held to the live styles' noise.) A kink that two styles see on different sides
 is, for at least one of them, a kink its shadow sees on the other side, so it
 is in that style's noise at the same step.
 

@@ -225,12 +225,20 @@ class Child:
             self._kill()
 
     def _kill(self):
-        for kill in (os.killpg, os.kill):    # the group; the worker itself if it has no group yet
+        """Kill the worker's process group (whatever it started) and the worker, and reap it: once."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if proc.poll() is None:             # not reaped yet: the worker itself, in case it has no group yet
             try:
-                kill(self.proc.pid, signal.SIGKILL)
+                os.kill(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        self.proc.wait()
+            proc.wait()
 
     def _start(self, needs_torch):
         fork = START == "fork" or (START is None and "torch" not in sys.modules

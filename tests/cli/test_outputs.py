@@ -263,3 +263,11 @@ def test_ctrl_c_inside_the_atomic_write_leaves_the_old_file_whole_and_no_tempora
     files.atomic_write(path, lambda f: f.write(b"new"))       # and the next write goes through whole
     assert path.read_bytes() == b"new" and files.written() == [str(path)]
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_a_name_too_long_for_its_temporary_twin_is_refused_before_any_work(tmp_path):
+    # the file is written under ".NAME.XXXXXXXX.tmp" first: a 250-byte name would only fail after the run
+    from parity.options import UsageError, output_path
+    with pytest.raises(UsageError, match=r"250 bytes long.*at most 239 bytes"):
+        output_path("--json", str(tmp_path / ("x" * 245 + ".json")))
+    assert output_path("--json", str(tmp_path / ("x" * 234 + ".json")))

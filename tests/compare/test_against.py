@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import impl_numpy.mlp as np_lesson
-from helpers import assert_agree
+from tests.helpers import assert_agree
 from parity import checkpoint, cli, lockstep, report
 from parity.problem import make_problem
 from parity.spec import SpecError
@@ -121,6 +121,20 @@ def test_a_change_all_four_styles_share_is_caught_by_the_trace_not_by_pairwise_p
     errors = rep.error_array().max(axis=(0, 1))
     for p, pair in enumerate(rep.pairs):               # the four still agree among themselves
         assert (errors[p] > rep.tol) == (RECORDED in pair), pair
+
+
+def test_a_float32_trace_catches_a_shared_change_too(tmp_path):
+    # In float32 every live style has a float64 shadow; the trace has none (a shadow run today
+    # would carry the change and call it rounding noise), so the change shows.
+    from parity.spec import three_layer
+    from parity.trace import write_trace
+    spec = three_layer(dtype="float32", bias=True, activation="tanh", steps=5)
+    write_trace(tmp_path / "f32.safetensors", spec, "torch_nn")
+    trace = read_trace(tmp_path / "f32.safetensors")
+    assert_agree(lockstep.run(spec, (*STYLES, RECORDED), trace=trace), steps=5)
+    rep = lockstep.run(spec.replace(lr=spec.lr * 1.05), (*STYLES, RECORDED), trace=trace)
+    d = rep.first
+    assert d is not None and RECORDED in d.pair and (d.phase, d.tensor) == ("update", "W1"), d and d.sentence()
 
 
 # ---------------------------------------------------------------------------
