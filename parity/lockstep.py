@@ -217,47 +217,49 @@ def _run_once(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule,
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=steps, desc=spec.name, unit="step", leave=False, delay=1.0)  # shown after 1 s
-    start, block, done = 0, 1, False
-    while start < steps and not done:
-        stop = min(start + block, steps)
-        rows_of = list(itertools.islice(schedule, stop - start))      # this block's batches, in order
-        # Run each style through the block; a style stops early where its own loss diverges.
-        kept = {}
-        for s in sorted(runs, key=lambda s: s.removeprefix(SHADOW) == "numpy"):
-            st = runs[s]
-            kept[s] = []
+    try:
+        start, block, done = 0, 1, False
+        while start < steps and not done:
+            stop = min(start + block, steps)
+            rows_of = list(itertools.islice(schedule, stop - start))      # this block's batches, in order
+            # Run each style through the block; a style stops early where its own loss diverges.
+            kept = {}
+            for s in sorted(runs, key=lambda s: s.removeprefix(SHADOW) == "numpy"):
+                st = runs[s]
+                kept[s] = []
+                for step in range(start, stop):
+                    if lr_schedule and step in lr_schedule:
+                        st.set_lr(lr_schedule[step])
+                    rows = rows_of[step - start]
+                    x, y = x_all[rows], y_all[rows]
+                    reads, secs = {}, {}
+                    for phase in PHASES:
+                        t0 = time.perf_counter()
+                        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as Diverged
+                            st.run_phase(phase, x, y)
+                        secs[phase] = time.perf_counter() - t0
+                        reads[phase] = st.record(phase)      # copies in the style's own dtype: cheap
+                    kept[s].append((reads, secs))
+                    loss = float(reads["loss"]["loss"])
+                    first_loss.setdefault(s, loss)
+                    if s in built and exploded(loss, first_loss[s]):
+                        break
+                # float64 NumPy copies for the comparison, made once the block has run
+                kept[s] = [({phase: as_float64(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
+            bytes_per_step = sum(a.nbytes for s in runs for r in kept[s][0][0].values() for a in r.values())
+            block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
+            # Compare the block, step by step, phase by phase, tensor by tensor, pair by pair.
             for step in range(start, stop):
-                if lr_schedule and step in lr_schedule:
-                    st.set_lr(lr_schedule[step])
-                rows = rows_of[step - start]
-                x, y = x_all[rows], y_all[rows]
-                reads, secs = {}, {}
-                for phase in PHASES:
-                    t0 = time.perf_counter()
-                    with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as Diverged
-                        st.run_phase(phase, x, y)
-                    secs[phase] = time.perf_counter() - t0
-                    reads[phase] = st.record(phase)      # copies in the style's own dtype: cheap
-                kept[s].append((reads, secs))
-                loss = float(reads["loss"]["loss"])
-                first_loss.setdefault(s, loss)
-                if s in built and exploded(loss, first_loss[s]):
+                reads = {s: kept[s][step - start] for s in runs if step - start < len(kept[s])}
+                done = _compare_step(report, step, reads, shadowed, index, scales, stop_at_first)
+                if bar is not None:
+                    bar.update(1)
+                if done:
                     break
-            # float64 NumPy copies for the comparison, made once the block has run
-            kept[s] = [({phase: as_float64(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
-        bytes_per_step = sum(a.nbytes for s in runs for r in kept[s][0][0].values() for a in r.values())
-        block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
-        # Compare the block, step by step, phase by phase, tensor by tensor, pair by pair.
-        for step in range(start, stop):
-            done = _compare_step(report, step, {s: kept[s][step - start] for s in runs if step - start < len(kept[s])},
-                                 shadowed, index, scales, stop_at_first)
-            if bar is not None:
-                bar.update(1)
-            if done:
-                break
-        start = stop
-    if bar is not None:
-        bar.close()
+            start = stop
+    finally:                    # closed on Ctrl-C too, so the line that reports it starts clean
+        if bar is not None:
+            bar.close()
     if report.diverged is not None:
         report.diverged.find_cause(spec, x_all, lr_schedule)
     return report
