@@ -71,10 +71,10 @@ def _within(report):
 
 
 def _times(m):
-    """A margin as '×16', '×2.1e+03', '×inf' (no error at all)."""
+    """A margin as '×16', '×740', '×1.1e3', '×inf' (no error at all)."""
     if not math.isfinite(m):
         return "×inf"
-    return f"×{m:.3g}" if m < 1e3 else f"×{m:.0e}".replace("e+0", "e").replace("e+", "e")
+    return f"×{m:.3g}" if m < 1e3 else f"×{m:.2g}".replace("e+0", "e").replace("e+", "e")
 
 
 def _paint(text, colour, colour_on):
