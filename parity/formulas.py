@@ -37,6 +37,9 @@ LOSS = {
     "half_sse": ("½·Σ(ŷ − y)²", "ŷ − y"),
     "sse": ("Σ(ŷ − y)²", "2·(ŷ − y)"),
     "mse": ("Σ(ŷ − y)² / (N·n_L)", "2·(ŷ − y) / (N·n_L)"),
+    # ŷ are logits; y class indices (N,) for cross_entropy, targets in [0, 1] (N, n_L) for bce_with_logits
+    "cross_entropy": ("−Σ log softmax(ŷ)[y] / N", "(softmax(ŷ) − onehot(y)) / N"),
+    "bce_with_logits": ("−Σ [y·log σ(ŷ) + (1 − y)·log(1 − σ(ŷ))] / (N·n_L)", "(σ(ŷ) − y) / (N·n_L)"),
 }
 
 # What a symbol in a formula means, where the formula alone does not say it: {symbol: note}.

@@ -38,7 +38,9 @@ def identity_grad(z):
 
 
 def relu(z):
-    raise NotImplementedError("relu: return max(z, 0), elementwise")
+    raise NotImplementedError("relu: return max(z, 0), elementwise: torch.relu(z) (with autograd, "
+                              "torch.clamp(z, min=0) passes gradient 1 at z = 0 and torch.maximum(z, 0) passes ½; "
+                              "torch.relu passes 0, as the reference)")
 
 
 def relu_grad(z):
@@ -93,7 +95,31 @@ def mse_grad(yhat, y):
     raise NotImplementedError("mse_grad: return 2(ŷ − y) / (N·nL)")
 
 
-LOSSES = {"half_sse": (half_sse, half_sse_grad), "sse": (sse, sse_grad), "mse": (mse, mse_grad)}
+# Classifiers (--preset cross-entropy, --preset bce): ŷ are logits, the output activation is identity.
+# cross_entropy: y (N,) class indices; bce_with_logits: y (N, nL) targets in [0, 1].
+
+
+def cross_entropy(yhat, y):
+    raise NotImplementedError("cross_entropy: return the mean over the batch of −log softmax(ŷ)[y], the "
+                              "softmax over each row (take the row's max out before exp)")
+
+
+def cross_entropy_grad(yhat, y):
+    raise NotImplementedError("cross_entropy_grad: return (softmax(ŷ) − onehot(y)) / N")
+
+
+def bce_with_logits(yhat, y):
+    raise NotImplementedError("bce_with_logits: return the mean over all N·nL elements of "
+                              "−[y·log σ(ŷ) + (1 − y)·log(1 − σ(ŷ))]")
+
+
+def bce_with_logits_grad(yhat, y):
+    raise NotImplementedError("bce_with_logits_grad: return (σ(ŷ) − y) / (N·nL)")
+
+
+LOSSES = {"half_sse": (half_sse, half_sse_grad), "sse": (sse, sse_grad), "mse": (mse, mse_grad),
+          "cross_entropy": (cross_entropy, cross_entropy_grad),
+          "bce_with_logits": (bce_with_logits, bce_with_logits_grad)}
 
 # ============================================================================
 # The network

@@ -78,7 +78,35 @@ def mse_grad(yhat, y):
     return 2.0 * (yhat - y) / yhat.size
 
 
-LOSSES = {"half_sse": (half_sse, half_sse_grad), "sse": (sse, sse_grad), "mse": (mse, mse_grad)}
+# Classifiers (--preset cross-entropy, --preset bce): ŷ are logits, the output activation is identity.
+# cross_entropy: y (N,) class indices; bce_with_logits: y (N, nL) targets in [0, 1].
+
+
+def cross_entropy(yhat, y):
+    shifted = yhat - np.max(yhat, axis=1, keepdims=True)   # the row's max taken out first: exp cannot overflow
+    log_p = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))   # log softmax, each row
+    return -np.mean(log_p[np.arange(len(y)), y])
+
+
+def cross_entropy_grad(yhat, y):
+    e = np.exp(yhat - np.max(yhat, axis=1, keepdims=True))
+    p = e / np.sum(e, axis=1, keepdims=True)           # softmax(ŷ), (N, C), each row over the classes
+    p[np.arange(len(y)), y] -= 1.0                     # softmax − one-hot(y)
+    return p / len(y)
+
+
+def bce_with_logits(yhat, y):
+    # −[y·log σ(ŷ) + (1 − y)·log(1 − σ(ŷ))] = (1 − y)·ŷ + log(1 + e^(−ŷ)), in a form that cannot overflow
+    return np.mean((1 - y) * yhat + np.logaddexp(0, -yhat))
+
+
+def bce_with_logits_grad(yhat, y):
+    return (sigmoid(yhat) - y) / yhat.size
+
+
+LOSSES = {"half_sse": (half_sse, half_sse_grad), "sse": (sse, sse_grad), "mse": (mse, mse_grad),
+          "cross_entropy": (cross_entropy, cross_entropy_grad),
+          "bce_with_logits": (bce_with_logits, bce_with_logits_grad)}
 
 # ============================================================================
 # The network

@@ -23,7 +23,7 @@ def identity_grad(z):
 
 
 def relu(z):
-    return torch.clamp(z, min=0)
+    return torch.relu(z)
 
 
 def relu_grad(z):
@@ -78,7 +78,32 @@ def mse_grad(yhat, y):
     return 2.0 * (yhat - y) / yhat.numel()
 
 
-LOSSES = {"half_sse": (half_sse, half_sse_grad), "sse": (sse, sse_grad), "mse": (mse, mse_grad)}
+# Classifiers (--preset cross-entropy, --preset bce): ŷ are logits, the output activation is identity.
+# cross_entropy: y (N,) class indices (int64); bce_with_logits: y (N, nL) targets in [0, 1].
+
+
+def cross_entropy(yhat, y):
+    return -torch.log_softmax(yhat, dim=1)[torch.arange(len(y)), y].mean()
+
+
+def cross_entropy_grad(yhat, y):
+    p = torch.softmax(yhat, dim=1)                     # (N, C), each row over the classes
+    p[torch.arange(len(y)), y] -= 1.0                  # softmax − one-hot(y)
+    return p / len(y)
+
+
+def bce_with_logits(yhat, y):
+    # −[y·log σ(ŷ) + (1 − y)·log(1 − σ(ŷ))] = (1 − y)·ŷ + log(1 + e^(−ŷ)), in a form that cannot overflow
+    return torch.mean((1 - y) * yhat + torch.nn.functional.softplus(-yhat))
+
+
+def bce_with_logits_grad(yhat, y):
+    return (torch.sigmoid(yhat) - y) / yhat.numel()
+
+
+LOSSES = {"half_sse": (half_sse, half_sse_grad), "sse": (sse, sse_grad), "mse": (mse, mse_grad),
+          "cross_entropy": (cross_entropy, cross_entropy_grad),
+          "bce_with_logits": (bce_with_logits, bce_with_logits_grad)}
 
 # ============================================================================
 # The network

@@ -24,7 +24,15 @@ from ..styles import split_name
 from .sandbox import DEFAULT_TIMEOUT, CannotRun, import_file
 
 REFERENCE = {"numpy": "numpy", "torch": "torch_manual"}      # flavour -> the reference lesson's style
-TEMPLATE = {"numpy": "templates/mlp_numpy.py", "torch": "templates/mlp_torch.py"}
+TEMPLATE = {"numpy": "templates/mlp_numpy.py", "torch": "templates/mlp_torch.py"}     # in a checkout
+
+
+def where(flavour=None):
+    """Where a learner finds the starter and the protocol, installed or in a checkout: one phrase."""
+    from .. import resources
+    start = f"start from {resources.template(flavour)}; " if flavour else ""
+    return f"{start}the protocol is in {resources.protocol()}"
+
 METHODS = ("forward", "loss", "backward", "update")
 SIGNATURES = {"forward": "forward(self, x)", "loss": "loss(self, yhat, y)", "backward": "backward(self)",
               "update": "update(self)"}
@@ -89,12 +97,12 @@ def flavour_hint(module, flavour, path):
     if flavour == "numpy" and torch:
         return (f"FLAVOUR = 'numpy' in {path}, but the file imports torch: a 'numpy' file is handed NumPy "
                 f"arrays (and checked against impl_numpy), on which torch code fails; set FLAVOUR = 'torch' "
-                f"to be handed torch tensors (FLAVOUR must match the library your MLP computes with, "
-                f"docs/check.md)")
+                f"to be handed torch tensors (FLAVOUR must match the library your MLP computes with; "
+                f"{where()})")
     if flavour == "torch" and not torch:
         return (f"FLAVOUR = 'torch' in {path}, but the file does not import torch: a 'torch' file is handed "
                 f"torch tensors and must give tensors back; set FLAVOUR = 'numpy' to be handed NumPy arrays "
-                f"(FLAVOUR must match the library your MLP computes with, docs/check.md)")
+                f"(FLAVOUR must match the library your MLP computes with; {where()})")
     return ""
 
 
@@ -113,11 +121,11 @@ def load(path, timeout=DEFAULT_TIMEOUT, ready=None):
     if not isinstance(cls, type):
         raise CannotRun(f"{path} defines no class MLP: add `class MLP:` with __init__(weights, biases, *, "
                         f"activation, output_activation, loss, lr) and the methods {', '.join(METHODS)} "
-                        f"(start from {TEMPLATE[flavour]}; the protocol is in docs/check.md)")
+                        f"({where(flavour)})")
     missing = [m for m in METHODS if not callable(getattr(cls, m, None))]
     if missing:
         raise CannotRun(f"class MLP in {path} has no method {', '.join(missing)}: add "
-                        + "; ".join(f"`def {SIGNATURES[m]}`" for m in missing) + " (see docs/check.md)")
+                        + "; ".join(f"`def {SIGNATURES[m]}`" for m in missing) + f" ({where()})")
     return module, flavour, cls
 
 
@@ -147,6 +155,30 @@ def as_array(value, name, tensor, flavour, expected_shape, where, hint=""):
     return styles._np(value)
 
 
+def not_a_leaf(net, group, layer):
+    """Why autograd left a .grad None (a parameter that is not a leaf, a z whose grad was not retained), or ""."""
+    if group == "dz":
+        z = (getattr(net, "z", None) or [None] * layer)[layer - 1]
+        if getattr(z, "requires_grad", False):
+            return (f"autograd keeps ∂L/∂z only for leaves: call `z.retain_grad()` on z{layer} in forward, "
+                    "before backward() runs, then read z.grad")
+        return ""
+    p = getattr(net, group[1:], None)
+    p = p[layer - 1] if isinstance(p, (list, tuple)) and len(p) >= layer else None
+    if p is None or not hasattr(p, "is_leaf"):
+        return ""
+    if not p.requires_grad:
+        return (f"self.{group[1:]}[{layer - 1}] does not require grad, so autograd computes no gradient for it: "
+                f"`self.{group[1:]} = [w.detach().clone().requires_grad_() for w in ...]`")
+    if not p.is_leaf:
+        op = type(p.grad_fn).__name__ if p.grad_fn is not None else "an operation"
+        return (f"self.{group[1:]}[{layer - 1}] is not a leaf: it was made by an operation ({op}) on a tensor "
+                "that requires grad, so autograd passes its gradient on and keeps no .grad on it. Make it a leaf, "
+                "with requires_grad_() last: "
+                f"`self.{group[1:]} = [w.detach().clone().requires_grad_() for w in ...]`")
+    return ""
+
+
 def read_learner(net, phase, shapes, flavour, L, where, loss_value=None, hint=""):
     """{name: float64 array} for the names the reference has, in its order (`shapes`: {name: shape} of the
     reference's read of the phase)."""
@@ -169,6 +201,10 @@ def read_learner(net, phase, shapes, flavour, L, where, loss_value=None, hint=""
             extra = " (leave out a_0 = x)" if group == "a" and len(attr) == L + 1 else ""
             raise CannotRun(f"self.{group} has {len(attr)} entries after {phase}, expected L = {L} "
                             f"(one per layer, layer 1 first){extra}")
+        if attr[layer - 1] is None and flavour == "torch" and group in ("dW", "db", "dz"):
+            why = not_a_leaf(net, group, layer)
+            if why:
+                raise CannotRun(f"self.{group}[{layer - 1}] ({name}) is None after {where}: {why}")
         out[name] = as_array(attr[layer - 1], f"self.{group}[{layer - 1}] ({name})", name, flavour,
                              tuple(shapes[name]), where, hint)
     return out

@@ -20,6 +20,7 @@ tensor unset).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -35,7 +36,7 @@ from . import diagnose
 from .nets import learner_problem
 from .protocol import REFERENCE, check_path, flavour_hint, load, shape_words
 from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
-from .worker import INIT, LearnerRun
+from .worker import AUTOGRAD, INIT, LearnerRun
 
 MAX_STEPS = 1000      # the check is a diagnostic on small nets: a mistake shows in the first steps
 
@@ -60,8 +61,11 @@ class Mismatch:
     got_array: np.ndarray = field(repr=False, default=None)
     diagnosis: diagnose.Diagnosis | None = None
 
+    def where(self):
+        return place(self.step, self.phase, self.layer or None, self.tensor)
+
     def sentence(self):
-        where = place(self.step, self.phase, self.layer or None, self.tensor)
+        where = self.where()
         if self.kind == "shape":
             return (f"{where}: yours has shape {self.got_shape}, expected {self.expected_shape} "
                     f"({shape_words(self.tensor)})")
@@ -81,14 +85,34 @@ class CheckResult:
     spec: Spec | None = None
     steps: int = 0
     steps_run: int = 0
-    mismatch: Mismatch | None = None
+    mismatch: Mismatch | None = None          # the first mistake (today's one-mistake report)
     problem: str | None = None                # why it cannot be run
     step: int | None = None                   # where it could not be run
     phase: str | None = None
+    mismatches: list = field(default_factory=list)   # every mistake, in order, each once
+    first: bool = False                       # stopped at the first mismatch (--first)
+    hint: bool = False                        # where and which kind only, no numbers (--hint)
 
     @property
     def ok(self):
         return self.status == 0
+
+    def keys(self):
+        """The stable names of the mistakes found, in order ("none" where no formula reproduces one)."""
+        return [m.diagnosis.key if m.diagnosis is not None else "none" for m in self.mismatches]
+
+    def _mismatch_lines(self, m, number):
+        head = "MISMATCH at " if number == 0 else f"MISMATCH {number + 1} of {len(self.mismatches)} at "
+        if self.hint:
+            lines = [head + m.where()]
+            if m.diagnosis is not None:
+                lines.append("  hint: " + m.diagnosis.hint_line())
+            return lines
+        lines = [head + m.sentence(), f"  the reference computes: {m.formula}"]
+        lines.extend("  " + note for note in formulas.notes(m.formula))
+        if m.diagnosis is not None:
+            lines.extend("  " + s for s in m.diagnosis.lines())
+        return lines
 
     def text(self):
         lines = []
@@ -99,20 +123,55 @@ class CheckResult:
         if self.status == 0:
             lines.append(f"MATCH: every tensor of every phase matches the reference over {self.steps_run} steps "
                          f"(tolerance {tolerance(self.spec.dtype):g})")
-        elif self.status == 1:
-            m = self.mismatch
-            lines.append("MISMATCH at " + m.sentence())
-            lines.append(f"  the reference computes: {m.formula}")
-            lines.extend("  " + note for note in formulas.notes(m.formula))
-            if m.diagnosis is not None:
-                lines.extend("  " + s for s in m.diagnosis.lines())
-        else:
+        if self.mismatches:
+            for i, m in enumerate(self.mismatches):
+                lines.extend(self._mismatch_lines(m, i))
+            if len(self.mismatches) > 1:
+                lines.append(f"{len(self.mismatches)} mistakes: " + ", ".join(
+                    f"{k} ({m.tensor}, step {m.step})" for k, m in zip(self.keys(), self.mismatches)))
+            elif not self.first and self.status == 1 and self.problem is None:
+                lines.append(f"one mistake; after it, every tensor that does not follow from it matched over "
+                             f"{self.steps_run} steps")
+        if self.problem is not None:
             where = ""
             if self.phase is not None:
                 where = f" (step {self.step}, phase {self.phase})" if self.step is not None else \
                     f" (phase {self.phase})"
-            lines.append(f"CANNOT RUN{where}: {self.problem}")
+            if self.mismatches:
+                lines.append(f"STOPPED{where}: your code could not run past the mistakes above: {self.problem}")
+            else:
+                lines.append(f"CANNOT RUN{where}: {self.problem}")
         return "\n".join(lines)
+
+    def __str__(self):
+        return self.text()
+
+    def __repr__(self):
+        return self.text()
+
+    def _repr_html_(self):
+        import html
+        colour = {0: "#1a7f37", 1: "#b35900", 2: "#b31d28"}.get(self.status, "black")
+        return f'<pre style="border-left: 4px solid {colour}; padding-left: 8px">{html.escape(self.text())}</pre>'
+
+    def as_dict(self):
+        """The result for an autograder: status, where each mistake is, its stable key (--json)."""
+        out = {"path": self.path, "status": self.status, "flavour": self.flavour,
+               "net": None if self.spec is None else self.spec.name, "steps": self.steps,
+               "steps_run": self.steps_run, "mistakes": [], "problem": self.problem}
+        for m, key in zip(self.mismatches, self.keys()):
+            item = {"step": m.step, "phase": m.phase, "layer": m.layer, "tensor": m.tensor, "kind": m.kind,
+                    "key": key, "title": m.diagnosis.title if m.diagnosis else ""}
+            if not self.hint:
+                item.update(index=list(m.index), expected=m.expected, got=m.got, error=_finite(m.error))
+            out["mistakes"].append(item)
+        if self.problem is not None:
+            out["problem_step"], out["problem_phase"] = self.step, self.phase
+        return out
+
+
+def _finite(v):
+    return v if v is None or math.isfinite(v) else None
 
 
 def _fmt(v):
@@ -137,21 +196,42 @@ def validate(problem, steps, timeout=DEFAULT_TIMEOUT):
 
 
 def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=None, timeout=DEFAULT_TIMEOUT,
-                path="<class>", paths=()) -> CheckResult:
+                path="<class>", paths=(), first=False, hint=False) -> CheckResult:
     """Check an MLP class (the learner's) against the reference on `problem` (default: the relu net).
     The class runs in this process, each call under the timer only (`check` runs a file in a process of
     its own)."""
     problem = problem or learner_problem()
     steps = validate(problem, steps, timeout)
-    return _lockstep(LearnerRun(mlp_class, flavour, timeout=timeout, paths=paths), flavour, problem, steps, path)
+    return _lockstep(LearnerRun(mlp_class, flavour, timeout=timeout, paths=paths), flavour, problem, steps, path,
+                     first=first, hint=hint)
 
 
-def _lockstep(learner, flavour, problem, steps, path) -> CheckResult:
-    """Run the reference here and the learner (a LearnerRun, or a Child that runs one) phase by phase."""
+# A derivative that does not match the activation: where the learner's forward applied another function in
+# that layer (a mistake already listed), the derivative of that function follows from it.
+DERIVATIVE = {"hidden_derivative_at_output", "wrong_derivative", "derivative_missing", "relu_mask_on_activation",
+              "derivative_is_function", "sigmoid_derivative", "derivative_twice", "none"}
+MAX_MISTAKES = 12        # a file with more than this many distinct mistakes is listed up to here
+# Keys that name a change which can be made independently in each kind of tensor (a factor in the loss and
+# another in the gradient): listed once per kind of tensor. Every other key is one cause, listed once.
+PER_TENSOR = {"none", "sign_flipped", "factor_2", "factor_half", "factor_N", "factor_1_over_N", "factor_nL",
+              "factor_1_over_nL", "factor_N_nL", "factor_1_over_N_nL", "constant_factor", "transposed",
+              "wrong_layer", "near_agreement", "layers_swapped", "pre_activation_used"}
+
+
+def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -> CheckResult:
+    """Run the reference here and the learner (a LearnerRun, or a Child that runs one) phase by phase.
+
+    At a mismatch the mistake is diagnosed, listed once (a mistake seen again at a later step or layer is the
+    same one), and the run goes on: a later tensor that the reference's formula reproduces from the learner's
+    own earlier tensors only carries it ("follows") and is not listed; between steps the learner's parameters
+    are set to the reference's, so that every step starts where the reference's does and a mistake that
+    shows only at a later step (accumulated or stale state) is found on its own. first: stop at the first."""
     spec = problem.spec
-    result = CheckResult(status=2, path=path, flavour=flavour, spec=spec, steps=steps)
+    result = CheckResult(status=2, path=path, flavour=flavour, spec=spec, steps=steps, first=first, hint=hint)
     tol = tolerance(spec.dtype)
     L = spec.depth
+    seen, listed, steps_seen = set(), set(), []
+    autograd = False
     try:
         ref = styles.build(REFERENCE[flavour], problem)
         learner.build(problem, INIT)
@@ -159,38 +239,133 @@ def _lockstep(learner, flavour, problem, steps, path) -> CheckResult:
         before = {f"W{l + 1}": np.asarray(w0[l], dtype=np.float64) for l in range(L)}
         if spec.bias:
             before.update({f"b{l + 1}": np.asarray(b0[l], dtype=np.float64) for l in range(L)})
-        grads_so_far = {}
+        initial = dict(before)
+        grads_so_far, prev_steps = {}, {}
         scales = {}
         for step, rows in enumerate(batches(spec, x_all.shape[0], steps)):
             x, y = x_all[rows], y_all[rows]
-            reads = {}
+            reads, mine, wrong_forward = {}, {}, set()
             for phase in PHASES:
                 ref.run_phase(phase, x, y)
                 r = ref.read(phase)
                 reads[phase] = r
                 # the learner gets its own copies: an in-place change to x cannot reach the reference
                 got = learner.phase(step, phase, x.copy(), y.copy(), {name: a.shape for name, a in r.items()})
+                autograd = bool(got.pop(AUTOGRAD, False)) or autograd
+                mine[phase] = got
                 for name, expected in r.items():
                     now = float(np.max(np.abs(expected), initial=0.0))
                     scale = scales[name] = max(scales.get(name, now), now)
                     m = _compare(step, phase, name, expected, got[name], scale, tol, spec)
-                    if m is not None:
-                        ctx = diagnose.Context(spec=spec, step=step, phase=phase, name=name, x=np.asarray(x, float),
-                                               y=np.asarray(y, float), before=before, reads=reads,
-                                               grads_so_far=grads_so_far, expected=expected, got=got[name],
-                                               tol=tol, scale=scale)
-                        m.diagnosis = diagnose.diagnose(ctx, kind=m.kind)
-                        result.status, result.mismatch, result.steps_run = 1, m, step
+                    if m is None:
+                        continue
+                    if (phase, name) in listed:       # a tensor already listed: the same mistake again
+                        if phase == "forward":
+                            wrong_forward.add(name)
+                        continue
+                    ctx = diagnose.Context(spec=spec, step=step, phase=phase, name=name, x=np.asarray(x, float),
+                                           y=_targets(y), before=before, reads=reads,
+                                           grads_so_far=grads_so_far, expected=expected, got=got[name],
+                                           tol=tol, scale=scale, mine=mine, prev_steps=prev_steps,
+                                           flavour=flavour, autograd=autograd)
+                    try:
+                        m.diagnosis = diagnose.diagnose(ctx, kind=m.kind, follows=bool(result.mismatches),
+                                                        known={k for k, _ in seen})
+                    except (ValueError, IndexError, TypeError, FloatingPointError):
+                        # operands that do not combine on this net: the pin stands, without a name
+                        m.diagnosis = diagnose.Diagnosis("none", "", "the search could not be run on these "
+                                                         "shapes. Both tensors:", "",
+                                                         numbers=diagnose._numbers(ctx), tensor=name)
+                    key = m.diagnosis.key
+                    if key == "follows" and result.mismatches:
+                        continue
+                    layer = split_name(name)[1]
+                    if phase == "backward" and key in DERIVATIVE and f"a{layer}" in wrong_forward:
+                        continue      # the derivative of the function the learner's forward applied (autograd)
+                    if phase == "forward" and split_name(name)[0] == "a":
+                        wrong_forward.add(name)
+                    if key in ("lr_twice", "learning_rate") and hasattr(learner, "probe"):
+                        _probe_lr(learner, problem, x, y, reads, initial, m.diagnosis, name)
+                        key = m.diagnosis.key
+                    if phase == "update" and m.diagnosis.value is not None and any(
+                            math.isclose(m.diagnosis.value, a, rel_tol=1e-3) for a in steps_seen):
+                        continue      # the same effective learning rate as a mistake already listed
+                    if phase == "update" and m.diagnosis.value is not None:
+                        steps_seen.append(m.diagnosis.value)
+                    group = "update" if phase == "update" else split_name(name)[0]
+                    if key not in PER_TENSOR:      # one cause, seen in several tensors: listed once
+                        group = ""
+                    if (key, group) in seen:
+                        continue
+                    seen.add((key, group))
+                    listed.add((phase, name))
+                    result.mismatches.append(m)
+                    result.status, result.mismatch, result.steps_run = 1, result.mismatches[0], step
+                    if first or m.kind == "nonfinite" or len(result.mismatches) >= MAX_MISTAKES:
                         return result
             for name, g in reads["backward"].items():
                 grads_so_far[name] = grads_so_far.get(name, 0) + g
+            prev_steps = {n: v - before[n] for n, v in mine["update"].items() if v.shape == before[n].shape}
             before = dict(reads["update"])
+            # the learner's parameters where the reference's are, to the last bit: the next step starts clean
+            moved = {n: v for n, v in reads["update"].items()
+                     if mine["update"][n].shape != v.shape or not np.array_equal(mine["update"][n], v)}
+            if moved:
+                learner.put(moved)
             result.steps_run = step + 1
     except CannotRun as exc:
-        result.status, result.problem, result.step, result.phase = 2, str(exc), exc.step, exc.phase
+        result.problem, result.step, result.phase = str(exc), exc.step, exc.phase
+        result.status = 1 if result.mismatches else 2
         return result
-    result.status = 0
+    result.status = 1 if result.mismatches else 0
     return result
+
+
+def _targets(y):
+    """The batch's targets for a diagnosis: float64, class indices (cross-entropy) as integers."""
+    y = np.asarray(y)
+    return y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
+
+
+def _probe_lr(learner, problem, x, y, reads, initial, diagnosis, name):
+    """Does the learner's step follow lr? A second MLP of theirs, one step at lr' = 0.7·lr, says: a learning
+    rate written into their code stays put, lr² follows lr'², c·lr follows c·lr'."""
+    spec = problem.spec
+    lr2 = spec.lr * 0.7
+    try:
+        other = dataclasses.replace(problem, spec=dataclasses.replace(spec, lr=lr2))
+        out = learner.probe(other, x, y, {phase: {n: a.shape for n, a in r.items()} for phase, r in reads.items()})
+    except (CannotRun, SpecError, ValueError):
+        return
+    g, new = out["backward"].get(f"d{name}"), out["update"].get(name)
+    if g is None or new is None or g.shape != new.shape or not np.any(g):
+        return
+    step = new - initial[name]
+    alpha2 = -float(np.sum(step * g) / np.sum(g * g))
+    if not np.allclose(-alpha2 * g, step, rtol=1e-7, atol=1e-12 * float(np.max(np.abs(step), initial=1.0))):
+        return
+    alpha = diagnosis.value if diagnosis.value is not None else spec.lr * spec.lr
+    same = lambda a, b: math.isclose(a, b, rel_tol=1e-6)    # noqa: E731
+    if same(alpha2, alpha):
+        diagnosis.key = "lr_hardcoded"
+        diagnosis.title = f"a learning rate {alpha:g} written into the code instead of self.lr"
+        diagnosis.why = (f"your {name} moves by {alpha:g}·d{name} whatever lr is: with lr = {spec.lr:g} and again "
+                         f"with lr = {lr2:g} (a second MLP of yours, one step) the step is {alpha:g}·d{name}")
+        diagnosis.fix = f"{formulas.formula(spec, 'update', name)}: use self.lr"
+        diagnosis.hint = f"look at where the update of {name} takes its learning rate from"
+    elif diagnosis.key == "learning_rate" and same(alpha2, lr2):
+        diagnosis.key = "update_state"
+        diagnosis.title = "something kept between steps changes the update"
+        diagnosis.why = (f"your {name} moved by {alpha:.6g}·d{name} at this step, but a fresh MLP of yours steps by "
+                         f"lr·d{name} (tried at lr = {lr2:g}): the difference comes from state kept between steps "
+                         "(a velocity, an average, a step count), not from the learning rate")
+        diagnosis.fix = f"{formulas.formula(spec, 'update', name)}: keep no state between steps"
+        diagnosis.hint = f"look at what update() keeps from one step to the next for {name}"
+    elif diagnosis.key == "lr_twice" and same(alpha2, lr2 * lr2):
+        diagnosis.why += f" (it follows lr²: a second MLP of yours at lr = {lr2:g} steps by {alpha2:.6g}·d{name})"
+    elif same(alpha2 / lr2, alpha / spec.lr):
+        diagnosis.why += (f" It follows lr: {alpha / spec.lr:.6g}·lr (a second MLP of yours at lr = {lr2:g} steps "
+                          f"by {alpha2:.6g}·d{name}).")
 
 
 def _compare(step, phase, name, expected, got, scale, tol, spec):
@@ -213,7 +388,8 @@ def _compare(step, phase, name, expected, got, scale, tol, spec):
     return None
 
 
-def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, problem=None) -> CheckResult:
+def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, problem=None, first=False,
+          hint=False) -> CheckResult:
     """Check the learner's file at `path`, its code in a process of its own (see sandbox.Child). Never raises
     on the learner's account: see CheckResult.status. A bad preset, step count or timeout is a SpecError,
     raised before any work. timeout: seconds per call of the learner's code, 0 or None for no limit."""
@@ -230,10 +406,10 @@ def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, prob
             return CheckResult(status=2, path=str(path), problem=str(exc))
         run = LearnerRun(cls, flavour, timeout=timeout, paths=learner_paths(path, cls),
                          hint=flavour_hint(module, flavour, path))
-        return _lockstep(run, flavour, problem, steps, str(path))
+        return _lockstep(run, flavour, problem, steps, str(path), first=first, hint=hint)
     with Child(timeout) as child:
         try:
             flavour = child.load(path)
         except CannotRun as exc:
             return CheckResult(status=2, path=str(path), problem=str(exc), step=exc.step, phase=exc.phase)
-        return _lockstep(child, flavour, problem, steps, str(path))
+        return _lockstep(child, flavour, problem, steps, str(path), first=first, hint=hint)

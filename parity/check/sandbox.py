@@ -277,6 +277,15 @@ class Child:
         self._send(("phase", step, phase, x, y, shapes), what, step=step, phase=phase)
         return self._reply(what, step=step, phase=phase)
 
+    def put(self, values):
+        self._send(("put", values), "putting the reference's tensors in place")
+        return self._reply("putting the reference's tensors in place")
+
+    def probe(self, problem, x, y, shapes):
+        what = "a second MLP of yours, one step at another learning rate"
+        self._send(("probe", problem, x, y, shapes), what, step=0, phase="update")
+        return self._reply(what, step=0, phase="update")
+
     # -- the conversation ----------------------------------------------------------
     def _send(self, message, what, step=None, phase=None, prefix=""):
         try:

@@ -45,7 +45,50 @@ GALLERY = {
     "transposed_weight_gradient": ("relu", 0, "backward", "dW3", "transposed"),
     "sigmoid_derivative": ("sigmoid", 0, "backward", "dz2", "sigmoid_derivative"),
     "gradients_accumulated": ("relu", 1, "backward", "dW3", "gradients_accumulated"),
+    # Written as students write them (examples/solutions/numpy_dict_cache.py, numpy_einsum.py, torch_by_hand.py,
+    # torch_autograd.py, each with one line changed). A derivative's form shows in dz2 (the output is identity);
+    # an off-by-one in backward at the first tensor that uses the wrong operand; a momentum only at step 1
+    # (torch's first step has v = g); an update mistake at W1, or b1 where only the biases are wrong.
+    "sigmoid_derivative_in_z": ("sigmoid", 0, "backward", "dz2", "derivative_form"),
+    "tanh_derivative_without_square": ("tanh", 0, "backward", "dz2", "derivative_form"),
+    "derivative_applied_twice": ("tanh", 0, "backward", "dz2", "derivative_twice"),
+    "tanh_derivative_finite_difference": ("tanh", 0, "backward", "dz2", "near_agreement"),
+    "hidden_derivative_at_output": ("relu", 0, "backward", "dz3", "hidden_derivative_at_output"),
+    "relu_as_clamp_under_autograd": ("relu", 0, "backward", "dz1", "relu_mask_at_zero"),
+    "relu_as_maximum_under_autograd": ("relu", 0, "backward", "dz1", "relu_half_at_zero"),
+    "delta_through_own_weights": ("relu", 0, "backward", "dz2", "wrong_layer"),
+    "weight_gradient_from_own_activation": ("relu", 0, "backward", "dW3", "wrong_layer"),
+    "bias_gradient_short_range": ("relu", 0, "backward", "db3", "bias_partial_batch"),
+    "bias_gradient_left_at_zero": ("relu", 0, "backward", "db3", "left_at_zero"),
+    "grad_zeroed_after_backward": ("relu", 0, "backward", "dW3", "left_at_zero"),
+    "l2_penalty_in_loss": ("relu", 0, "loss", "loss", "loss_penalty"),
+    "loss_in_float32": ("relu", 0, "loss", "loss", "lost_precision"),
+    "hardcoded_learning_rate": ("relu", 0, "update", "W1", "lr_hardcoded"),
+    "weight_decay_in_update": ("relu", 0, "update", "W1", "weight_decay"),
+    "momentum_added": ("relu", 1, "update", "W1", "momentum"),
+    "bias_never_updated": ("relu", 0, "update", "b1", "bias_not_updated"),
+    "only_last_layer_updated": ("relu", 0, "update", "W1", "layer_not_updated"),
+    # The same families in the other flavour or another way of writing
+    "sigmoid_derivative_in_z_torch": ("sigmoid", 0, "backward", "dz2", "derivative_form"),
+    "bias_gradient_short_range_torch": ("relu", 0, "backward", "db3", "bias_partial_batch"),
+    "hardcoded_learning_rate_autograd": ("relu", 0, "update", "W1", "lr_hardcoded"),
+    "weight_decay_in_update_numpy": ("relu", 0, "update", "W1", "weight_decay"),
+    "weight_gradient_from_own_activation_torch": ("relu", 0, "backward", "dW3", "wrong_layer"),
+    "hidden_derivative_at_output_numpy": ("relu", 0, "backward", "dz3", "hidden_derivative_at_output"),
+    "loss_in_float32_numpy": ("relu", 0, "loss", "loss", "lost_precision"),
+    "momentum_added_autograd": ("relu", 1, "update", "W1", "momentum"),
+    "delta_through_wrong_layer_einsum": ("relu", 0, "backward", "dz2", "wrong_layer"),
+    # The nets with a σ output layer and with the classifiers' losses: the mistake shows at the output delta,
+    # or in the loss where the loss itself is computed wrong.
+    "output_derivative_missing": ("sigmoid-output", 0, "backward", "dz3", "derivative_missing"),
+    "cross_entropy_softmax_missing": ("cross-entropy", 0, "backward", "dz3", "softmax_missing"),
+    "softmax_over_the_batch": ("cross-entropy", 0, "loss", "loss", "softmax_axis"),
+    "bce_sigmoid_missing": ("bce", 0, "backward", "dz3", "sigmoid_missing"),
 }
+
+# Correct MLPs written in other ways: none of them may be called wrong.
+ALTERNATIVES = ("mlp_numpy", "mlp_torch", "numpy_dict_cache", "numpy_einsum", "numpy_per_sample", "torch_by_hand",
+                "torch_autograd")
 
 
 
@@ -63,8 +106,9 @@ def test_each_classic_mistake_is_pinned_and_named(name):
     assert result.status == 1, result.text()
     m = result.mismatch
     assert (m.step, m.phase, m.tensor) == (step, phase, tensor), result.text()
-    assert m.layer == int(tensor[-1])
+    assert m.layer == (int(tensor[-1]) if tensor != "loss" else None) or (tensor == "loss" and not m.layer)
     assert m.diagnosis.key == mistake, result.text()
+    assert result.keys() == [mistake], result.text()      # one mistake, listed once, nothing else called wrong
     text = result.text()
     assert f"step {step}, phase {phase}" in text and f"tensor {tensor}" in text
     assert "the reference computes:" in text and "Likely mistake:" in text
@@ -85,13 +129,67 @@ def test_a_wrong_shape_names_the_expected_shape():
     assert "expected (4,)" in result.text()
 
 
-@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+@pytest.mark.parametrize("name", ALTERNATIVES)
 @pytest.mark.parametrize("preset", ["relu", "sigmoid", "tanh", "three-layer"])
-def test_the_filled_in_templates_match(flavour, preset):
-    result = chk.check(SOLUTIONS / f"mlp_{flavour}.py", preset_name=preset, steps=3)
+def test_correct_mlps_written_in_other_ways_match(name, preset):
+    result = chk.check(SOLUTIONS / f"{name}.py", preset_name=preset, steps=3)
     assert result.status == 0, result.text()
-    assert result.steps_run == 3 and result.flavour == flavour
-    assert "MATCH" in result.text()
+    assert result.steps_run == 3 and result.flavour == ("torch" if "torch" in name else "numpy")
+    assert "MATCH" in result.text() and not result.mismatches
+
+
+def test_every_mistake_in_one_run_and_first_keeps_one(tmp_path):
+    # Three independent mistakes in one file: each listed once, in the order the run meets them.
+    src = (SOLUTIONS / "numpy_dict_cache.py").read_text()
+    for old, new in [("return 2 * diff / diff.size", "return -2 * diff / diff.size"),          # sign, dz3
+                     ("self.db[l] = dz.sum(axis=0)", "self.db[l] = dz.sum(axis=0) / len(dz)"),  # 1/N, db
+                     ("self.W[l] -= self.lr * self.dW[l]", "self.W[l] -= self.lr ** 2 * self.dW[l]")]:  # lr², W
+        assert src.count(old) == 1
+        src = src.replace(old, new)
+    path = tmp_path / "three.py"
+    path.write_text(src)
+    result = chk.check(path)
+    assert result.status == 1
+    assert [(m.step, m.phase, m.tensor) for m in result.mismatches] == [
+        (0, "backward", "dz3"), (0, "backward", "db3"), (0, "update", "W1")], result.text()
+    assert result.keys() == ["sign_flipped", "factor_1_over_N", "lr_twice"], result.text()
+    assert "MISMATCH 3 of 3 at step 0, phase update" in result.text()
+    first = chk.check(path, first=True)
+    assert first.keys() == ["sign_flipped"] and first.mismatch.tensor == "dz3"
+
+
+def test_autograd_code_is_told_the_fix_in_its_own_words():
+    text = chk.check(BUGGY / "relu_as_clamp_under_autograd.py").text()
+    assert "torch.relu" in text and "clamp(z, min=0) passes gradient 1 at 0" in text
+    hand = chk.check(BUGGY / "relu_mask_at_zero.py").mismatch.diagnosis.fix
+    assert "torch.relu" not in hand and "(z1 > 0)" in hand
+
+
+def test_a_parameter_that_is_not_a_leaf_is_named_with_the_line_that_keeps_it_one(tmp_path):
+    path = tmp_path / "nonleaf.py"
+    path.write_text(f"import sys\nimport torch\nsys.path.insert(0, {str(SOLUTIONS)!r})\n"
+                    "from torch_autograd import FLAVOUR, MLP as Base\n"
+                    "class MLP(Base):\n"
+                    "    def __init__(self, weights, biases=None, **kw):\n"
+                    "        super().__init__(weights, biases, **kw)\n"
+                    "        self.W = [w.detach().requires_grad_().to(torch.float64, copy=True) for w in weights]\n")
+    result = chk.check(path)
+    assert result.status == 2 and result.phase == "backward"
+    assert "is not a leaf" in result.problem and "requires_grad_() for w in" in result.problem
+
+
+def test_a_hint_gives_the_place_and_kind_without_numbers():
+    result = chk.check(BUGGY / "relu_mask_at_zero.py", hint=True)
+    text = result.text()
+    assert place(0, "backward", 1, "dz1") in text and "hint: look at the ReLU derivative of layer 1" in text
+    assert "expected" not in text and "1[z1 > 0]" not in text
+
+
+@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+@pytest.mark.parametrize("preset", ["sigmoid-output", "cross-entropy", "bce"])
+def test_the_filled_in_templates_match_the_output_layer_and_classifier_nets(flavour, preset):
+    result = chk.check(SOLUTIONS / f"mlp_{flavour}.py", preset_name=preset)
+    assert result.status == 0, result.text()
 
 
 def test_the_filled_in_template_matches_the_two_layer_net():
@@ -187,3 +285,39 @@ def test_check_class_runs_a_class_in_this_process():
     spec.loader.exec_module(module)
     result = chk.check_class(module.MLP, "numpy", steps=2)
     assert result.status == 0 and result.steps_run == 2, result.text()
+
+
+def test_an_update_rule_the_net_cannot_tell_apart_is_not_given_a_guess():
+    # three-layer: every weight 0.5, identity activations, one output: W points the way of dW, so a weight
+    # decay, a momentum and another learning rate give the same numbers there. The check says so.
+    for name in ("weight_decay_in_update", "momentum_added"):
+        result = chk.check(BUGGY / f"{name}.py", preset_name="three-layer")
+        assert result.keys() == ["update_rule"], result.text()
+        assert "cannot be told apart" in result.text()
+
+
+def test_a_learning_rate_that_drifts_at_a_later_step_is_named_as_state(tmp_path):
+    # Right at step 0, a different step at step 1: a fresh MLP of the learner's steps by lr·dW, so the
+    # difference is state kept between steps, not the learning rate.
+    src = (SOLUTIONS / "numpy_dict_cache.py").read_text()
+    old = "            self.W[l] -= self.lr * self.dW[l]\n"
+    assert src.count(old) == 1
+    path = tmp_path / "decay.py"
+    path.write_text(src.replace(old, "            self.t = getattr(self, 't', 0) + (l == 0)\n"
+                                     "            self.W[l] -= self.lr / self.t * self.dW[l]\n"))
+    result = chk.check(path)
+    assert result.keys() == ["update_state"], result.text()
+    assert result.mismatch.step == 1 and result.mismatch.tensor == "W1"
+
+
+def test_autograd_through_a_wrong_activation_is_one_mistake_at_every_step(tmp_path):
+    # ReLU applied at the output too, under autograd: dz3 then carries relu'(z3) at every step. That is the
+    # derivative of the function the forward applied, not a second mistake.
+    src = (SOLUTIONS / "torch_autograd.py").read_text()
+    old = "self.fs = [ACTIVATIONS[activation]] * (L - 1) + [ACTIVATIONS[output_activation]]"
+    assert src.count(old) == 1
+    path = tmp_path / "relu_out.py"
+    path.write_text(src.replace(old, "self.fs = [ACTIVATIONS[activation]] * L"))
+    result = chk.check(path)
+    assert result.keys() == ["wrong_activation"], result.text()
+    assert (result.mismatch.phase, result.mismatch.tensor) == ("forward", "a3")

@@ -110,7 +110,43 @@ MORE = {
             def loss(self, yhat, y):
                 super().loss(yhat, y)
                 return np.sum((yhat - y) ** 2)
-        """, 0, "loss", "loss", "factor_N_nL"),
+        """, 0, "loss", "loss", "wrong_loss"),
+    # At step 1 the first row of dz2 is 0 (a dead unit), so db2 = dz2[0] is all zeros there: the mistake
+    # found at step 0 explains it, and nothing new is listed.
+    "bias-gradient-from-the-first-row": ("relu", """
+        class MLP(Correct):
+            def backward(self):
+                super().backward()
+                self.db = [dz[0] for dz in self.dz]
+        """, 0, "backward", "db3", "bias_partial_batch"),
+    "sigmoid-applied-twice": ("sigmoid", """
+        from mlp_numpy import sigmoid, sigmoid_grad
+        class MLP(Correct):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.f = [(lambda z: sigmoid(sigmoid(z)), g) if f is sigmoid else (f, g) for f, g in self.f]
+        """, 0, "forward", "a1", "activation_twice"),
+    "l2-gradient-in-dW": ("relu", """
+        class MLP(Correct):
+            def backward(self):
+                super().backward()
+                self.dW = [dW + 1e-3 * W for dW, W in zip(self.dW, self.W)]
+        """, 0, "backward", "dW3", "weight_decay_in_gradient"),
+    "derivative-taken-at-the-layer-above": ("sigmoid", """
+        class MLP(Correct):
+            def backward(self):
+                z = self.z
+                self.z = z[1:] + z[-1:]           # f'(z_{l+1}) used for layer l
+                super().backward()
+                self.z = z
+        """, 0, "backward", "dz2", "derivative_at_wrong_layer"),
+    "learning-rate-over-N": ("relu", """
+        class MLP(Correct):
+            def update(self):
+                lr, self.lr = self.lr, self.lr / len(self.x)
+                super().update()
+                self.lr = lr
+        """, 0, "update", "W1", "learning_rate"),
 }
 
 
@@ -121,6 +157,7 @@ def test_more_mistakes_are_named(learner, name):
     m = result.mismatch
     assert result.status == 1, result.text()
     assert (m.step, m.phase, m.tensor, m.diagnosis.key) == (step, phase, tensor, key), result.text()
+    assert result.keys() == [key], result.text()          # one mistake: nothing else is called wrong
 
 
 # ---------------------------------------------------------------------------

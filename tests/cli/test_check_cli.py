@@ -135,3 +135,98 @@ def test_a_torch_file_that_says_numpy_is_told_about_flavour(tmp_path):
     proc = run("check", path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "raised AttributeError: FLAVOUR = 'numpy'" in proc.stdout and "set FLAVOUR = 'torch'" in proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# Every mistake in one run, --first, --hint, --json, a teacher's folder with --csv
+# ---------------------------------------------------------------------------
+
+BUGGY = ROOT / "examples" / "buggy"
+
+
+def test_first_stops_at_the_first_mistake_and_the_default_lists_each_once(tmp_path):
+    path = solution(tmp_path, replace=("return 2.0 * (yhat - y) / yhat.size", "return 2.0 * (yhat - y)"))
+    text = (tmp_path / "mine.py").read_text().replace("self.W[l] -= self.lr * self.dW[l]",
+                                                      "self.W[l] -= self.lr * self.lr * self.dW[l]")
+    path.write_text(text)
+    every = run("check", path)
+    assert every.returncode == 1, every.stdout + every.stderr
+    assert "MISMATCH 2 of 2 at step 0, phase update, layer 1, tensor W1" in every.stdout
+    assert "2 mistakes: factor_N_nL (dz3, step 0), lr_twice (W1, step 0)" in every.stdout
+    first = run("check", path, "--first")
+    assert first.returncode == 1 and "MISMATCH 2" not in first.stdout and "factor N·nL" in first.stdout
+
+
+def test_hint_names_the_place_and_kind_but_no_number():
+    proc = run("check", BUGGY / "sigmoid_derivative_in_z.py", "--preset", "sigmoid", "--hint")
+    assert proc.returncode == 1
+    assert "MISMATCH at step 0, phase backward, layer 2, tensor dz2" in proc.stdout
+    assert "hint: look at σ' in layer 2: which tensor is it written in?" in proc.stdout
+    assert "expected" not in proc.stdout and "σ(z2)(1 − σ(z2))" not in proc.stdout
+
+
+def test_json_gives_pins_and_stable_keys(tmp_path):
+    import json
+    proc = run("check", BUGGY / "momentum_added.py", "--json", "-")
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["status"] == 1 and data["net"] == "relu"
+    [m] = data["mistakes"]
+    assert (m["step"], m["phase"], m["layer"], m["tensor"], m["key"]) == (1, "update", 1, "W1", "momentum")
+    out = tmp_path / "result.json"
+    assert run("check", SOLUTIONS / "mlp_numpy.py", "--json", out).returncode == 0
+    assert json.loads(out.read_text())["mistakes"] == []
+
+
+def test_a_folder_is_checked_file_by_file_into_a_csv(tmp_path):
+    import csv
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("update_plus", "lr_missing"):
+        (folder / f"{name}.py").write_text((BUGGY / f"{name}.py").read_text().replace(
+            "parents[1] / \"solutions\"", f"parents[0] / {str(SOLUTIONS)!r}"))
+    (folder / "right.py").write_text((SOLUTIONS / "mlp_numpy.py").read_text())
+    (folder / "broken.py").write_text("raise SystemExit(3)\n")
+    out = tmp_path / "results.csv"
+    proc = run("check", folder, "--csv", out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr          # the worst of the files: one cannot run
+    rows = {os.path.basename(r["file"]): r for r in csv.DictReader(out.open())}
+    assert rows["right.py"]["status"] == "match" and rows["right.py"]["mistakes"] == ""
+    assert rows["update_plus.py"]["first_mistake"] == "step 0, phase update, layer 1, tensor W1"
+    assert rows["update_plus.py"]["first_key"] == "update_plus" and rows["lr_missing.py"]["mistakes"] == "lr_missing"
+    assert rows["broken.py"]["status"] == "cannot run"
+    assert "4 files: 1 match, 2 mismatch, 1 cannot run" in proc.stdout
+    import json
+    listed = json.loads(run("check", folder, "--json", "-").stdout)
+    assert [(os.path.basename(r["path"]), r["status"]) for r in listed] == [
+        ("broken.py", 2), ("lr_missing.py", 1), ("right.py", 0), ("update_plus.py", 1)]
+    assert listed[1]["mistakes"][0]["key"] == "lr_missing"
+
+
+def test_csv_for_one_file_is_refused_before_any_work(tmp_path):
+    line = refused(run("check", SOLUTIONS / "mlp_numpy.py", "--csv", tmp_path / "r.csv"))
+    assert "--csv writes one row per file of a folder" in line
+    line = refused(run("check", BUGGY, "--csv", tmp_path / "r.txt"))
+    assert ".csv" in line
+
+
+def test_a_class_from_a_notebook_is_checked_without_a_file_and_without_torch():
+    # As in a notebook cell: the class is defined in __main__; check(MLP) returns the result, printed by repr.
+    code = ("import sys, time\n"
+            f"sys.path.insert(0, {str(SOLUTIONS)!r})\n"
+            "from numpy_einsum import ACT, np\n"
+            "import numpy_einsum\n"
+            "class MLP(numpy_einsum.MLP):\n"
+            "    def update(self):\n"
+            "        self.W = [W + self.lr * dW for W, dW in zip(self.W, self.dW)]\n"
+            "        self.b = [b - self.lr * db for b, db in zip(self.b, self.db)]\n"
+            "from parity import check\n"
+            "result = check(MLP)\n"
+            "print(repr(result))\n"
+            "assert result.status == 1 and result.keys() == ['update_plus'], result\n"
+            "assert result._repr_html_().startswith('<pre')\n"
+            "assert 'torch' not in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MISMATCH at step 0, phase update, layer 1, tensor W1" in proc.stdout
+    assert "update with + instead of −" in proc.stdout

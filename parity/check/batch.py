@@ -1,0 +1,72 @@
+"""A teacher's batch run: `python -m parity check DIR/ --csv results.csv` checks every .py file of a folder.
+
+Each file is checked as the command line checks one (in a process of its own,
+each call under --timeout), one after another; a progress bar shows on a
+terminal. The CSV has one row per file: the file, its status (match,
+mismatch, cannot run), the first mistake's place and key, and every mistake's
+key. --json writes the same as a list of each file's result (CheckResult.as_dict).
+A summary is printed at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+from ..files import atomic_write, write_json
+from .run import check
+
+STATUS = {0: "match", 1: "mismatch", 2: "cannot run"}
+COLUMNS = ("file", "status", "exit", "first_mistake", "first_key", "mistakes", "problem")
+
+
+def row(result):
+    m = result.mismatches[0] if result.mismatches else None
+    return {"file": result.path, "status": STATUS[result.status], "exit": result.status,
+            "first_mistake": m.where() if m else "", "first_key": result.keys()[0] if m else "",
+            "mistakes": " ".join(result.keys()),
+            "problem": (result.problem or "").splitlines()[0] if result.problem else ""}
+
+
+def run_folder(args):
+    files = sorted(p for p in Path(args.file).glob("*.py") if p.is_file())
+    if not files:
+        from ..options import UsageError
+        raise UsageError(f"{args.file} holds no .py file: give a folder of submissions, e.g. check submissions/")
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(total=len(files), desc="check", unit="file", leave=False)
+    results = []
+    try:
+        for path in files:
+            results.append(check(path, preset_name=args.preset, steps=args.steps, timeout=args.timeout,
+                                 first=args.first, hint=args.hint))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = [row(r) for r in results]
+    if args.csv is not None:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        data = text.getvalue().encode("utf-8")
+        atomic_write(args.csv, lambda f: f.write(data))
+    if args.json is not None:
+        write_json(args.json, [r.as_dict() for r in results])
+        if args.json == "-":
+            return max(r.status for r in results)
+    width = max(len(r["file"]) for r in rows)
+    for r in rows:
+        what = r["first_mistake"] + (f": {r['first_key']}" if r["first_key"] else "") if r["exit"] == 1 else \
+            r["problem"][:100]
+        print(f"{r['file']:{width}s}  {r['status']:10s}  {what}")
+    counts = {s: sum(r["status"] == s for r in rows) for s in STATUS.values()}
+    print(f"{len(rows)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+          + (f"; written {args.csv}" if args.csv else ""))
+    return max(r.status for r in results)
