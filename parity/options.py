@@ -11,7 +11,7 @@ import os
 
 from . import spec as spec_module
 from .spec import SpecError, preset
-from .styles import SHORT, STYLES
+from .styles import PARALLEL_STYLES, SHORT, STYLES
 
 
 class UsageError(SpecError):
@@ -61,11 +61,14 @@ _ALIASES = {**{s: s for s in STYLES}, **{SHORT[s]: s for s in STYLES}}     # the
 
 
 def styles_list(text, minimum=2):
+    if text.strip() == "all":                 # every lesson, in reading order
+        return STYLES
     names = [t.strip() for t in text.split(",") if t.strip()]
     for n in names:
         if n not in _ALIASES:
             raise argparse.ArgumentTypeError(f"unknown style {n!r}: choose from {', '.join(STYLES)} "
-                                             f"(or {', '.join(SHORT[s] for s in STYLES)}), comma-separated")
+                                             f"(or {', '.join(SHORT[s] for s in STYLES)}), comma-separated, "
+                                             "or all")
     styles = tuple(dict.fromkeys(_ALIASES[n] for n in names))
     if len(styles) < minimum:
         raise argparse.ArgumentTypeError(two_styles_needed(text))
@@ -79,6 +82,21 @@ def two_styles_needed(text):
 def some_styles(text):
     """--styles where one is enough (compare --against compares each with the trace; compare checks the count)."""
     return styles_list(text, minimum=1)
+
+
+# The data-parallel styles (parity.parallel): compare only, and only where named
+_RANKED = {**{s: s for s in PARALLEL_STYLES}, **{SHORT[s]: s for s in PARALLEL_STYLES}}
+
+
+def compare_styles(text):
+    """compare --styles: some_styles, and the data-parallel styles by name or short name (allreduce, ddp)."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    rest = ",".join(n for n in names if n not in _RANKED)
+    try:
+        single = some_styles(rest) if rest or not names else ()
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; data parallel: {', '.join(_RANKED)}") from None
+    return single + tuple(dict.fromkeys(_RANKED[n] for n in names if n in _RANKED))
 
 
 def style_name(text):
@@ -199,9 +217,12 @@ def add_spec_options(c, *, default_preset, allow_all, styles=styles_list):
     if styles is not None:
         least = "at least two" if styles is styles_list else "at least two, or one with --against"
         c.add_argument("--styles", type=styles, default=STYLES,
-                       help=f"comma-separated styles, {least} (default: {','.join(STYLES)})")
+                       help=f"comma-separated styles, {least}, or all (default: {','.join(STYLES)})")
     c.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="where the torch styles run; NumPy stays on the CPU (default: cpu)")
+    cores = os.cpu_count() or 1
+    c.add_argument("--threads", type=count("--threads", 1, "1", high=cores, why=f"this machine has {cores} cores"),
+                   help="threads for torch and NumPy's BLAS (default: 1 for every preset; see parity/threads.py)")
 
 
 def specs_from_args(args, names):

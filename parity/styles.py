@@ -1,4 +1,4 @@
-"""The four styles, seen from the harness: the only door to the lessons.
+"""The styles, seen from the harness: the only door to the lessons.
 
 Each lesson (`impl_*/mlp.py`) exposes an `MLP` with the same four phases:
 `forward(x) -> ŷ`, `loss(ŷ, y) -> L`, `backward()`, `update()`. The lessons know
@@ -35,12 +35,16 @@ import re
 import numpy as np
 
 PHASES = ("forward", "loss", "backward", "update")
-STYLES = ("numpy", "torch_manual", "torch_autograd", "torch_nn")
+# In reading order: each lesson takes one step from the one before it. The engine lesson
+# (numpy_autograd) sits between torch by hand and torch autograd: it is what autograd does.
+STYLES = ("numpy", "torch_manual", "numpy_autograd", "torch_autograd", "torch_nn", "torch_func")
 MODULES = {s: f"impl_{s}" for s in STYLES}
-LIBRARY = {"numpy": "numpy", "torch_manual": "torch", "torch_autograd": "torch", "torch_nn": "torch"}
-LABELS = {"numpy": "NumPy by hand", "torch_manual": "torch by hand",
-          "torch_autograd": "torch autograd", "torch_nn": "nn + optim"}
-SHORT = {"numpy": "np", "torch_manual": "manual", "torch_autograd": "autograd", "torch_nn": "nn"}
+LIBRARY = {"numpy": "numpy", "torch_manual": "torch", "numpy_autograd": "numpy", "torch_autograd": "torch",
+           "torch_nn": "torch", "torch_func": "torch"}
+LABELS = {"numpy": "NumPy by hand", "torch_manual": "torch by hand", "numpy_autograd": "NumPy autograd",
+          "torch_autograd": "torch autograd", "torch_nn": "nn + optim", "torch_func": "torch.func"}
+SHORT = {"numpy": "np", "torch_manual": "manual", "numpy_autograd": "engine", "torch_autograd": "autograd",
+         "torch_nn": "nn", "torch_func": "func"}
 # The pseudo-style that replays a trace written by `python -m parity record` (parity.trace.RecordedStyle):
 # not a lesson, so not in STYLES; compare --against names it among the styles it compares.
 RECORDED = "recorded"
@@ -124,7 +128,7 @@ class Style:
         s = self.spec
         kwargs = dict(activation=s.activation, output_activation=s.output_activation, loss=s.loss,
                       optimizer=s.optimizer, **s.optimizer_kwargs(), **s.activation_kwargs())
-        if self.name != "numpy":
+        if LIBRARY[self.name] == "torch":
             kwargs["device"] = self.device
         conv = [self.convert(w) for w in weights]
         convb = None if biases is None else [self.convert(b) for b in biases]
@@ -400,8 +404,58 @@ def nn_state_keys(spec):
     return keys
 
 
-STYLE_CLASSES = {"numpy": NumpyStyle, "torch_manual": TorchManualStyle,
-                 "torch_autograd": TorchAutogradStyle, "torch_nn": TorchNNStyle}
+class NumpyAutogradStyle(Style):
+    """The engine lesson: its tensors are engine Tensors; the arrays are their `.data`, the gradients `.grad`.
+
+    δ_l is read from the engine itself: backward() leaves ∂L/∂z_l in z_l.grad, as it
+    leaves ∂L/∂W_l in W_l.grad (it keeps every gradient it computes)."""
+    name = "numpy_autograd"
+
+    def run_phase(self, phase, x=None, y=None):
+        super().run_phase(phase, x, y)
+        if phase == "loss":
+            self.loss_value = self.loss_value.data       # the net keeps its Tensor, the root of its graph
+
+    def predict(self, x):
+        return _np(self.net.forward(self.convert(x)).data)
+
+    def activations(self):
+        return [z.data for z in self.net.z], [a.data for a in self.net.a]
+
+    def gradients(self):
+        L = self.spec.depth
+        db = [b.grad for b in self.net.b] if self.net.b is not None else [None] * L
+        return [z.grad for z in self.net.z], [W.grad for W in self.net.W], db
+
+    def weights_and_biases(self):
+        return [W.data for W in self.net.W], None if self.net.b is None else [b.data for b in self.net.b]
+
+    def slopes(self):
+        p = self.net.p
+        return [None if t is None else t.data for t in p], [None if t is None else t.grad for t in p]
+
+
+class TorchFuncStyle(TorchStyle):
+    """The functional lesson: its parameters are one dict, replaced by a new one at every update.
+
+    δ_l is the gradient torch.func.grad returns for a zero added to z_l (the lesson's backward)."""
+    name = "torch_func"
+
+    def _param(self, kind, l):
+        return self.net.params.get(f"{kind}{l + 1}")
+
+    def weights_and_biases(self):
+        L = self.spec.depth
+        return [self._param("W", l) for l in range(L)], \
+            [self._param("b", l) for l in range(L)] if self.spec.bias else None
+
+    def slopes(self):
+        L = self.spec.depth
+        return [self._param("p", l) for l in range(L)], getattr(self.net, "dp", [None] * L)
+
+
+STYLE_CLASSES = {"numpy": NumpyStyle, "torch_manual": TorchManualStyle, "numpy_autograd": NumpyAutogradStyle,
+                 "torch_autograd": TorchAutogradStyle, "torch_nn": TorchNNStyle, "torch_func": TorchFuncStyle}
 
 
 def build(style, problem, *, device="cpu", mlp_class=None, dtype=None):
@@ -415,7 +469,7 @@ def build(style, problem, *, device="cpu", mlp_class=None, dtype=None):
     if style not in STYLE_CLASSES:
         from .spec import SpecError
         raise SpecError(f"unknown style {style!r}: choose from {', '.join(STYLES)}")
-    if style == "numpy" and device != "cpu":
+    if LIBRARY[style] == "numpy" and device != "cpu":
         device = "cpu"   # NumPy runs on the CPU only
     return STYLE_CLASSES[style](problem, device=device, mlp_class=mlp_class, dtype=dtype)
 
@@ -490,6 +544,9 @@ def seed_run(style, problem, *, device="cpu", sgd_form="for-loop"):
     if style == "numpy":
         W1, W2 = (w.copy() for w in weights)
         return SeedRun(lambda: seed.train_step(x, y, W1, W2, lr), [W1, W2])
+    if style == "numpy_autograd":
+        W1, W2 = (seed.Tensor(w.copy(), requires_grad=True) for w in weights)
+        return SeedRun(lambda: seed.train_step(x, y, W1, W2, lr).data, [W1.data, W2.data])   # the loss's array
     import torch
     dt = getattr(torch, spec.dtype)
     x, y = (torch.from_numpy(a).to(device=device, dtype=dt) for a in (x, y))
@@ -500,6 +557,15 @@ def seed_run(style, problem, *, device="cpu", sgd_form="for-loop"):
         W1.requires_grad_()
         W2.requires_grad_()
         return SeedRun(lambda: seed.train_step(x, y, W1, W2, lr), [W1, W2])
+    if style == "torch_func":
+        params = {"W1": W1, "W2": W2}
+
+        def step():                          # the script returns new parameters: copied into the ones read
+            new, loss = seed.train_step(x, y, params, lr)
+            for name in params:
+                params[name].copy_(new[name])
+            return loss
+        return SeedRun(step, [W1, W2])
     model = seed.make_model(W1, W2)
     form = {"for-loop": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}[sgd_form]
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, **form)
@@ -546,3 +612,233 @@ def learner_style(flavour):
                                   loss=s.loss, lr=s.lr)
 
     return Learner
+
+
+# ---------------------------------------------------------------------------
+# Where each lesson lives on disk, in reading order (`mlp-parity lessons`)
+# ---------------------------------------------------------------------------
+# The order is STYLES', then PARALLEL_STYLES': NumPy by hand first, each later
+# lesson hands one more piece of the work to a library. Within a lesson, seed.py
+# (the seed notebooks' net) comes first, then mlp.py (any depth) and the modules
+# it imports.
+
+READING_ORDER = ("seed.py", "mlp.py", "activations.py", "losses.py", "optimizers.py")
+
+
+def lessons():
+    """[(style, package, label, folder, files in reading order)] for every lesson, found without importing it."""
+    import importlib.util
+    from pathlib import Path
+    found = []
+    for style in (*STYLES, *PARALLEL_STYLES):     # the data-parallel lessons last: they build on nn + optim
+        spec = importlib.util.find_spec(MODULES[style])
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        here = {p.name for p in folder.glob("*.py")} - {"__init__.py"}
+        files = [f for f in READING_ORDER if f in here] + sorted(here - set(READING_ORDER),
+                                                                 key=lambda n: (n.startswith("__"), n))
+        found.append((style, MODULES[style], LABELS[style], folder, files))
+    return found
+
+
+# ===========================================================================
+# Data parallel: the lessons K processes run together (impl_torch_allreduce, impl_torch_ddp)
+# ===========================================================================
+# Opt-in styles, not in STYLES: each costs seconds of start-up (K processes, a process
+# group; DDP imports torch._dynamo when it is built), so compare runs them only when
+# named (`--styles nn,allreduce,ddp`). parity.parallel starts the K processes; in each,
+# `rank_style` builds this rank's view of the lesson, and the harness gathers the K
+# ranks' tensors into one record per phase (parity.parallel.gather). The phase list of a
+# data-parallel run has one more phase, `allreduce`, between backward and update: the
+# gradients after the ranks averaged them (a single-process style reads its backward
+# gradients there).
+
+PARALLEL_STYLES = ("torch_allreduce", "torch_ddp")
+PARALLEL_PHASES = ("forward", "loss", "backward", "allreduce", "update")
+MODULES.update(torch_allreduce="impl_torch_allreduce", torch_ddp="impl_torch_ddp")
+LIBRARY.update(torch_allreduce="torch", torch_ddp="torch")
+LABELS.update(torch_allreduce="all_reduce by hand", torch_ddp="DDP")
+SHORT.update(torch_allreduce="allreduce", torch_ddp="ddp")
+# Whether a style's gradients are already the ranks' average when backward returns:
+# DDP all-reduces during backward; the hand-written lesson in its own phase after it.
+AVERAGED_IN_BACKWARD = {"torch_allreduce": False, "torch_ddp": True}
+
+
+def gradients_only(record):
+    """The parameter gradients of a backward record (dW, db, dp), without the δ's: the allreduce phase's tensors."""
+    return {name: t for name, t in record.items() if split_name(name)[0] != "dz"}
+
+
+def load_variant(path):
+    """A file that changes one thing of a data-parallel lesson (examples/data_parallel/*.py), as a module.
+
+    It may define MLP (the lesson's class with a phase rewritten) and, for the DDP
+    lesson, make_loader and start_epoch; whatever it leaves out is the lesson's own."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+    name = f"_parity_variant_{Path(path).stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    found = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(found)
+    sys.modules[name] = module
+    found.loader.exec_module(module)
+    return module
+
+
+class _RankData:
+    """What a rank style shares: the rank's own batches, drawn by the lesson, and the rows they are."""
+
+    def setup_rank(self, variant, world_size):
+        self.world_size = world_size
+        self.rows = None                     # this step's rows, as indices into the whole data set
+        self.epoch, self.batches = -1, None
+        x, y, _, _ = self.cast_problem()
+        self.x_all, self.y_all = self.convert(x), self.convert(y)
+        self.data = variant if variant is not None else self.module
+
+    def convert(self, array):
+        if hasattr(array, "detach"):         # already a tensor: a batch the lesson drew
+            return array
+        return super().convert(array)
+
+    def data_function(self, name):
+        return getattr(self.data, name, None) or getattr(self.module, name)
+
+    def next_batch(self):
+        batch = next(self.batches, None) if self.batches is not None else None
+        if batch is None:                    # a new epoch
+            self.epoch += 1
+            self.batches = self.epoch_batches(self.epoch)
+            batch = next(self.batches)
+        return batch
+
+    def run_phase(self, phase, x=None, y=None):
+        if phase == "forward":
+            self.rows, x, self.y_in = self.next_batch()
+        elif phase == "loss":
+            y = self.y_in
+        if phase == "allreduce":
+            self.net.allreduce()
+            return
+        super().run_phase(phase, x, y)
+
+    def record(self, phase):
+        if phase == "allreduce":
+            return gradients_only(super().record("backward"))
+        return super().record(phase)
+
+
+class RankAllreduceStyle(_RankData, TorchAutogradStyle):
+    """One rank of the all-reduce lesson: the autograd step on its shard, then its hand-written all_reduce."""
+    name = "torch_allreduce"
+
+    def __init__(self, problem, *, world_size, rank, variant=None, device="cpu"):
+        mlp_class = getattr(variant, "MLP", None)
+        super().__init__(problem, device=device, mlp_class=mlp_class)
+        self.rank = rank
+        self.setup_rank(variant, world_size)
+
+    def epoch_batches(self, epoch):
+        s = self.spec
+        shards = self.data_function("shard_batches")
+        for rows, xb, yb in shards(self.x_all, self.y_all, s.batch_size or self.x_all.shape[0], epoch,
+                                   shuffle=s.shuffle, seed=s.seed, rank=self.rank, world_size=self.world_size):
+            yield np.asarray(rows), xb, yb
+
+
+class RankDDPStyle(_RankData, TorchNNStyle):
+    """One rank of the DDP lesson: its DistributedSampler's rows, DDP's backward, torch.optim's step."""
+    name = "torch_ddp"
+
+    def __init__(self, problem, *, world_size, rank, variant=None, device="cpu"):
+        mlp_class = getattr(variant, "MLP", None)
+        TorchStyle.__init__(self, problem, device=device, mlp_class=mlp_class)
+        torch = self.torch
+        self.rank = rank
+        self.setup_rank(variant, world_size)
+        # The hooks of the nn style, on the Sequential inside DDP (self.net.model.module)
+        modules = list(self.net.model.module)
+        self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
+        self._z, self._a = [None] * len(self.linears), [None] * len(self.linears)
+        self.prelus = [None] * len(self.linears)
+        for l, lin in enumerate(self.linears):
+            lin.register_forward_hook(self._hook(l, "z"))
+            i = modules.index(lin)
+            if i + 1 < len(modules) and not isinstance(modules[i + 1], torch.nn.Linear):
+                modules[i + 1].register_forward_hook(self._hook(l, "a"))
+                if isinstance(modules[i + 1], torch.nn.PReLU):
+                    self.prelus[l] = modules[i + 1]
+        # This rank's loader: B/K rows a step, so the K ranks together take a batch of B
+        per_rank = None if self.spec.batch_size is None else self.spec.batch_size // world_size
+        self.loader = self.data_function("make_loader")(self.x_all, self.y_all, per_rank,
+                                                        shuffle=self.spec.shuffle, seed=self.spec.seed)
+
+    def epoch_batches(self, epoch):
+        batches = self.data_function("start_epoch")(self.loader, epoch)
+        order = list(self.loader.sampler)          # this rank's rows this epoch, as the sampler now gives them
+        start = 0
+        for xb, yb in batches:
+            rows = np.asarray(order[start:start + xb.shape[0]])
+            start += xb.shape[0]
+            yield rows, xb, yb
+
+    def run_phase(self, phase, x=None, y=None):
+        if phase == "forward":
+            self.rows, x, self.y_in = self.next_batch()
+            Style.run_phase(self, phase, x, y)
+        elif phase == "loss":
+            Style.run_phase(self, phase, x, self.y_in)
+        elif phase == "allreduce":
+            self.net.allreduce()
+        else:
+            Style.run_phase(self, phase, x, y)
+
+
+RANK_STYLES = {"torch_allreduce": RankAllreduceStyle, "torch_ddp": RankDDPStyle}
+
+
+def rank_style(style, problem, *, world_size, rank, variant=None, device="cpu"):
+    """This rank's view of a data-parallel lesson (in a process that joined the group); variant: a file path."""
+    module = None if variant is None else load_variant(variant)
+    return RANK_STYLES[style](problem, world_size=world_size, rank=rank, variant=module, device=device)
+
+
+class TorchNNGlobalOrder(TorchNNStyle):
+    """The nn style in a data-parallel run: its DataLoader draws the order the ranks' samplers draw.
+
+    A DistributedSampler draws each epoch's order from a generator seeded with
+    seed + epoch; the nn lesson's own DataLoader (a RandomSampler) draws other
+    orders from its seeded generator. Here
+    the single process takes a DistributedSampler of one replica (every row, in the
+    global order), with set_epoch every epoch: the union of the ranks' step-t batches
+    is then exactly its step-t batch."""
+
+    def __init__(self, problem, *, device="cpu", mlp_class=None, dtype=None):
+        super().__init__(problem, device=device, mlp_class=mlp_class, dtype=dtype)
+        from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+        x, y, _, _ = self.cast_problem()
+        data = TensorDataset(self.convert(x), self.convert(y))
+        sampler = DistributedSampler(data, num_replicas=1, rank=0, shuffle=self.spec.shuffle, seed=self.spec.seed)
+        self.loader = DataLoader(data, batch_size=self.spec.batch_size, sampler=sampler)
+        self.epoch = -1
+
+    def run_phase(self, phase, x=None, y=None):
+        if phase == "forward":
+            batch = next(self.batches, None) if self.batches is not None else None
+            if batch is None:
+                self.epoch += 1
+                self.loader.sampler.set_epoch(self.epoch)
+                self.batches = iter(self.loader)
+                batch = next(self.batches)
+            x, self.y_in = batch
+            return Style.run_phase(self, phase, x, y)
+        return super().run_phase(phase, x, y)
+
+
+def build_beside_ranks(style, problem, *, device="cpu", mlp_class=None, dtype=None):
+    """A single-process style built to run beside data-parallel ones: the nn style with shuffled
+    mini-batches draws the samplers' order (TorchNNGlobalOrder); every other style as `build`."""
+    if style == "torch_nn" and problem.spec.batch_size is not None and problem.spec.shuffle:
+        return TorchNNGlobalOrder(problem, device=device, mlp_class=mlp_class, dtype=dtype)
+    return build(style, problem, device=device, mlp_class=mlp_class, dtype=dtype)

@@ -77,10 +77,10 @@ def spec_for(act, loss, opt, bias, dtype, variant=0):
 
 
 @functools.lru_cache(maxsize=None)
-def run_grid_row(act, loss, opt, bias, dtype, variant=0):
-    """One run of the grid, in lockstep, the learning rate halved at LR_CHANGE (cached)."""
+def run_grid_row(act, loss, opt, bias, dtype, variant=0, styles=None):
+    """One run of the grid, in lockstep, the learning rate halved at LR_CHANGE (cached); styles: all, or those."""
     spec = spec_for(act, loss, opt, bias, dtype, variant)
-    return lockstep.run(spec, lr_schedule={LR_CHANGE: spec.lr / 2})
+    return lockstep.run(spec, *([styles] if styles else []), lr_schedule={LR_CHANGE: spec.lr / 2})
 
 
 def measure(full=True):

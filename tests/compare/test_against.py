@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import impl_numpy.mlp as np_lesson
-from tests.helpers import assert_agree
+from tests.helpers import DEFAULT_PAIRS, assert_agree
 from parity import checkpoint, cli, lockstep, report
 from parity.problem import make_problem
 from parity.spec import SpecError
@@ -179,7 +179,7 @@ def test_compare_against_a_golden_trace(capsys, tmp_path):
     assert out.startswith(f"against {THREE}: recorded (torch_nn, torch 2.13.0, cpu), 50 steps recorded on ")
     assert "== three-layer:" in out and "50 steps on cpu" in out
     assert "np~recorded" in out and "recorded" in out.split("loss at step")[1].splitlines()[0]
-    assert "AGREE: all 10 pairs" in out
+    assert f"AGREE: all {DEFAULT_PAIRS + len(STYLES)} pairs" in out
     with open(report.SCHEMA_FILE, encoding="utf-8") as f:
         schema = json.load(f)
     doc = json.loads(path.read_text(encoding="utf-8"))
@@ -281,4 +281,4 @@ def test_options_that_agree_with_the_trace_are_taken(capsys):
 def test_a_gpu_run_agrees_with_the_trace_made_here_within_the_tolerance(capsys):
     rc, out, err = compare(capsys, "--against", str(TWO), "--device", "cuda")
     assert rc == 0, out + err
-    assert "AGREE: all 10 pairs" in out
+    assert f"AGREE: all {DEFAULT_PAIRS + len(STYLES)} pairs" in out

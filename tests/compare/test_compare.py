@@ -15,6 +15,7 @@ import impl_torch_autograd
 import impl_torch_autograd.mlp as ag_lesson
 from parity import cli, lockstep, report
 from parity import spec as spec_module
+from tests.helpers import DEFAULT_PAIRS
 
 
 def compare(capsys, *args):
@@ -55,17 +56,17 @@ def test_compare_a_preset_agrees_and_prints_table_losses_and_times(capsys, tmp_p
     for row in ("forward  z ", "forward  a ", "loss     loss", "backward dz ", "backward dW ", "update   W "):
         assert row in out, out
     assert "np~manual" in out and "autograd~nn" in out
-    assert "FAIL" not in out and out.count("   ok") == 6 * 6
+    assert "FAIL" not in out and out.count("   ok") == 6 * DEFAULT_PAIRS
     # the loss at the first and last steps, side by side, and time per step
     assert "loss at step" in out and "ms per step" in out and "NumPy by hand" in out
-    assert "AGREE: all 6 pairs" in out
+    assert f"AGREE: all {DEFAULT_PAIRS} pairs" in out
     assert "\033[" not in out            # no colour when stdout is not a terminal
     doc = load_json(path)
     validate(doc, schema)
     run = doc["runs"][0]
     assert doc["verdict"] == run["verdict"] == "agree" and run["first_divergence"] is None
     assert run["steps_run"] == steps and len(run["errors"]) == steps
-    assert len(run["errors"][0]) == len(run["tensors"]) and len(run["errors"][0][0]) == 6
+    assert len(run["errors"][0]) == len(run["tensors"]) and len(run["errors"][0][0]) == DEFAULT_PAIRS
     assert all(len(v) == steps for v in run["losses"].values())
 
 

@@ -11,6 +11,7 @@ import pytest
 import impl_numpy.mlp as np_lesson
 from parity import lockstep, tolerance
 from parity.spec import Spec, three_layer
+from parity.styles import STYLES
 from tests.helpers import assert_agree
 
 
@@ -99,7 +100,7 @@ class GradientsKeptAndChangedInPlace(np_lesson.MLP):
         self.dW = self._kept
 
 
-@pytest.mark.parametrize("style", ["numpy", "torch_manual", "torch_autograd", "torch_nn"])
+@pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("phase", ["forward", "loss", "backward", "update"])
 def test_record_is_read_in_the_styles_own_dtype(style, phase):
     from parity.problem import make_problem

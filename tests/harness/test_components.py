@@ -11,7 +11,7 @@ import pytest
 
 from parity.spec import ACTIVATIONS, DTYPES, LOSSES, OPTIMIZERS
 from parity.styles import PHASES, STYLES
-from tests.helpers import assert_agree, assert_noise_policy, within_tolerance
+from tests.helpers import FULL_GRID_STYLES, assert_agree, assert_noise_policy, within_tolerance
 from tools.measure_tolerance import LR_CHANGE, STEPS, grid, run_grid_row
 
 PAIRS = list(itertools.combinations(STYLES, 2))
@@ -54,5 +54,5 @@ def test_the_full_grid_agrees(act, loss):
     # The whole product: every optimizer (both of its settings) × bias × dtype for this
     # activation and loss, 32 runs of 20 steps with the lr change, all pairs, every phase.
     for opt, bias, dtype, variant in itertools.product(OPTIMIZERS, (False, True), DTYPES, (0, 1)):
-        report = run_grid_row(act, loss, opt, bias, dtype, variant)
+        report = run_grid_row(act, loss, opt, bias, dtype, variant, styles=FULL_GRID_STYLES)
         assert_agree(report, steps=STEPS, where=_id((act, loss, opt, bias, dtype, variant)))

@@ -61,7 +61,8 @@ def test_the_batches_change_the_result():
     assert not np.allclose(a, b)
 
 
-@pytest.mark.parametrize("lesson", ["impl_numpy", "impl_torch_manual", "impl_torch_autograd"])
+@pytest.mark.parametrize("lesson", ["impl_numpy", "impl_torch_manual", "impl_numpy_autograd", "impl_torch_autograd",
+                                    "impl_torch_func"])
 def test_a_hand_written_lesson_given_the_order_makes_the_dataloaders_batches(lesson):
     import importlib
     batches = importlib.import_module(f"{lesson}.mlp").batches
@@ -74,8 +75,9 @@ def test_a_hand_written_lesson_given_the_order_makes_the_dataloaders_batches(les
     got = []
     for epoch in range(2):
         epoch_order = sum(order[3 * epoch:3 * epoch + 3], [])
-        xs, ys = (x.numpy(), y.numpy()) if lesson == "impl_numpy" else (x, y)
-        rows = np.array(epoch_order) if lesson == "impl_numpy" else torch.tensor(epoch_order)
+        numpy = lesson.startswith("impl_numpy")
+        xs, ys = (x.numpy(), y.numpy()) if numpy else (x, y)
+        rows = np.array(epoch_order) if numpy else torch.tensor(epoch_order)
         got += list(batches(xs, ys, rows, s.batch_size))
     assert len(got) == len(want) == 6
     for (gx, gy), (wx, wy) in zip(got, want):

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import impl_numpy.mlp
+import impl_numpy_autograd.mlp
 import impl_torch_autograd.mlp
+import impl_torch_func.mlp
 import impl_torch_manual.mlp
 import impl_torch_nn.mlp
 from parity import lockstep
@@ -16,7 +18,8 @@ from parity.spec import (ACTIVATIONS, FLOAT32_MAX, LOSSES, OPTIMIZERS, SEED_LIMI
                          _memory_bytes, preset, three_layer, two_layer)
 
 
-LESSONS = [impl_numpy.mlp, impl_torch_manual.mlp, impl_torch_autograd.mlp, impl_torch_nn.mlp]
+LESSONS = [impl_numpy.mlp, impl_torch_manual.mlp, impl_numpy_autograd.mlp, impl_torch_autograd.mlp, impl_torch_nn.mlp,
+           impl_torch_func.mlp]
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda m: m.__name__.split(".")[0])

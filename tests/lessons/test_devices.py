@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import impl_torch_autograd.mlp as ag_lesson
+import impl_torch_func.mlp as fn_lesson
 import impl_torch_manual.mlp as tm_lesson
 import impl_torch_nn.mlp as nn_lesson
 from parity import checkpoint as ck
@@ -20,7 +21,8 @@ from parity.styles import STYLES, build
 from parity.tolerance import tolerance
 from tests.helpers import assert_agree, assert_noise_policy
 
-TORCH_LESSONS = {"torch_manual": tm_lesson, "torch_autograd": ag_lesson, "torch_nn": nn_lesson}
+TORCH_LESSONS = {"torch_manual": tm_lesson, "torch_autograd": ag_lesson, "torch_nn": nn_lesson,
+                 "torch_func": fn_lesson}
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 
 

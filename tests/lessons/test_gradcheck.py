@@ -48,7 +48,7 @@ SPECS = {
 
 
 @pytest.mark.parametrize("spec", list(SPECS.values()), ids=list(SPECS))
-@pytest.mark.parametrize("style", ["numpy", "torch_manual"])
+@pytest.mark.parametrize("style", ["numpy", "torch_manual", "numpy_autograd"])
 def test_backward_matches_finite_differences(style, spec):
     big = spec.sizes[0] >= 1000
     check(style, spec, entries_per_param=8 if big else 100, h=1e-4 if big else 1e-6, rtol=1e-6)
@@ -69,7 +69,7 @@ def spec(act, loss):
 
 
 @pytest.mark.parametrize("act, loss", list(itertools.product(ACTIVATIONS, LOSSES)), ids="-".join)
-@pytest.mark.parametrize("style", ["numpy", "torch_manual"])
+@pytest.mark.parametrize("style", ["numpy", "torch_manual", "numpy_autograd"])
 def test_every_activation_and_loss_matches_finite_differences(style, act, loss):
     problem = make_problem(spec(act, loss))
     st = build(style, problem)

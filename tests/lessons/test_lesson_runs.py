@@ -19,8 +19,8 @@ from parity import lockstep
 from parity.spec import two_layer
 
 ROOT = Path(__file__).resolve().parents[2]
-STYLES = {"numpy": "impl_numpy", "torch_manual": "impl_torch_manual",
-          "torch_autograd": "impl_torch_autograd", "torch_nn": "impl_torch_nn"}
+STYLES = {"numpy": "impl_numpy", "torch_manual": "impl_torch_manual", "numpy_autograd": "impl_numpy_autograd",
+          "torch_autograd": "impl_torch_autograd", "torch_nn": "impl_torch_nn", "torch_func": "impl_torch_func"}
 REL = 1e-9
 
 
@@ -51,10 +51,11 @@ def test_a_lessons_main_prints_compares_two_layer_losses(style, module, compare_
         assert loss == pytest.approx(ours[step], rel=REL), f"{STYLES[style]}.{module} step {step}"
 
 
-def test_the_numpy_lesson_runs_without_torch():
-    # it draws its data with NumPy alone, as it always did: torch is not even loaded
-    code = ("import sys, impl_numpy.seed as s, impl_numpy.mlp as m; s.main(steps=1); m.main(steps=1); "
-            "assert 'torch' not in sys.modules, 'impl_numpy loaded torch'")
+@pytest.mark.parametrize("lesson", ["impl_numpy", "impl_numpy_autograd"])
+def test_the_numpy_lessons_run_without_torch(lesson):
+    # they draw their data with NumPy alone: torch is not even loaded (the engine is all NumPy)
+    code = (f"import sys, {lesson}.seed as s, {lesson}.mlp as m; s.main(steps=1); m.main(steps=1); "
+            f"assert 'torch' not in sys.modules, '{lesson} loaded torch'")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     printed = done.stdout.split()

@@ -17,3 +17,16 @@ def test_the_hand_written_torch_optimizers_are_one_file_kept_twice():
     autograd = (ROOT / "impl_torch_autograd" / "optimizers.py").read_bytes()
     assert manual == autograd, ("impl_torch_manual/optimizers.py and impl_torch_autograd/optimizers.py differ: "
                                 "change both the same way")
+
+
+def _below_the_docstring(path):
+    text = path.read_text(encoding="utf-8")
+    return text[text.index('"""', 3) + 3:]
+
+
+def test_the_engine_lesson_updates_as_the_numpy_lesson_does():
+    # the engine changes where the gradient comes from; the update on the arrays is the same code
+    by_hand = _below_the_docstring(ROOT / "impl_numpy" / "optimizers.py")
+    engine = _below_the_docstring(ROOT / "impl_numpy_autograd" / "optimizers.py")
+    assert by_hand == engine, ("impl_numpy/optimizers.py and impl_numpy_autograd/optimizers.py differ below "
+                               "their docstrings: change both the same way")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LESSONS = ("impl_numpy", "impl_torch_manual", "impl_torch_autograd", "impl_torch_nn")
+LESSONS = ("impl_numpy", "impl_torch_manual", "impl_numpy_autograd", "impl_torch_autograd", "impl_torch_nn",
+           "impl_torch_func")
 FILES = [p for lesson in LESSONS for p in sorted((ROOT / lesson).glob("*.py"))]
 
 
@@ -31,8 +32,9 @@ def test_a_lesson_imports_no_other_lesson_and_not_the_harness(path):
     assert not others, f"{path.parent.name}/{path.name} imports {sorted(others)}"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "impl_numpy").glob("*.py")), ids=lambda p: p.name)
-def test_the_numpy_lesson_never_imports_torch(path):
+@pytest.mark.parametrize("path", sorted([*(ROOT / "impl_numpy").glob("*.py"), *(ROOT / "impl_numpy_autograd").glob("*.py")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_the_numpy_lessons_never_import_torch(path):
     assert "torch" not in imported_packages(path)
 
 

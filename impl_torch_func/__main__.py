@@ -1,0 +1,3 @@
+from .seed import main
+
+main()
