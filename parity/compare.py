@@ -20,8 +20,8 @@ import sys
 
 from . import spec as spec_module
 from .files import PLOT_FORMATS, write_json
-from .options import (UsageError, add_spec_options, check_device, count, output_path, preset_defaults, some_styles,
-                      specs_from_args, two_styles_needed)
+from .options import (UsageError, add_spec_options, check_device, compare_styles, count, output_path,
+                      preset_defaults, specs_from_args, two_styles_needed)
 from .styles import RECORDED
 from .tolerance import POLICIES
 
@@ -46,16 +46,24 @@ def main(args):
     out = sys.stderr if args.json == "-" else sys.stdout     # --json -: stdout is the JSON's alone
     colour = out.isatty() and not os.environ.get("NO_COLOR")
     reports = []
-    for k, spec in enumerate(specs):
-        if k:
-            print(file=out)
-        if trace is not None:
-            print(f"against {args.against}: {trace.label}, {trace.steps} steps recorded on "
-                  f"{trace.meta.get('device_name')}", file=out, flush=True)
-        report = lockstep.run(spec, styles, device=args.device, progress=sys.stderr.isatty(), trace=trace,
-                              policy=args.tolerance)
-        print(rep.format_run(report, colour=colour, device=args.device), file=out, flush=True)
-        reports.append(report)
+    from .parallel.command import ParallelError, Ranks      # data-parallel styles: their ranks (opt-in)
+    with Ranks(styles, specs, args.world_size, out=out) as ranks:   # a bad --world-size: refused here
+        for k, spec in enumerate(specs):
+            if k:
+                print(file=out)
+            if trace is not None:
+                print(f"against {args.against}: {trace.label}, {trace.steps} steps recorded on "
+                      f"{trace.meta.get('device_name')}", file=out, flush=True)
+            try:
+                report = lockstep.run(spec, styles, device=args.device, progress=sys.stderr.isatty(), trace=trace,
+                                      policy=args.tolerance, **ranks.options(spec))
+            except ParallelError as exc:                    # a rank failed or hung: named, never a hang
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            print(rep.format_run(report, colour=colour, device=args.device), file=out, flush=True)
+            if report.parallel:
+                print("\n".join(ranks.explain(report)), file=out, flush=True)
+            reports.append(report)
     if args.json:
         write_json(args.json, rep.json_record(reports, device=args.device))
         if args.json != "-":
@@ -82,7 +90,7 @@ def add_parser(sub):
                        description="Run the styles in lockstep and compare every pair after every phase of every "
                                    "step. Exit 0: all agree; 1: a disagreement or a diverged run; 2: bad input; "
                                    "130: interrupted (Ctrl-C), every file written whole or not at all.")
-    add_spec_options(c, default_preset="all", allow_all=True, styles=some_styles)
+    add_spec_options(c, default_preset="all", allow_all=True, styles=compare_styles)
     c.add_argument("--tolerance", choices=POLICIES, default="noise",
                    help="noise: each pair judged against 16× the rounding noise its styles show against their "
                         "shadows (parity/tolerance.py); fixed: one tolerance per dtype, for comparison "
@@ -95,6 +103,9 @@ def add_parser(sub):
     c.add_argument("--plot", metavar="PATH",
                    help="also draw loss curves and per-step differences as one picture: .png, .pdf or .svg, "
                         "by the suffix")
+    c.add_argument("--world-size", type=count("--world-size", 1, "2"), metavar="K",
+                   help="data-parallel styles (allreduce, ddp): the number of ranks, a divisor of every batch "
+                        "(default: 2, or 1 where the batch is one row)")
     c.add_argument("--against", metavar="TRACE",
                    help="also compare every style with a trace written by `record` (.safetensors): the spec is "
                         "the trace's, --steps at most its steps")

@@ -10,6 +10,7 @@ tensor of one style instead, for reading a few steps.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -20,9 +21,10 @@ import numpy as np
 from .divergence import Diverged, exploded
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
-from .styles import PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_float64, build, shadow, split_name
-from .tolerance import (HUGE, POLICIES, Disagreement, compare_arrays, finite_error, floor,
-                        noise_tolerance, tolerance)
+from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_float64, build,
+                     build_beside_ranks, gradients_only, shadow, split_name)
+from .tolerance import (HUGE, POLICIES, Disagreement, compare_arrays, finite_error, finite_max_error, floor,
+                        noise_tolerances, tolerance)
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Report:
     diverged: Diverged | None = None
     steps_run: int = 0
     built: dict = field(default_factory=dict)            # style -> its Style, trained, for predictions
+    phases: tuple = PHASES                               # with a data-parallel style: PARALLEL_PHASES
+    parallel: dict = field(default_factory=dict)         # a data-parallel run: world size, notes, ranks (see run)
 
     @property
     def ok(self):
@@ -149,7 +153,7 @@ def check_steps(steps):
 
 def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int | None = None,
         device="cpu", mlp_classes=None, lr_schedule=None, tol=None, policy="noise", progress=False,
-        stop_at_first=False, trace=None) -> Report:
+        stop_at_first=False, trace=None, group=None, variants=None, uneven=False) -> Report:
     """Run `styles` in lockstep for `steps` steps and compare every pair after every phase.
 
     mlp_classes: {style: class} to replace a lesson's MLP (tests inject bugs this way).
@@ -158,10 +162,17 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     policy: "noise" judges each pair against the rounding noise its styles show against
     their shadows (parity.tolerance); "fixed" against one tolerance per dtype (`tol`, or
     the table in parity.tolerance).
+    group: a parity.parallel.Group of K ranks, which runs the data-parallel styles named in
+    styles (PARALLEL_STYLES); variants: {style: path of a file that changes one thing of
+    its lesson} (examples/data_parallel/); uneven: let K not divide the batch (the padding lesson).
+    A data-parallel run has the phase `allreduce` between backward and update, and draws its
+    batches as a DistributedSampler does (parity.parallel.batches).
     """
     styles = tuple(styles)
     for s in styles:
-        if s not in STYLES and not (s == RECORDED and trace is not None):
+        if s in PARALLEL_STYLES and group is None:
+            raise SpecError(f"{s} runs in several processes: give a group of ranks (parity.parallel.Group)")
+        if s not in STYLES and s not in PARALLEL_STYLES and not (s == RECORDED and trace is not None):
             raise SpecError(f"unknown style {s!r}: choose from {', '.join(STYLES)}")
     if trace is not None:        # the recorded style replays the trace in place of a lesson's MLP
         mlp_classes = {**(mlp_classes or {}), RECORDED: trace}
@@ -174,14 +185,21 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     check_steps(steps)
     problem = problem or make_problem(spec)
     spec = problem.spec
+    ranked = tuple(s for s in styles if s in PARALLEL_STYLES)
+    if ranked:
+        from .parallel import check_world_size
+        check_world_size(spec, group.world_size, uneven=uneven)
+        if lr_schedule:
+            raise SpecError("a learning-rate schedule is not run data-parallel: drop it or the data-parallel styles")
     once = dict(problem=problem, steps=steps, device=device, mlp_classes=mlp_classes or {},
-                lr_schedule=lr_schedule, progress=progress, stop_at_first=stop_at_first)
+                lr_schedule=lr_schedule, progress=progress, stop_at_first=stop_at_first,
+                group=group if ranked else None, variants=variants or {})
     if policy == "fixed" or tol is not None:
         return _run_once(spec, styles, tol=tolerance(spec.dtype, spec.optimizer) if tol is None else tol,
                          policy="fixed", shadowed=(), **once)
     least = floor(spec.dtype, spec.optimizer)
     if spec.dtype == "float32":            # every style has a float64 shadow, and they are cheap: always
-        live = tuple(s for s in styles if s != RECORDED)     # a trace has no shadow (see styles.shadow)
+        live = tuple(s for s in styles if s != RECORDED and s not in PARALLEL_STYLES)    # a trace, the ranks: none
         return _run_once(spec, styles, tol=least, policy="noise", shadowed=live, **once)
     # float64: a long double shadow (NumPy only, and slow) is run only where a pair exceeds
     # the floor; where none does, the floor alone is the verdict.
@@ -192,24 +210,74 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
 
 
 def _run_once(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule, tol, policy, shadowed,
-              progress, stop_at_first):
+              progress, stop_at_first, group=None, variants=None):
     """One lockstep run; `shadowed` names the styles whose shadows measure the rounding noise."""
-    built = {s: build(s, problem, device=device, mlp_class=mlp_classes.get(s)) for s in styles}
+    if group is not None:       # a data-parallel run: the ranks start on their jobs, the others are built beside
+        return _run_with_ranks(spec, styles, problem=problem, steps=steps, device=device, mlp_classes=mlp_classes,
+                               lr_schedule=lr_schedule, tol=tol, policy=policy, shadowed=shadowed,
+                               progress=progress, stop_at_first=stop_at_first, group=group, variants=variants)
+    return _run_styles(spec, styles, problem=problem, steps=steps, device=device, mlp_classes=mlp_classes,
+                       lr_schedule=lr_schedule, tol=tol, policy=policy, shadowed=shadowed, progress=progress,
+                       stop_at_first=stop_at_first)
+
+
+def _run_with_ranks(spec, styles, *, problem, steps, group, variants, device, mlp_classes, **once):
+    """A lockstep run with data-parallel styles: their jobs on the group's ranks, one session, closed after."""
+    from .parallel import ParallelStyle
+    ranked = [s for s in styles if s in PARALLEL_STYLES]
+    session = group.start([(s, problem, variants.get(s)) for s in ranked], steps)
+    built = {s: ParallelStyle(s, problem, session, ranked.index(s), group.world_size) for s in ranked}
+    try:
+        report = _run_styles(spec, styles, problem=problem, steps=steps, device=device, mlp_classes=mlp_classes,
+                             parallel=built, **once)
+    finally:
+        session.close()
+    report.parallel = dict(world_size=group.world_size, startup_seconds=group.startup_seconds,
+                           build_seconds={ranked[j]: t for j, t in session.build_seconds.items()},
+                           notes={s: st.notes for s, st in built.items()})
+    for s, st in built.items():            # the ranks of one style hold different copies of one tensor
+        d = st.ranks_differ
+        if d is not None and (report.first is None or (d.step, report.phases.index(d.phase)) <
+                              (report.first.step, report.phases.index(report.first.phase))):
+            report.parallel["ranks_differ"] = (s, d)
+            report.first = Disagreement(step=d.step, phase=d.phase, tensor=d.tensor, layer=split_name(d.tensor)[1],
+                                        pair=(f"{s} rank 0", f"{s} rank {d.rank}"), index=d.index,
+                                        value_a=d.value_0, value_b=d.value_r, abs_err=abs(d.value_0 - d.value_r),
+                                        rel_err=math.nan, error=math.inf, tol=0.0, scale=math.nan)
+    d = report.first
+    if d is not None:                      # which rank computed the element a disagreement is pinned at
+        report.parallel["where"] = {s: built[s].locate(d.step, d.phase, d.tensor, d.index)
+                                    for s in d.pair if s in built}
+    return report
+
+
+def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule, tol, policy, shadowed,
+                progress, stop_at_first, parallel=None):
+    """Run the styles through the steps block by block, and compare them; `parallel`: {style: ParallelStyle}."""
+    parallel = parallel or {}
+    make = build_beside_ranks if parallel else build
+    phases = PARALLEL_PHASES if parallel else PHASES
+    built = {s: parallel[s] if s in parallel else make(s, problem, device=device, mlp_class=mlp_classes.get(s))
+             for s in styles}
     # The noise sources: each shadowed style runs its own shadow; one not compared is run too.
     runs = dict(built)
     for s in shadowed:
         if s not in runs:
-            runs[s] = build(s, problem, device=device, mlp_class=mlp_classes.get(s))
+            runs[s] = make(s, problem, device=device, mlp_class=mlp_classes.get(s))
         runs[SHADOW + s] = shadow(s, problem, device=device, mlp_class=mlp_classes.get(s))
     pairs = _pairs(styles)
     report = Report(spec=spec, styles=styles, pairs=pairs, tol=tol, policy=policy,
                     shadow_dtype=SHADOW_DTYPE[spec.dtype] if shadowed else None,
-                    losses={s: [] for s in styles}, seconds={s: dict.fromkeys(PHASES, 0.0) for s in styles},
-                    built=built)
+                    losses={s: [] for s in styles}, seconds={s: dict.fromkeys(phases, 0.0) for s in styles},
+                    built=built, phases=phases)
     x_all, y_all, _, _ = problem.cast(spec.dtype)
     # The rows of each step, drawn block by block as the run reaches them, never the whole
     # run's list up front: the schedule holds one block however many steps are asked for.
-    schedule = batches(spec, x_all.shape[0], steps)
+    if parallel:
+        from .parallel import batches as sampler_batches     # the order a DistributedSampler draws
+        schedule = sampler_batches(spec, x_all.shape[0], steps)
+    else:
+        schedule = batches(spec, x_all.shape[0], steps)
     scales = {}
     index = {}
     first_loss = {}
@@ -233,12 +301,19 @@ def _run_once(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule,
                     rows = rows_of[step - start]
                     x, y = x_all[rows], y_all[rows]
                     reads, secs = {}, {}
-                    for phase in PHASES:
+                    if s in parallel:
+                        st.rows = rows                   # the batch its ranks' rows must make up
+                    for phase in phases:
+                        if phase == "allreduce" and s not in parallel:     # one process: nothing to average
+                            reads[phase], secs[phase] = gradients_only(reads["backward"]), 0.0
+                            continue
                         t0 = time.perf_counter()
                         with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as Diverged
                             st.run_phase(phase, x, y)
                         secs[phase] = time.perf_counter() - t0
                         reads[phase] = st.record(phase)      # copies in the style's own dtype: cheap
+                    if s in parallel:
+                        secs = dict(st.seconds)              # the slowest rank's time in each phase
                     kept[s].append((reads, secs))
                     loss = float(reads["loss"]["loss"])
                     first_loss.setdefault(s, loss)
@@ -269,20 +344,127 @@ def _run_once(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule,
 SHADOW = "shadow:"
 
 
-def _error(ra, rb, mag_a, mag_b, peak_a, peak_b, scale):
+def _error(ra, rb, mag_a, mag_b, peak_a, peak_b, scale, scratch=None):
     """compare_arrays of two reads of one tensor, by the fast path where it applies: (e, idx, abs, rel)."""
     if ra.shape == rb.shape and ra.ndim > 0 and 0 < scale < HUGE and peak_a < HUGE and peak_b < HUGE:
-        return finite_error(ra, rb, mag_a, mag_b, scale)       # (the test is False for NaN)
+        out = scratch.pair(ra.shape) if scratch is not None else None
+        return finite_error(ra, rb, mag_a, mag_b, scale, out=out)       # (the test is False for NaN)
     return compare_arrays(ra, rb, scale)
 
 
-def _compare_step(report, step, kept, shadowed, index, scales, stop_at_first):
-    """Compare one step of every style; True when the run should stop here."""
+def _error_value(ra, rb, mag_a, mag_b, peak_a, peak_b, scale, scratch):
+    """_error's error alone (where it is and the values there are looked up only for a disagreement)."""
+    if ra.shape == rb.shape and ra.ndim > 0 and 0 < scale < HUGE and peak_a < HUGE and peak_b < HUGE:
+        return finite_max_error(ra, rb, mag_a, mag_b, scale, out=scratch.pair(ra.shape))
+    return compare_arrays(ra, rb, scale)[0]
+
+
+class _Scratch:
+    """Float64 work arrays reused from tensor to tensor, step to step and run to run, one set per shape.
+
+    A fresh NumPy temporary of W1's size (100 000 numbers, 800 kB) is a fresh mapping of
+    memory that the kernel zero-fills page by page, which costs as much as the arithmetic
+    done in it; the comparison's temporaries never outlive one tensor, so one set serves all.
+    At most LIMIT bytes are kept: past it, the set starts again empty.
+    """
+
+    LIMIT = 256 * 2**20
+
+    def __init__(self):
+        self.arrays = {}
+        self.nbytes = 0
+
+    def get(self, shape, slot):
+        key = (shape, slot)
+        a = self.arrays.get(key)
+        if a is None:
+            a = np.empty(shape)
+            if self.nbytes + a.nbytes > self.LIMIT:
+                self.arrays.clear()
+                self.nbytes = 0
+            self.arrays[key] = a
+            self.nbytes += a.nbytes
+        return a
+
+    def pair(self, shape):
+        return self.get(shape, "err"), self.get(shape, "denom")
+
+
+def _same_values(x, y):
+    """Whether two reads hold the same numbers (== element by element: -0.0 == 0.0, NaN never equal)."""
+    if x.shape != y.shape:
+        return False
+    if x.size > 64:     # about 32 numbers first, spread over the read: reads that differ mostly differ there
+        at = _sample(x.shape)
+        if not (x[at] == y[at]).all():
+            return False
+    return bool((x == y).all())
+
+
+@functools.lru_cache(maxsize=256)
+def _sample(shape):
+    """The indices of about 32 elements spread evenly over an array of this shape, whatever its strides."""
+    size = math.prod(shape)
+    return np.unravel_index(np.arange(0, size, max(1, size // 32)), shape)
+
+
+def _groups(present):
+    """{source: the first source whose read holds the same numbers}, in the order given.
+
+    Why one comparison per group is the comparison of every member (the case of the
+    triangle inequality where one side is 0, and an equality): the scaled error of a
+    pair is computed element by element from a − b, |a| and |b| only, and reduced by
+    max and argmax. Where b and c hold the same numbers (b_i == c_i for every i; -0.0
+    and 0.0 give the same |·| and the same differences), every element of err(a, b)
+    equals the same element of err(a, c), bit for bit, so the two pairs have the same
+    error at the same index; and err(b, c) is 0 in every element (|b − c| = 0), so
+    their own pair's error is 0. NaN is never == NaN, so a read holding one is never
+    grouped by value; reads with the same bytes (NaN too) are grouped, as the same
+    inputs give the same outputs, and their own pair's error is 0 (compare_arrays
+    counts equal and both-NaN elements as 0). The torch lessons run the same kernels
+    on the same numbers and usually agree bit for bit, and so do the NumPy lessons:
+    of `make compare`'s 15 pairs per tensor, one is computed (NumPy's numbers against
+    torch's) and the rest are copies of it or 0.
+
+    Small reads (SMALL numbers or fewer) are grouped by their bytes, one dictionary
+    look-up each; larger ones by == against each group so far, a strided sample first.
+    """
+    reps, rep_of, by_bytes = [], {}, {}
+    for s, x in present.items():
+        if x.size <= SMALL:
+            key = (x.shape, x.dtype.str, x.tobytes())
+            rep_of[s] = by_bytes.setdefault(key, s)
+            continue
+        # the group made last first: the torch lessons follow one another, and so do their shadows
+        rep_of[s] = next((r for r in reversed(reps) if _same_values(present[r], x)), s)
+        if rep_of[s] == s:
+            reps.append(s)
+    return rep_of
+
+
+SMALL = 4096        # numbers in a read grouped by its bytes (a copy of 32 kB at most)
+_SCRATCH = _Scratch()
+
+
+def _compare_step(report, step, kept, shadowed, index, scales, stop_at_first, scratch=None):
+    """Compare one step of every style; True when the run should stop here.
+
+    Per tensor: the sources (styles and shadows) whose reads hold the same numbers
+    are grouped (see _groups), |x| and its peak are computed once per group, and
+    each pair of groups is compared once; every pair of styles and every noise
+    (a style against its shadow) takes its group pair's error. The numbers are
+    those of comparing every pair in full (tests/bench/test_comparison_cost.py checks it).
+    A disagreement's values, index and errors are read from the pair's own arrays.
+    """
+    scratch = scratch if scratch is not None else _SCRATCH
     styles, pairs = report.styles, report.pairs
+    first_of = np.array([styles.index(a) for a, _ in pairs], dtype=int)     # each pair's two styles
+    second_of = np.array([styles.index(b) for _, b in pairs], dtype=int)
     step_err = np.zeros((len(report.tensors) or 1, len(pairs)))
     step_tol = np.full_like(step_err, report.tol)
     step_noise = np.full((len(report.tensors) or 1, len(styles)), np.nan)
-    for phase in PHASES:
+    blown = False        # the loss of some style exploded at this step (see below)
+    for phase in report.phases:
         reads = {}
         for s in kept:
             reads[s] = kept[s][0][phase]
@@ -300,45 +482,89 @@ def _compare_step(report, step, kept, shadowed, index, scales, stop_at_first):
                 step_tol = np.pad(step_tol, grow, constant_values=report.tol)
                 step_noise = np.pad(step_noise, grow, constant_values=np.nan)
             row = index[key]
-            # |x| of each style once, shared by the scale and every pair it is in
-            mags = {s: np.abs(r[name]) for s, r in reads.items() if name in r}
-            peaks = {s: float(np.max(m, initial=0.0)) for s, m in mags.items()}
+            present = {s: r[name] for s, r in reads.items() if name in r}
+            rep_of = _groups(present)
+            # |x| of each group once, shared by the scale and every pair it is in
+            mags, peaks = {}, {}
+            for k, g in enumerate(dict.fromkeys(rep_of.values())):
+                x = present[g]
+                m = np.abs(x, out=scratch.get(x.shape, ("mag", k))) if x.ndim else np.abs(x)
+                mags[g], peaks[g] = m, float(np.max(m, initial=0.0))
+            mags = {s: mags[g] for s, g in rep_of.items()}
+            peaks = {s: peaks[g] for s, g in rep_of.items()}
             now = max(peaks.get(s, 0.0) for s in styles)
             if not math.isfinite(now):
                 now = 0.0
             scale = scales.setdefault(key, now)
             scale = max(scale, now)
+            errors = {}
+
+            def error(a, b):
+                """The scaled error of sources a and b: by group pair, once; 0 within one group."""
+                ga, gb = rep_of[a], rep_of[b]
+                if ga == gb:
+                    return 0.0
+                k = (ga, gb) if (ga, gb) in errors or (gb, ga) not in errors else (gb, ga)
+                if k not in errors:      # the error is symmetric in a and b: |a − b| and max(|a|, |b|)
+                    errors[k] = _error_value(present[ga], present[gb], mags[ga], mags[gb], peaks[ga], peaks[gb],
+                                             scale, scratch)
+                return errors[k]
+
             # what rounding alone does to this tensor: each shadowed style against its shadow
             noise = {}
             for s in shadowed:
                 w = SHADOW + s
-                if name in reads.get(s, {}) and name in reads.get(w, {}):
-                    noise[s] = _error(reads[s][name], reads[w][name], mags[s], mags[w], peaks[s], peaks[w], scale)[0]
+                if s in present and w in present:
+                    noise[s] = error(s, w)
             fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
             own = {s: noise.get(s, fallback) for s in styles}
             step_noise[row] = [own[s] for s in styles]
-            for p, (a, b) in enumerate(pairs):
-                if name not in reads[a] or name not in reads[b]:
-                    e, idx, ae, re_ = math.inf, (), math.nan, math.nan
-                    va = vb = math.nan
-                else:
-                    ra, rb = reads[a][name], reads[b][name]
-                    e, idx, ae, re_ = _error(ra, rb, mags[a], mags[b], peaks[a], peaks[b], scale)
+            # Every pair of styles at once. The styles fall into groups (plus "missing": a style
+            # without this tensor), and a pair's error is its two groups' error: 0 within a group,
+            # inf with "missing", and each pair of distinct groups is a pair of some two styles,
+            # so all of them are computed, once each.
+            groups = list(dict.fromkeys(rep_of[s] for s in styles if s in present))
+            g = len(groups)
+            table = np.zeros((g + 1, g + 1))
+            table[g, :] = table[:, g] = math.inf
+            for i, j in itertools.combinations(range(g), 2):
+                table[i, j] = table[j, i] = error(groups[i], groups[j])
+            code = {r: i for i, r in enumerate(groups)}
+            of = np.array([code[rep_of[s]] if s in present else g for s in styles])
+            e_row = table[of[first_of], of[second_of]]
+            if noise:
+                own_row = np.array([own[s] for s in styles])
+                tol_row = noise_tolerances(report.spec.dtype, own_row[first_of], own_row[second_of],
+                                           report.spec.optimizer)
+            else:
+                tol_row = np.full(len(pairs), report.tol)
+            step_err[row] = e_row
+            step_tol[row] = tol_row
+            if report.first is None and not blown and (e_row > tol_row).any():
+                p = int(np.flatnonzero(e_row > tol_row)[0])          # the first pair, in the pairs' order
+                a, b = pairs[p]
+                e, tol = float(e_row[p]), float(tol_row[p])
+                if a in present and b in present:
+                    ra, rb = present[a], present[b]
+                    e, idx, ae, re_ = _error(ra, rb, mags[a], mags[b], peaks[a], peaks[b], scale, scratch)
                     va = float(ra[idx]) if ra.shape == rb.shape else math.nan
                     vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
-                tol = noise_tolerance(report.spec.dtype, own[a], own[b], report.spec.optimizer) if noise else report.tol
-                step_err[row, p] = e
-                step_tol[row, p] = tol
-                if e > tol and report.first is None:
-                    report.first = Disagreement(step=step, phase=phase, tensor=name,
-                                                layer=split_name(name)[1], pair=(a, b), index=idx,
-                                                value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
-                                                error=e, tol=tol, scale=scale,
-                                                noise=own[a] + own[b] if noise else math.nan,
-                                                shadow_dtype=report.shadow_dtype)
+                else:
+                    idx, ae, re_, va, vb = (), math.nan, math.nan, math.nan, math.nan
+                report.first = Disagreement(step=step, phase=phase, tensor=name,
+                                            layer=split_name(name)[1], pair=(a, b), index=idx,
+                                            value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
+                                            error=e, tol=tol, scale=scale,
+                                            noise=own[a] + own[b] if noise else math.nan,
+                                            shadow_dtype=report.shadow_dtype)
         if phase == "loss":
             for s in styles:
                 report.losses[s].append(float(reads[s]["loss"]))
+            # A loss that exploded (past float32's range, or 1e6 times its first value) ends the run
+            # at this step as diverged. Its later phases are still measured, but not judged: they are
+            # arithmetic on numbers at the edge of the dtype's range, where a shadow's noise is not
+            # finite and no tolerance means anything; the verdict is the divergence, named below.
+            blown = any(exploded(report.losses[s][-1], report.losses[s][0]) for s in styles)
     n = len(report.tensors)
     report.errors.append(step_err[:n])
     report.tolerances.append(step_tol[:n])

@@ -96,11 +96,12 @@ def format_run(report, *, colour=False, device="cpu"):
     heads = [f"{SHORT[a]}~{SHORT[b]}" for a, b in report.pairs]
     width = max(13, *(len(h) + 2 for h in heads))
     lines.append("")
-    lines.append(f"{'phase':<9}{'tensor':<8}" + "".join(h.rjust(width) for h in heads))
+    pw = max(9, *(len(ph) + 1 for ph in report.phases))      # "allreduce" (a data-parallel run) is 9 long
+    lines.append(f"{'phase':<{pw}}{'tensor':<8}" + "".join(h.rjust(width) for h in heads))
     groups = report.by_phase_group()
     margins = report.margins_by_phase_group()
     width = max(width, 20)
-    for phase in PHASES:
+    for phase in report.phases:
         for (ph, group), errs in groups.items():
             if ph != phase:
                 continue
@@ -110,7 +111,7 @@ def format_run(report, *, colour=False, device="cpu"):
                 mark = "ok" if ok else "FAIL"
                 text = (f"{e:.1e} {mark:>4}" if math.isfinite(e) else f"{'inf':>7} {mark:>4}") + f" {_times(m):>6}"
                 cells.append(" " * (width - len(text)) + _paint(text, GREEN if ok else RED, colour))
-            lines.append(f"{phase:<9}{group:<8}" + "".join(cells))
+            lines.append(f"{phase:<{pw}}{group:<8}" + "".join(cells))
     lines.append("(each cell: the largest scaled error over all steps, |a−b| / (scale + max(|a|,|b|)), ok when every "
                  "step is within its tolerance, and ×m: the tolerance was m times the error at the closest step)")
 
@@ -130,7 +131,7 @@ def format_run(report, *, colour=False, device="cpu"):
         col = 20
         lines.append("")
         lines.append(f"{'ms per step':<14}" + "".join(LABELS[s].rjust(col) for s in report.styles))
-        for ph in (*PHASES, "total"):
+        for ph in (*report.phases, "total"):
             lines.append(f"{ph:<14}" + "".join(f"{1e3 * sec[s][ph]:.3f}".rjust(col) for s in report.styles))
 
     # -- the verdict ------------------------------------------------------------

@@ -77,3 +77,24 @@ def test_an_adaptive_optimizer_is_told_its_step_size_not_sgds_stable_lr(optimize
         assert "scale the inputs down" not in text
         assert text.replace("e.g. ", "").count(". ") == 0 and text.endswith(".")          # one sentence
 
+
+
+def test_the_step_whose_loss_overflows_is_judged_diverged_not_a_disagreement():
+    # A deep linear net at lr 0.01 in float32 (found by the property test): the loss is inf at
+    # step 2, and that step's deltas lie near float32's largest number (1.9e36), where the
+    # styles round 1.4e-6 apart and the float64 shadows, which did not overflow, measure an
+    # infinite noise. The verdict is the divergence at step 2, not a disagreement in dz1.
+    spec = Spec(sizes=(3, 12, 13, 4, 2), activation="identity", loss="sse", bias=False, lr=0.01,
+                dtype="float32", seed=17, steps=6, n_samples=8, init_scale=0.5)
+    report = lockstep.run(spec, lr_schedule={3: spec.lr / 2})
+    assert report.first is None
+    assert report.diverged is not None and report.diverged.step == 2 and not math.isfinite(report.diverged.loss)
+    # ... while a mistake at that step's loss is still a disagreement
+    from impl_numpy.mlp import MLP
+
+    class Doubled(MLP):
+        def loss(self, yhat, y):
+            return 2 * super().loss(yhat, y)
+
+    wrong = lockstep.run(spec, styles=("numpy", "torch_nn"), mlp_classes={"numpy": Doubled})
+    assert wrong.first is not None and (wrong.first.step, wrong.first.phase) == (0, "loss")

@@ -1,0 +1,56 @@
+"""python -m parity compare with the data-parallel styles: short names, --world-size, refusals before any work."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compare(*args, timeout=600):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "parity", "compare", *args], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    return out, time.perf_counter() - t0
+
+
+def test_compare_runs_the_data_parallel_styles_by_their_short_names():
+    # the README's command (README.md, "Data parallel"): the seed's two-layer net on 2 ranks
+    out, _ = compare("--preset", "two-layer", "--styles", "nn,allreduce,ddp", "--steps", "20")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "nn~allreduce" in text and "nn~ddp" in text and "allreduce~ddp" in text
+    assert "\nallreduce dW " in text                         # the phase between backward and update
+    assert "data parallel: 2 ranks (gloo on 127.0.0.1, one thread each)" in text
+    assert "times 1/K = N_local/N" in text                   # the rescaling of δ, explained where printed
+    assert "AGREE" in text and "Traceback" not in out.stderr
+
+
+def test_world_size_4_on_shuffled_batches_with_a_partial_last_one():
+    out, _ = compare("--preset", "two-layer", "--styles", "autograd,allreduce", "--world-size", "4",
+                     "--batch-size", "24", "--steps", "4")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "data parallel: 4 ranks" in out.stdout and "AGREE" in out.stdout
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--preset", "two-layer", "--styles", "nn,ddp", "--world-size", "3"],
+     "two-layer: --world-size 3 does not split the whole batch of 64 rows into equal shares: give a world size "
+     "that divides it (e.g. --world-size 8), or another --batch-size"),
+    (["--preset", "two-layer", "--styles", "nn,ddp", "--batch-size", "24", "--world-size", "16"],
+     "two-layer: --world-size 16 does not split the batches of 24, 16 rows"),
+    (["--styles", "nn,autograd", "--world-size", "2"], "--world-size 2 is for the data-parallel styles"),
+    (["--styles", "nn,ddp", "--world-size", "0"], "--world-size must be a whole number >= 1"),
+    (["--styles", "nn,dpp"], "unknown style 'dpp'"),
+], ids=["not-a-divisor", "partial-batch", "no-parallel-style", "zero", "typo"])
+def test_a_bad_world_size_is_refused_in_one_line_before_any_work(args, says):
+    out, seconds = compare(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], out.stderr
+    assert "starting" not in out.stdout                      # no rank was started
