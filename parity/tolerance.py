@@ -237,6 +237,14 @@ def noise_tolerance(dtype: str, noise_a: float, noise_b: float, optimizer: str =
     return max(least, NOISE_MULTIPLE * n) if math.isfinite(n) else least
 
 
+def noise_tolerances(dtype: str, noise_a, noise_b, optimizer: str = "sgd"):
+    """noise_tolerance of many pairs at once (arrays of noise_a and noise_b): the same numbers."""
+    n = np.asarray(noise_a, dtype=float) + np.asarray(noise_b, dtype=float)
+    least = floor(dtype, optimizer)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(n), np.maximum(least, NOISE_MULTIPLE * n), least)
+
+
 # ---------------------------------------------------------------------------
 # The comparison arithmetic
 # ---------------------------------------------------------------------------
@@ -274,15 +282,16 @@ def compare_arrays(a, b, scale):
 HUGE = 1e300
 
 
-def finite_error(a, b, mag_a, mag_b, scale):
+def finite_error(a, b, mag_a, mag_b, scale, out=None):
     """compare_arrays for a and b of one shape, every |element| and scale in (0, HUGE), |a| and |b| given.
 
     The same numbers in fewer passes: with no NaN or inf, no overflow and a denominator
     never 0, the special cases of compare_arrays cannot arise (a == b gives 0 / d = 0).
+    out: two float64 arrays of a's shape to work in (the same arithmetic, no new memory).
     """
-    err = np.subtract(a, b)
+    err = np.subtract(a, b, out=None if out is None else out[0])
     np.abs(err, out=err)
-    denom = np.maximum(mag_a, mag_b)
+    denom = np.maximum(mag_a, mag_b, out=None if out is None else out[1])
     denom += scale
     err /= denom
     if err.size == 0:
@@ -294,6 +303,18 @@ def finite_error(a, b, mag_a, mag_b, scale):
     abs_err = abs(av - bv)
     rel_err = abs_err / abs(bv) if bv != 0 else (0.0 if abs_err == 0 else math.inf)
     return e, idx, abs_err, rel_err
+
+
+def finite_max_error(a, b, mag_a, mag_b, scale, out=None):
+    """finite_error's error alone, not where it is: the same number (the max is the value at the argmax)."""
+    if a.size == 0:
+        return 0.0
+    err = np.subtract(a, b, out=None if out is None else out[0])
+    np.abs(err, out=err)
+    denom = np.maximum(mag_a, mag_b, out=None if out is None else out[1])
+    denom += scale
+    err /= denom
+    return float(err.max())
 
 
 # ---------------------------------------------------------------------------

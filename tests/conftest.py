@@ -1,8 +1,12 @@
 import os
 
-# Keep the thread count fixed so every run adds in the same order (and the suite is
-# not slowed by over-subscribing a 2-core machine).
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Every test runs at the thread policy's count for these nets (one thread: parity/threads.py),
+# so every run adds in the same order on any machine and the suite does not fight itself for
+# the cores of a small or busy machine. Set before NumPy's BLAS or torch loads, and again
+# through their own calls where they already have.
+from parity import threads  # noqa: E402  (imports nothing but the standard library)
+
+threads.use(threads.DEFAULT)
 
 from hypothesis import settings  # noqa: E402
 

@@ -27,10 +27,14 @@ and what its library costs are told apart; seed.py is the two-layer net only, so
 elsewhere the floor is shown as "—" (null in the JSON). Nothing here is a test:
 the targets are printed with the figures, met or not.
 
+Then `compare`'s own cost (`cost`): its wall time against its imports plus the
+lessons' bare steps for the same runs, the harness's share of it, and its slowdown
+beside one CPU-bound process the bench starts itself, bounded in time.
+
 One job per module: `settings` (the options and their checks), `timing` (timers,
-medians, the thread count), `bound` (the matmul limit), `runs` (what is timed),
-`machine` (what it ran on), `targets`, `table` (the terminal text), `plot` (the
-scaling PNG); this module is the command.
+medians, the thread count), `bound` (the matmul limit), `runs` (what is timed), `cost`
+(compare's own cost), `machine` (what it ran on), `targets`, `table` (the terminal
+text), `plot` (the scaling PNG); this module is the command.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from dataclasses import asdict
 from ..files import PLOT_FORMATS, write_json
 from ..options import output_path
 from ..styles import STYLES
+from .cost import bench_compare_cost
 from .machine import load_average, machine_info
 from .plot import plot
 from .runs import bench_repro, bench_scaling, bench_startup, bench_steps
@@ -68,6 +73,12 @@ def run_bench(st: Settings, log=lambda msg: None):
         result["all_reproducible"] = all(r["identical"] for r in result["reproducible"].values())
     log("start-up")
     result["startup"] = bench_startup(st, log)
+    with Threads(st.threads):
+        log("compare's cost: against its imports and the lessons' bare steps, quiet and beside a busy process")
+        cost = bench_compare_cost(st, log)
+    result["compare_cost"] = cost
+    result["startup"]["compare"] = {"command": cost["command"], "wall_s": cost["wall_s"], "exit": cost["exit"],
+                                    "full": cost["full"]}
     result["machine"]["load_after"] = load_average()
     result["targets"] = targets(result, st)
     result["seconds"] = time.perf_counter() - t0
@@ -93,17 +104,22 @@ def add_parser(sub):
                        description="Time one training step of each style (bare and traced) against the step's own "
                                    "matrix products and against the style's floor (the lesson's seed.py: the same "
                                    "step in the fewest operations the style allows; two-layer preset only); "
-                                   "batch-size scaling; start-up; bitwise reproducibility.")
+                                   "batch-size scaling; start-up; compare's wall time against its imports and the "
+                                   "lessons' bare steps, quiet and beside a busy process; bitwise reproducibility.")
     b.add_argument("--quick", action="store_true", help="a few steps of everything (seconds; what the tests run)")
     b.add_argument("--styles", type=comma_list(str), help=f"comma-separated styles (default: {','.join(STYLES)})")
     b.add_argument("--presets", type=comma_list(str), help="comma-separated presets (default: two-layer,three-layer)")
     b.add_argument("--dtypes", type=comma_list(str), help="comma-separated dtypes (default: float32,float64)")
     b.add_argument("--sizes", type=comma_list(int), help="batch sizes of the scaling sweep (default: 1,8,64,512,4096)")
-    b.add_argument("--threads", type=int, help=f"threads for torch and NumPy's BLAS (default: {TARGET_THREADS})")
+    b.add_argument("--threads", type=int, help=f"threads for torch and NumPy's BLAS (default: {TARGET_THREADS}, "
+                                               "the thread policy's count for these nets: parity/threads.py)")
     b.add_argument("--rounds", type=int, help="interleaved rounds of measurement (default: 5)")
     b.add_argument("--steps", type=int, help="timed steps per round (default: 40)")
     b.add_argument("--warmup", type=int, help="untimed steps before each round (default: 5)")
     b.add_argument("--seed", type=int, help="seed of data and weights (default: 0)")
+    b.add_argument("--compare-rounds", type=int,
+                   help="rounds of compare's cost: its imports, the bare steps, compare quiet and beside a busy "
+                        "process (default: 2)")
     b.add_argument("--device", choices=["cpu", "cuda"], help="where the torch styles run (default: cpu)")
     b.add_argument("--json", metavar="PATH",
                    help="also write every figure as JSON to PATH; '-': the JSON to stdout, the table to stderr")
@@ -116,7 +132,8 @@ def add_parser(sub):
 def settings_from_args(args):
     """The checked Settings of a command line; every bad option raises here, before any timing."""
     changes = {}
-    for name in ("styles", "presets", "dtypes", "sizes", "threads", "rounds", "steps", "warmup", "seed", "device"):
+    for name in ("styles", "presets", "dtypes", "sizes", "threads", "rounds", "steps", "warmup", "seed", "device",
+                 "compare_rounds"):
         v = getattr(args, name)
         if v is not None:
             changes[name] = v

@@ -6,7 +6,6 @@ import numpy as np
 
 from ..files import save_figure
 from ..styles import LABELS, LIBRARY
-from .targets import TARGET_X_BOUND
 
 COLORS = {"numpy": "tab:blue", "torch_manual": "tab:orange", "torch_autograd": "tab:green", "torch_nn": "tab:red"}
 
@@ -33,7 +32,6 @@ def plot(result, path):
     ax1.set_title(f"two-layer net, {sc['dtype']}: time per sample")
     ax1.legend(fontsize=8)
     ax1.grid(True, which="both", alpha=0.3)
-    ax2.axhline(TARGET_X_BOUND, color="gray", linestyle="--", label=f"target {TARGET_X_BOUND}x")
     ax2.axhline(1.0, color="black", linewidth=0.8)
     ax2.set_xlabel("batch size N")
     ax2.set_ylabel("step time / own matmul bound")

@@ -125,6 +125,7 @@ def bench_steps(st: Settings, log):
                              "floor": forms.get(best), "floor_form": best,
                              "floor_forms": {f: v["median_s"] for f, v in forms.items()} or None,
                              "floor_x_bound": ratio((s, "floor", best), ("bound", lib)) if best else None,
+                             "x_floor": ratio((s, "bare"), (s, "floor", best)) if best else None,
                              "by_round": {"bare": by_round[(s, "bare")], "traced": by_round[(s, "traced")],
                                           "bound": by_round[("bound", lib)],
                                           "floor": by_round[(s, "floor", best)] if best else None}})
@@ -181,8 +182,8 @@ def _python(args, timeout=600):
 
 
 def bench_startup(st: Settings, log):
-    """Importing each style in a fresh interpreter, building its nets, and `python -m parity compare` end to end."""
-    out = {"import_s": {}, "build_s": {}, "first_build_s": {}, "compare": {}}
+    """Importing each style in a fresh interpreter and building its nets (compare end to end: parity.bench.cost)."""
+    out = {"import_s": {}, "build_s": {}, "first_build_s": {}}
     for s in st.styles:
         module = MODULES[s]
         log(f"  importing {module} in a fresh interpreter, {st.import_repeats}x")
@@ -200,11 +201,6 @@ def bench_startup(st: Settings, log):
         first = time_each(lambda: adapter.build(weights, biases), 1)[0]
         out["first_build_s"][s] = first
         out["build_s"][s] = float(np.median(time_each(lambda: adapter.build(weights, biases), 5)))
-    cmd = list(st.compare_args)
-    log(f"  python -m parity {' '.join(cmd)}, end to end")
-    proc, wall = _python(["-m", "parity", *cmd])
-    out["compare"] = {"command": "python -m parity " + " ".join(cmd), "wall_s": wall, "exit": proc.returncode,
-                      "full": cmd == ["compare"]}
     return out
 
 

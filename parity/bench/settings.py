@@ -32,6 +32,7 @@ class Settings:
     scaling_budget_s: float = 0.3   # time per style and size in the scaling sweep, over all rounds
     import_repeats: int = 3
     compare_args: tuple = ("compare",)
+    compare_rounds: int = 2       # compare's cost: rounds of (imports, bare steps, compare quiet, compare busy)
     repro_steps: int = 10
     settle_s: float = 0.25        # pause when switching between NumPy and torch work (see timing.settle)
     quick: bool = False
@@ -40,7 +41,7 @@ class Settings:
     def quick_settings(cls, **changes):
         base = dict(sizes=(1, 8, 64), rounds=1, warmup=1, steps=3, scaling_budget_s=0.01, import_repeats=1,
                     compare_args=("compare", "--preset", "three-layer", "--steps", "2"), repro_steps=2,
-                    settle_s=0.02, quick=True)
+                    compare_rounds=1, settle_s=0.02, quick=True)
         base.update(changes)
         return cls(**base)
 
@@ -63,7 +64,7 @@ class Settings:
                 raise BenchError(f"--{name} names one twice ({','.join(values)}): name each once")
         if not self.sizes or any(n < 1 for n in self.sizes):
             raise BenchError(f"--sizes must be positive batch sizes, got {','.join(map(str, self.sizes))}")
-        for name in ("threads", "rounds", "steps", "import_repeats", "repro_steps"):
+        for name in ("threads", "rounds", "steps", "import_repeats", "repro_steps", "compare_rounds"):
             if getattr(self, name) < 1:
                 raise BenchError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.warmup < 0:

@@ -44,12 +44,12 @@ def format_table(result, out=None):
           f"bound: NumPy {_us(b['numpy']['median_s'])} µs ({b['numpy']['gflop_s']:.1f} GFLOP/s)"
           + (f", torch {_us(b['torch']['median_s'])} µs ({b['torch']['gflop_s']:.1f} GFLOP/s)" if "torch" in b else ""))
         p(f"{'style':<16}{'bare':>10}{'[IQR]':>10}{'traced':>10}{'[IQR]':>10}{'tracing':>9}"
-          f"{'x bound':>9}{'x NumPy':>9}{'overhead':>10}{'floor':>9}{'x bound':>9}")
+          f"{'x bound':>9}{'x NumPy':>9}{'overhead':>10}{'floor':>9}{'x bound':>9}{'x floor':>9}")
         rows = [r for r in result["steps"] if (r["preset"], r["dtype"]) == (b["preset"], b["dtype"])]
         for r in rows:
             xn = "" if r["x_numpy"] is None else f"{r['x_numpy']:.2f}"
-            floor = (f"{NONE:>9}{NONE:>9}" if r["floor"] is None
-                     else f"{_us(r['floor']['median_s']):>9}{r['floor_x_bound']:>9.2f}")
+            floor = (f"{NONE:>9}{NONE:>9}{NONE:>9}" if r["floor"] is None
+                     else f"{_us(r['floor']['median_s']):>9}{r['floor_x_bound']:>9.2f}{r['x_floor']:>9.2f}")
             p(f"{LABELS[r['style']]:<16}{_us(r['bare']['median_s']):>10}{_us(r['bare']['iqr_s']):>10}"
               f"{_us(r['traced']['median_s']):>10}{_us(r['traced']['iqr_s']):>10}{r['tracing_overhead']:>+9.0%}"
               f"{r['x_bound']:>9.2f}{xn:>9}{_us(r['overhead_s']):>10}{floor}")
@@ -75,8 +75,15 @@ def format_table(result, out=None):
     p("  import (fresh interpreter): " + ", ".join(f"{SHORT[s]} {_t(v)}" for s, v in su["import_s"].items()))
     p("  build the two-layer net (first / then): "
       + ", ".join(f"{SHORT[s]} {_t(su['first_build_s'][s])} / {_t(v)}" for s, v in su["build_s"].items()))
-    c = su["compare"]
-    p(f"  {c['command']}: {c['wall_s']:.2f} s wall, exit {c['exit']}")
+    c = result.get("compare_cost")
+    if c:
+        p(f"\ncompare's cost: {c['command']}, median of {len(c['rounds'])} round(s)")
+        p(f"  wall {_t(c['wall_s'])} (exit {c['exit']}); imports {_t(c['imports_s'])} ({c['import_line']}); "
+          f"the lessons' bare steps for the same runs {_t(c['bare_s'])}")
+        p(f"  wall / (imports + bare steps) = {c['x_floor']:.2f}; the harness's share of the wall time "
+          f"{c['harness_share']:.0%}")
+        p(f"  beside one CPU-bound process: {_t(c['busy_wall_s'])} (exit {c['busy_exit']}), "
+          f"{c['busy_slowdown']:.2f}x its quiet time")
     rep = result["reproducible"]
     bad = [k for k, r in rep.items() if not r["identical"]]
     n = sum(r["tensors"] for r in rep.values())
@@ -93,8 +100,6 @@ def format_table(result, out=None):
             shown = ""
         elif "tracing" in t["target"]:
             shown = f"{v:+.0%}"
-        elif "compare" in t["target"]:
-            shown = f"{v:.2f} s"
         else:
             shown = f"{v:.2f}x"
         if t.get("floor") is not None and not t["met"]:

@@ -18,11 +18,11 @@ from parity.bench.bound import MatmulBound, step_flops
 from parity.bench.runs import StepRunner, bench_repro
 from parity.bench.settings import Settings
 from parity.bench.table import NONE
-from parity.bench.targets import TARGET_X_BOUND
+from parity.bench.targets import TARGET_BUSY, TARGET_COMPARE, TARGET_THREADS, TARGET_TRACING, TARGET_X_FLOOR
 from parity.bench.timing import time_each
 from parity.problem import make_problem
 from parity.spec import preset
-from parity.styles import STYLES
+from parity.styles import LIBRARY, STYLES
 
 PRESETS = ("two-layer", "three-layer")
 DTYPES = ("float32", "float64")
@@ -53,12 +53,13 @@ def test_quick_bench_exits_0_and_prints_every_section(quick):
 def test_json_has_every_figure(quick):
     _, _, result, _ = quick
     assert {"settings", "machine", "steps", "bound", "scaling", "startup", "reproducible", "all_reproducible",
-            "targets", "seconds"} <= set(result)
+            "targets", "seconds", "compare_cost"} <= set(result)
     m = result["machine"]
     assert {"cpu", "cores", "threads", "wide_vectors"} <= set(m)
     assert {"version", "blas", "blas_threads", "blas_kernels", "simd_found"} <= set(m["numpy"])
     assert {"version", "blas", "cpu_capability", "threads"} <= set(m["torch"])
-    assert m["threads"] == 2 and m["torch"]["threads"] == 2 and m["numpy"]["blas_threads"] == 2
+    n = TARGET_THREADS                     # the thread policy's count for these nets (parity/threads.py)
+    assert m["threads"] == n and m["torch"]["threads"] == n and m["numpy"]["blas_threads"] == n
     # one row per style x preset x dtype, each with both timings and the ratios
     rows = result["steps"]
     assert sorted((r["style"], r["preset"], r["dtype"]) for r in rows) == sorted(
@@ -68,7 +69,7 @@ def test_json_has_every_figure(quick):
             assert {"median_s", "q1_s", "q3_s", "iqr_s", "n"} <= set(r[mode])
             assert r[mode]["q1_s"] <= r[mode]["median_s"] <= r[mode]["q3_s"]
             assert r[mode]["n"] == result["settings"]["rounds"] * result["settings"]["steps"]
-        assert r["bound_library"] == ("numpy" if r["style"] == "numpy" else "torch")
+        assert r["bound_library"] == LIBRARY[r["style"]]
         # every ratio is the median over rounds of the ratio within each round
         rounds = r["by_round"]
         assert len(rounds["bare"]) == len(rounds["traced"]) == len(rounds["bound"]) == result["settings"]["rounds"]
@@ -78,9 +79,11 @@ def test_json_has_every_figure(quick):
         # the floor (the lesson's seed.py): every style of the two-layer preset, none (null) elsewhere
         if r["preset"] != "two-layer":
             assert r["floor"] is r["floor_form"] is r["floor_forms"] is r["floor_x_bound"] is rounds["floor"] is None
+            assert r["x_floor"] is None
             continue
         assert r["floor"]["n"] == result["settings"]["rounds"] * result["settings"]["steps"]
         assert r["floor_x_bound"] == pytest.approx(per_round("floor", "bound"))
+        assert r["x_floor"] == pytest.approx(per_round("bare", "floor"))
         forms = ["for-loop", "foreach", "fused"] if r["style"] == "torch_nn" else ["for-loop"]
         assert sorted(r["floor_forms"]) == sorted(forms)
         assert r["floor_form"] == min(r["floor_forms"], key=r["floor_forms"].get)
@@ -99,18 +102,27 @@ def test_json_has_every_figure(quick):
     su = result["startup"]
     assert set(su["import_s"]) == set(su["build_s"]) == set(su["first_build_s"]) == set(STYLES)
     assert su["compare"]["exit"] == 0 and su["compare"]["full"] is False
+    # compare's cost: every ratio is the median over rounds of the ratio within the round
+    c = result["compare_cost"]
+    assert len(c["rounds"]) == result["settings"]["compare_rounds"] == 1
+    r = c["rounds"][0]
+    assert r["exit"] == r["busy_exit"] == 0 and min(r["imports_s"], r["bare_s"], r["wall_s"], r["busy_wall_s"]) > 0
+    assert c["x_floor"] == pytest.approx(r["wall_s"] / (r["imports_s"] + r["bare_s"]))
+    assert c["harness_share"] == pytest.approx(1 - (r["imports_s"] + r["bare_s"]) / r["wall_s"])
+    assert c["busy_slowdown"] == pytest.approx(r["busy_wall_s"] / r["wall_s"])
+    assert c["command"].endswith(f"--threads {TARGET_THREADS}") and "torch._dynamo" in c["import_line"]
     assert result["all_reproducible"] is True
     assert len(result["reproducible"]) == len(STYLES) * len(PRESETS) * len(DTYPES)
 
 
 def test_the_table_shows_a_dash_where_there_is_no_floor(quick):
-    # seed.py is the two-layer net: the three-layer rows print "—" in both floor columns
+    # seed.py is the two-layer net: the three-layer rows print "—" in the three floor columns
     _, table, _, _ = quick
     lines = table.splitlines()
     for dtype in DTYPES:
         start = next(i for i, line in enumerate(lines) if line.startswith(f"== three-layer, N=1, {dtype}"))
         rows = lines[start + 2:start + 2 + len(STYLES)]
-        assert all(line.split()[-2:] == [NONE, NONE] for line in rows), rows
+        assert all(line.split()[-3:] == [NONE, NONE, NONE] for line in rows), rows
         assert lines[start + 2 + len(STYLES)].startswith(f"floor {NONE}")
     start = next(i for i, line in enumerate(lines) if line.startswith("== two-layer, N=64, float32"))
     assert not any(NONE in line for line in lines[start + 2:start + 2 + len(STYLES)])
@@ -119,15 +131,19 @@ def test_the_table_shows_a_dash_where_there_is_no_floor(quick):
 def test_targets_are_listed_with_a_verdict(quick):
     _, _, result, _ = quick
     names = [t["target"] for t in result["targets"]]
-    assert sum("matmul bound" in n for n in names) == len(STYLES)
-    assert sum("tracing" in n for n in names) == len(STYLES)
-    assert any("make compare" in n for n in names)
+    assert sum("its floor" in n for n in names) == 2 * len(STYLES)          # float32 and float64
+    assert sum("tracing" in n for n in names) == 2 * len(STYLES)
+    assert sum("make compare" in n for n in names) == 2
     assert any("bitwise reproducible" in n for n in names)
-    compare = next(t for t in result["targets"] if "make compare" in t["target"])
-    assert compare["met"] is None          # the quick run times a short compare, not the default one
+    assert not any(" s " in n or "seconds" in n for n in names)             # ratios only, no absolute times
     for t in result["targets"]:
-        if "matmul bound" in t["target"]:
-            assert t["met"] == (t["value"] <= TARGET_X_BOUND)
+        if "make compare" in t["target"]:
+            assert t["met"] is None        # the quick run times a short compare, not the default one
+            assert t["limit"] in (TARGET_COMPARE, TARGET_BUSY)
+        if "its floor" in t["target"] and t["value"] is not None:
+            assert t["met"] == (t["value"] <= TARGET_X_FLOOR)
+        if "tracing" in t["target"] and t["value"] is not None:
+            assert t["met"] == (t["value"] <= TARGET_TRACING)
 
 
 def test_plot_is_a_real_png(quick):
@@ -162,6 +178,8 @@ def test_bare_and_traced_steps_compute_the_same_step(style):
     problem = make_problem(preset("three-layer", bias=True))
     runner = StepRunner(style, problem)
     loss = runner.bare()
+    if style == "numpy_autograd":                      # the engine's Tensor: its array
+        loss = loss.data
     loss = float(loss.detach() if hasattr(loss, "detach") else loss)
     runner.traced()
     assert runner.adapter.read("loss")["loss"] == loss
@@ -174,6 +192,10 @@ def test_bare_and_traced_steps_compute_the_same_step(style):
 def _weights(style, net):
     if style == "torch_nn":
         return [m.weight for m in net.model if hasattr(m, "weight")]
+    if style == "numpy_autograd":
+        return [w.data for w in net.W]
+    if style == "torch_func":
+        return [net.params[f"W{l + 1}"] for l in range(len(net.f))]
     return net.W
 
 

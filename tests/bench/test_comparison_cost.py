@@ -1,0 +1,252 @@
+"""The comparison's shortcut gives the numbers of the full pairwise comparison, bit for bit.
+
+lockstep groups the sources (styles and shadows) whose reads of a tensor hold the
+same numbers and compares each pair of groups once (lockstep._groups states why
+that is exact). Here every case runs twice: as the harness runs it, and with the
+grouping switched off, every source its own group, so every pair is compared in
+full. Every error, tolerance, noise, loss and the first disagreement must match.
+"""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import impl_torch_manual.mlp as manual_lesson
+from parity import lockstep
+from parity.spec import Spec, three_layer
+
+
+class WrongStepFromStep3(manual_lesson.MLP):
+    """torch by hand, right for 3 steps, then its update goes 1 % too far: the torch styles split."""
+
+    steps_done = 0
+
+    def update(self):
+        self.steps_done += 1
+        lr = self.lr
+        if self.steps_done > 3:
+            self.lr = lr * 1.01
+        super().update()
+        self.lr = lr
+
+
+CASES = {
+    "agree-float64": dict(spec=three_layer(bias=True, steps=12)),
+    "agree-float32-shadows": dict(spec=Spec(sizes=(5, 4, 3), activation="tanh", loss="mse", lr=0.1,
+                                            n_samples=10, batch_size=3, steps=12, dtype="float32")),
+    "one-torch-style-wrong": dict(spec=three_layer(steps=12), mlp_classes={"torch_manual": WrongStepFromStep3}),
+    "one-torch-style-wrong-float32": dict(spec=three_layer(steps=12, dtype="float32"),
+                                          mlp_classes={"torch_manual": WrongStepFromStep3}),
+    "diverges-to-inf-and-nan": dict(spec=three_layer(bias=True, lr=3.0, steps=200)),
+}
+
+
+def _every_source_alone(present):
+    return {s: s for s in present}
+
+
+def _run(case):
+    kw = dict(CASES[case])
+    return lockstep.run(kw.pop("spec"), **kw)
+
+
+def _same(x, y):
+    """Equal arrays, NaN where NaN."""
+    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_grouped_comparison_gives_the_full_comparisons_numbers(case, monkeypatch):
+    grouped = _run(case)
+    monkeypatch.setattr(lockstep, "_groups", _every_source_alone)
+    full = _run(case)
+    assert grouped.steps_run == full.steps_run and grouped.tensors == full.tensors
+    _same(grouped.error_array(), full.error_array())
+    _same(grouped.tolerance_array(), full.tolerance_array())
+    _same(np.stack(grouped.noise), np.stack(full.noise))
+    assert grouped.losses == full.losses
+    assert grouped.first == full.first
+    assert grouped.diverged == full.diverged
+
+
+def test_the_cases_exercise_the_grouping(monkeypatch):
+    # so the equality above is not about runs where nothing was grouped, or nothing split
+    calls = []
+    real = lockstep._groups
+
+    def counted(present):
+        out = real(present)
+        calls.append(len(set(out.values())))
+        return out
+    monkeypatch.setattr(lockstep, "_groups", counted)
+    assert _run("agree-float64").ok
+    assert max(calls) == 2 and len(lockstep.STYLES) > 2    # at most NumPy's numbers and torch's, never one per style
+    calls.clear()
+    wrong = _run("one-torch-style-wrong")
+    assert wrong.first is not None and "torch_manual" in wrong.first.pair
+    assert max(calls) >= 3                              # the wrong style left its group
+    calls.clear()
+    assert _run("agree-float32-shadows").shadow_dtype == "float64"
+    assert max(calls) >= 4                              # styles and shadows: NumPy's and torch's of each
+    d = _run("diverges-to-inf-and-nan").diverged
+    assert d is not None
+
+
+def test_small_reads_are_grouped_by_their_bytes_large_ones_by_their_values():
+    # small: the same bytes, NaN included, are one group; -0.0 and 0.0 are not the same bytes
+    a = np.array([1.0, -0.0, 3.0])
+    b = np.array([1.0, 0.0, 3.0])
+    c = np.array([1.0, math.nan, 3.0])
+    assert lockstep._groups({"a": a, "b": b, "c": c, "d": c.copy(), "e": a.copy()}) == {
+        "a": "a", "b": "b", "c": "c", "d": "c", "e": "a"}
+    # large: == element by element: -0.0 == 0.0 is one group, NaN never is
+    n = lockstep.SMALL + 1
+    big, zero = np.arange(float(n)), np.arange(float(n))
+    big[1], zero[1] = -0.0, 0.0
+    nan = big.copy()
+    nan[5] = math.nan
+    assert lockstep._groups({"x": big, "y": zero, "n": nan, "m": nan.copy()}) == {
+        "x": "x", "y": "x", "n": "n", "m": "m"}
+    other = big.copy()
+    other[3] = 0.5                                      # between the sampled elements: found by the full check
+    assert 3 not in lockstep._sample(other.shape)[0]
+    assert lockstep._groups({"x": big, "y": other}) == {"x": "x", "y": "y"}
+    assert lockstep._groups({"x": big, "y": big.reshape(1, n)}) == {"x": "x", "y": "y"}
+    assert lockstep._groups({"x": a, "y": a.reshape(3, 1)}) == {"x": "x", "y": "y"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_error_alone_is_the_error_at_the_worst_index(seed):
+    # the grouped comparison asks for the error only (tolerance.finite_max_error); a disagreement
+    # then asks compare_arrays' question in full: the two must give the same number
+    from parity import tolerance
+    rng = np.random.default_rng(seed)
+    shape = [(7, 9), (1,), (3, 1, 4), (100, 1000)][seed % 4]
+    a = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8, shape)
+    b = a * (1 + 1e-12 * rng.standard_normal(shape))
+    b.reshape(-1)[:2] = a.reshape(-1)[:2]                   # equal elements
+    if seed % 2:
+        b = a.copy()                                        # every element equal: the error is 0
+    scale = float(np.max(np.abs(a)))
+    full = tolerance.finite_error(a, b, np.abs(a), np.abs(b), scale)
+    out = (np.empty(shape), np.empty(shape))
+    assert tolerance.finite_max_error(a, b, np.abs(a), np.abs(b), scale, out=out) == full[0]
+    assert tolerance.finite_max_error(a, b, np.abs(a), np.abs(b), scale) == full[0]
+    assert full == tolerance.compare_arrays(a, b, scale)
+    assert tolerance.finite_max_error(a[:0], b[:0], a[:0], b[:0], scale) == 0.0
+
+
+# ---------------------------------------------------------------------------
+# Against the comparison as first written: every pair in full
+# ---------------------------------------------------------------------------
+
+from parity.divergence import Diverged, exploded  # noqa: E402
+from parity.lockstep import SHADOW  # noqa: E402
+from parity.styles import split_name  # noqa: E402
+from parity.tolerance import Disagreement, compare_arrays, noise_tolerance  # noqa: E402
+
+
+def pairwise_compare_step(report, step, kept, shadowed, index, scales, stop_at_first, scratch=None):
+    """The comparison as first written: every pair of every tensor in full, by compare_arrays."""
+    styles, pairs = report.styles, report.pairs
+    step_err = np.zeros((len(report.tensors) or 1, len(pairs)))
+    step_tol = np.full_like(step_err, report.tol)
+    step_noise = np.full((len(report.tensors) or 1, len(styles)), np.nan)
+    for phase in report.phases:
+        reads = {}
+        for s in kept:
+            reads[s] = kept[s][0][phase]
+            if s in report.seconds:
+                report.seconds[s][phase] += kept[s][1][phase]
+        names = list(reads[styles[0]])
+        for name in names:
+            key = (phase, name)
+            if key not in index:
+                index[key] = len(report.tensors)
+                report.tensors.append(key)
+            if step_err.shape[0] < len(report.tensors):
+                grow = ((0, len(report.tensors) - step_err.shape[0]), (0, 0))
+                step_err = np.pad(step_err, grow)
+                step_tol = np.pad(step_tol, grow, constant_values=report.tol)
+                step_noise = np.pad(step_noise, grow, constant_values=np.nan)
+            row = index[key]
+            # |x| of each style once, shared by the scale and every pair it is in
+            mags = {s: np.abs(r[name]) for s, r in reads.items() if name in r}
+            peaks = {s: float(np.max(m, initial=0.0)) for s, m in mags.items()}
+            now = max(peaks.get(s, 0.0) for s in styles)
+            if not math.isfinite(now):
+                now = 0.0
+            scale = scales.setdefault(key, now)
+            scale = max(scale, now)
+            # what rounding alone does to this tensor: each shadowed style against its shadow
+            noise = {}
+            for s in shadowed:
+                w = SHADOW + s
+                if name in reads.get(s, {}) and name in reads.get(w, {}):
+                    noise[s] = compare_arrays(reads[s][name], reads[w][name], scale)[0]
+            fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
+            own = {s: noise.get(s, fallback) for s in styles}
+            step_noise[row] = [own[s] for s in styles]
+            for p, (a, b) in enumerate(pairs):
+                if name not in reads[a] or name not in reads[b]:
+                    e, idx, ae, re_ = math.inf, (), math.nan, math.nan
+                    va = vb = math.nan
+                else:
+                    ra, rb = reads[a][name], reads[b][name]
+                    e, idx, ae, re_ = compare_arrays(ra, rb, scale)
+                    va = float(ra[idx]) if ra.shape == rb.shape else math.nan
+                    vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
+                tol = noise_tolerance(report.spec.dtype, own[a], own[b], report.spec.optimizer) if noise else report.tol
+                step_err[row, p] = e
+                step_tol[row, p] = tol
+                if e > tol and report.first is None:
+                    report.first = Disagreement(step=step, phase=phase, tensor=name,
+                                                layer=split_name(name)[1], pair=(a, b), index=idx,
+                                                value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
+                                                error=e, tol=tol, scale=scale,
+                                                noise=own[a] + own[b] if noise else math.nan,
+                                                shadow_dtype=report.shadow_dtype)
+        if phase == "loss":
+            for s in styles:
+                report.losses[s].append(float(reads[s]["loss"]))
+    n = len(report.tensors)
+    report.errors.append(step_err[:n])
+    report.tolerances.append(step_tol[:n])
+    report.noise.append(step_noise[:n])
+    report.steps_run = step + 1
+    if report.first is not None and stop_at_first:
+        return True
+    for s in styles:
+        loss, first_loss = report.losses[s][-1], report.losses[s][0]
+        if exploded(loss, first_loss):
+            report.diverged = Diverged(step=step, style=s, loss=loss, first_loss=first_loss)
+            return True
+    return False
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_report_is_the_one_every_pair_compared_in_full_gives(case, monkeypatch):
+    fast = _run(case)
+    monkeypatch.setattr(lockstep, "_compare_step", pairwise_compare_step)
+    full = _run(case)
+    assert fast.steps_run == full.steps_run and fast.tensors == full.tensors
+    _same(fast.error_array(), full.error_array())
+    _same(fast.tolerance_array(), full.tolerance_array())
+    _same(np.stack(fast.noise), np.stack(full.noise))
+    assert fast.losses == full.losses
+    assert fast.first == full.first
+    if fast.first is not None:
+        assert fast.first.sentence() == full.first.sentence()
+    assert fast.diverged == full.diverged
+
+
+def test_the_tolerances_of_many_pairs_are_each_pairs_tolerance():
+    from parity.tolerance import noise_tolerances
+    values = [0.0, 1e-18, 3e-14, 1e-7, 0.5, math.inf]
+    for dtype in ("float32", "float64"):
+        for opt in ("sgd", "adam"):
+            a, b = np.array(list(itertools.product(values, values))).T
+            many = noise_tolerances(dtype, a, b, opt)
+            assert list(many) == [noise_tolerance(dtype, x, y, opt) for x, y in zip(a, b)]
