@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Where a local wheel directory exists (as on the project's CI machines), pip may use it.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: venv test compare check bench examples golden clean
+.PHONY: venv test compare check bench examples notebooks golden clean
 
 venv: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 test: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 compare: venv
 	$(PY) -m parity compare $(ARGS)
@@ -33,6 +33,10 @@ bench: venv
 examples: venv
 	$(PY) -m parity example all
 
+# notebooks/<lesson>_seed.ipynb, made from each lesson's seed.py (the one source: edit seed.py, then this).
+notebooks: venv
+	$(PY) notebooks/make.py
+
 # The reference traces the tests compare every style with (tests/compare/test_against.py), made
 # with the pinned torch (2.13.0, CPU) in float64, one thread (the same bits on any core count):
 # see "The reference as a file" in README.md.
@@ -43,4 +47,4 @@ golden: venv
 		--device cpu --out tests/golden/two-layer.safetensors
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

@@ -1,5 +1,6 @@
-"""The command line: `python -m parity compare | record | explain | check | pictures | bench | example`
-(also installed as `mlp-parity ...`). It only assembles: each command is a module
+"""The command line: `python -m parity compare | record | explain | check | pictures | bench | example |
+template | lessons` (also installed as `mlp-parity ...`; the usage line names the command as it was
+invoked). It only assembles: each command is a module
 with `add_parser(subparsers)`, which registers its options and sets `main`, and
 `main(args) -> exit status`.
 
@@ -28,11 +29,20 @@ INTERRUPTED, BROKEN_PIPE = 130, 141
 def commands():
     """The command modules, imported here (not at import time) so that a Ctrl-C while they load is caught."""
     from . import bench, check, compare, examples, explain, pictures, record
-    return (compare, record, explain, check, pictures, bench, examples)
+    from . import lessons, template
+    return (compare, record, explain, check, pictures, bench, examples, template, lessons)
+
+
+def invoked_as():
+    """The command as the user typed it: `mlp-parity` (the installed script) or `python -m parity`."""
+    name = os.path.basename(sys.argv[0] or "")
+    return "mlp-parity" if name.startswith("mlp-parity") else "python -m parity"
 
 
 def build_parser():
-    p = Parser(prog="python -m parity", description="One MLP written four ways, proven equal step by step.")
+    from . import __version__
+    p = Parser(prog=invoked_as(), description="One MLP written four ways, proven equal step by step.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=Parser)   # not required: none gets the list below
     for command in commands():
         command.add_parser(sub)
@@ -48,7 +58,9 @@ def main(argv=None):
         if args.command is None:
             parser.print_help()                       # the commands, each with one line, on stdout
             raise UsageError(f"no command given: name one of {', '.join(parser.command_names)} "
-                             "(e.g. python -m parity compare; python -m parity COMMAND --help for its options)")
+                             f"(e.g. {parser.prog} compare; {parser.prog} COMMAND --help for its options)")
+        from .threads import for_command, use
+        use(for_command(args))                        # before any work: one thread for these nets, or --threads
         return args.func(args)
     except SpecError as exc:
         _say(f"error: {exc}")

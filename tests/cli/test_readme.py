@@ -72,8 +72,12 @@ RUN = {
     PY + "impl_torch_manual": 0,
     PY + "impl_torch_autograd": 0,
     PY + "impl_torch_nn": 0,
+    PY + "impl_numpy_autograd": 0,
+    PY + "impl_torch_func": 0,
     PY + "parity example line": 0,
     PY + "parity example quadratic": 1,                                        # diverges at step 12
+    PY + "parity lessons": 0,
+    PY + "parity template torch my_torch_mlp.py": 0,
 }
 
 # Every README command that is not run here, and why. Each takes well over 20 s, or changes the checkout.
@@ -83,10 +87,18 @@ SKIP = {
     "make examples": "every example in full, minutes; tests/examples runs them",
     "make golden": "rewrites the tracked reference traces tests/golden/*.safetensors",
     "make venv": "installs into .venv/, the environment this test already runs in",
+    "make notebooks": "rewrites notebooks/ in the checkout; tests/notebooks/ checks each is what it would write",
+    PY + "build --no-isolation --outdir dist": "builds into dist/ of the checkout; tests/install/test_wheel.py "
+                                               "builds the sdist and the wheel and installs the wheel in a fresh venv",
     PY + "parity example xor --full": "the seed's own xor run: 400 000 steps, about 12 minutes",
     PY + "parity example fizzbuzz --save net.safetensors":
         "1000 epochs of fizzbuzz in four styles, about a minute; tests/examples/test_examples.py "
         "saves and loads back with --save on the line example",
+    # data parallel: each starts a group of ranks (seconds); tests/parallel runs them
+    PY + "parity compare --preset two-layer --styles nn,allreduce,ddp --steps 20":
+        "2 ranks and DDP's start-up, about 35 s; tests/parallel/test_cli.py runs this very command",
+    PY + "parity.examples.data_parallel": "every pitfall on 2 ranks, about 30 s; tests/parallel/test_pitfalls.py "
+                                          "runs each",
 }
 
 # What the README says the output holds, checked where it says it.
@@ -94,11 +106,12 @@ SAYS = {
     PY + "parity compare --preset two-layer --lr 1e-5": "training diverged at step 3",
     PY + "parity example quadratic": "diverged at step 12",
     **{PY + lesson: "0 31525333.78" for lesson in ("impl_numpy", "impl_torch_manual", "impl_torch_autograd",
-                                                    "impl_torch_nn")},
+                                                    "impl_torch_nn", "impl_numpy_autograd", "impl_torch_func")},
 }
 
 # Files the README's commands write, or read after an earlier command wrote them: run in the work folder.
-FILES = {"run.json", "run.png", "pics", "run.safetensors", "np.safetensors", "net.safetensors", "my_mlp.py"}
+FILES = {"run.json", "run.png", "pics", "run.safetensors", "np.safetensors", "net.safetensors", "my_mlp.py",
+         "my_torch_mlp.py"}
 WRITES = ("--out", "--json", "--plot", "--save")
 
 
@@ -147,7 +160,8 @@ def workdir(tmp_path_factory):
 
 
 def _writes(argv):
-    return {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in WRITES}
+    template = {argv[-1]} if "template" in argv and argv[-1].endswith(".py") else set()   # template FLAVOUR PATH
+    return {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in WRITES} | template
 
 
 def _run(command, workdir):
