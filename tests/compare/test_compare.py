@@ -15,6 +15,7 @@ import impl_torch_autograd
 import impl_torch_autograd.mlp as ag_lesson
 from parity import cli, lockstep, report
 from parity import spec as spec_module
+from parity.styles import SHORT
 from tests.helpers import DEFAULT_PAIRS
 
 
@@ -52,10 +53,17 @@ def test_compare_a_preset_agrees_and_prints_table_losses_and_times(capsys, tmp_p
     rc, out, err = compare(capsys, "--preset", preset, "--steps", str(steps), "--json", str(path))
     assert rc == 0, out + err
     assert f"== {preset}:" in out and f"{steps} steps on cpu" in out
-    # the table: one row per phase × tensor group, a column per pair, every cell ok
-    for row in ("forward  z ", "forward  a ", "loss     loss", "backward dz ", "backward dW ", "update   W "):
-        assert row in out, out
+    # the table: six styles make 15 pairs, a row each (a column each would not fit a screen),
+    # and a column per phase × tensor group; every cell ok
+    lines = out.splitlines()
+    phases = next(line for line in lines if line.startswith("phase "))
+    groups = lines[lines.index(phases) + 1]
+    assert phases.split()[1:] == ["forward", "forward", "loss", "backward", "backward", "update"], out
+    assert groups.split() == ["pair", "z", "a", "loss", "dz", "dW", "W"], out
     assert "np~manual" in out and "autograd~nn" in out
+    table = lines[lines.index(phases):next(i for i, line in enumerate(lines) if line.startswith("(each cell"))]
+    assert len(table) == 2 + DEFAULT_PAIRS and max(len(line) for line in table) <= 160   # a screen, a projector
+    assert all(len(line.split()) == 1 + 3 * 6 for line in table[2:])    # every cell apart: error, ok, margin
     assert "FAIL" not in out and out.count("   ok") == 6 * DEFAULT_PAIRS
     # the loss at the first and last steps, side by side, and time per step
     assert "loss at step" in out and "ms per step" in out and "NumPy by hand" in out
@@ -178,10 +186,17 @@ def test_a_broken_style_exits_1_and_is_pinned_in_text_and_json(capsys, tmp_path,
     assert f"at step {step}, phase {phase}, layer {tensor[-1]}, tensor {tensor}:" in sentence
     assert style in sentence
     # the sentence comes before the table, which marks the failing cells
-    assert out.index("DISAGREE:") < out.index("phase    tensor")
+    lines = out.splitlines()
+    phases = next(i for i, line in enumerate(lines) if line.startswith("phase "))
+    assert out.index("DISAGREE:") < out.index(lines[phases])
     group = tensor.rstrip("0123456789")
-    row = next(line for line in out.splitlines() if line.startswith(f"{phase:<9}{group:<8}"))
-    assert "FAIL" in row
+    # the failing column: the phase × group the tensor is in, FAIL in every row of a pair with that style
+    columns = list(zip(lines[phases].split()[1:], lines[phases + 1].split()[1:]))
+    c = columns.index((phase, group))
+    short = SHORT[style]
+    rows = [line.split() for line in lines[phases + 2:phases + 2 + DEFAULT_PAIRS]]
+    for row in rows:
+        assert (row[2 + 3 * c] == "FAIL") == (short in row[0].split("~")), lines[phases:phases + 2 + DEFAULT_PAIRS]
     doc = load_json(path)
     validate(doc, schema)
     run = doc["runs"][0]
