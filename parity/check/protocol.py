@@ -74,10 +74,11 @@ def shape_sheet(spec, N):
 
 def check_path(path):
     """Refuse a path that is not a .py file (before any process is started). Raises CannotRun."""
+    from ..cli import invoked_as
     p = Path(path)
     if not p.is_file():
         raise CannotRun(f"{path}: no such file: give the path of your .py file "
-                        f"(copy {TEMPLATE['numpy']} or {TEMPLATE['torch']} to start)")
+                        f"(to start, `{invoked_as()} template numpy FILE` or `... template torch FILE` writes one)")
     if p.suffix != ".py":
         raise CannotRun(f"{path} is not a .py file: give the Python file that defines class MLP")
 
