@@ -1,3 +1,3 @@
-"""mlp-parity: the harness that runs the four styles and proves them equal."""
+"""mlp-parity: the harness that runs the six styles and proves them equal."""
 
 __version__ = "0.1.0"      # the one place the version is written: pyproject.toml reads it from here

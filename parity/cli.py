@@ -41,7 +41,7 @@ def invoked_as():
 
 def build_parser():
     from . import __version__
-    p = Parser(prog=invoked_as(), description="One MLP written four ways, proven equal step by step.")
+    p = Parser(prog=invoked_as(), description="One MLP written six ways, proven equal step by step.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=Parser)   # not required: none gets the list below
     for command in commands():

@@ -147,7 +147,7 @@ def check_steps(steps):
         raise SpecError(f"steps must be an integer >= 0, got {steps!r}")
     if steps > MAX_STEPS:
         raise SpecError(f"steps = {steps} is past the limit of {MAX_STEPS} steps a run takes (every step's "
-                        f"errors are kept, about 3 kB each, and a step of four styles takes milliseconds): "
+                        f"errors are kept, about 3 kB each, and a step of six styles takes milliseconds): "
                         f"give --steps {MAX_STEPS} or fewer")
 
 

@@ -5,7 +5,7 @@ activations.png  every activation f (left) and its derivative f' (right), as the
 optimizers.png   the loss, step by step, of SGD, SGD with momentum, RMSprop and
                  Adam training the same net from the same initial weights on the
                  same shuffled mini-batches (seed 002's y = x² + noise task).
-                 Every run is done by all four styles in lockstep; the title says
+                 Every run is done by all six styles in lockstep; the title says
                  whether they agreed.
 """
 
@@ -67,7 +67,7 @@ def activations_png(path):
 
 
 def optimizer_runs(epochs=12, n=1000, batch_size=32, lr=0.01, seed=1):
-    """{label: (losses per step, Report)} for the four optimizers, all four styles in lockstep."""
+    """{label: (losses per step, Report)} for the four optimizers, all six styles in lockstep."""
     from .lockstep import run
     from .problem import make_problem
     rng = np.random.default_rng(seed)
@@ -98,7 +98,7 @@ def optimizers_png(path, runs, epochs=12):
     ax.set_ylim(0, 0.2)
     ax.set_xlabel(f"step (batches of 32, shuffled; {epochs} epochs)")
     ax.set_ylabel("mini-batch loss (MSE)")
-    verdict = (f"all four styles agree at every step (largest scaled error {worst:.1e})" if agree
+    verdict = (f"all six styles agree at every step (largest scaled error {worst:.1e})" if agree
                else "the styles DISAGREE: run python -m parity compare")
     ax.set_title(f"seed 002: y = x² + noise, 1-20-1 ReLU, lr 0.01, same initial weights\n{verdict}", fontsize=10)
     ax.legend(loc="best")

@@ -86,7 +86,7 @@ def plot(reports, path):
         ax_err.legend(fontsize=8, ncol=3, loc="upper right")
         ax_err.grid(True, which="major", alpha=0.3)
     first = reports[0].spec
-    fig.suptitle(f"mlp-parity: four styles of one MLP, compared after every phase of every step "
+    fig.suptitle(f"mlp-parity: six styles of one MLP, compared after every phase of every step "
                  f"({first.dtype}; a pair agrees while its curve stays under the red line, its tolerance)", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)

@@ -622,7 +622,7 @@ def learner_style(flavour):
 # (the seed notebooks' net) comes first, then mlp.py (any depth) and the modules
 # it imports.
 
-READING_ORDER = ("seed.py", "mlp.py", "activations.py", "losses.py", "optimizers.py")
+READING_ORDER = ("seed.py", "engine.py", "mlp.py", "activations.py", "losses.py", "optimizers.py")   # engine: what seed.py runs on
 
 
 def lessons():

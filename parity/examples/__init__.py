@@ -1,7 +1,7 @@
-"""The seed notebooks' toy problems, each trained in all four styles in lockstep.
+"""The seed notebooks' toy problems, each trained in all six styles in lockstep.
 
 `python -m parity example NAME` (or `make examples` for all of them) runs one
-problem from a seed notebook in the four styles at once, compares every pair
+problem from a seed notebook in the six styles at once, compares every pair
 after every phase of every step (as `compare` does), and then checks that the
 outcome the seed reached is reached in every style:
 
@@ -71,7 +71,7 @@ def main(args):
 
 def add_parser(sub):
     """Register `example` on the command line's subparsers."""
-    e = sub.add_parser("example", help="train a seed notebook's problem in all four styles, in lockstep")
+    e = sub.add_parser("example", help="train a seed notebook's problem in all six styles, in lockstep")
     e.add_argument("name", choices=["all", *EXAMPLES], help="which problem (all: every one, as `make examples`)")
     e.add_argument("--full", action="store_true",
                    help="xor and fizzbuzz: the seed's own epoch count (about 12 and 6 minutes); line, quadratic "

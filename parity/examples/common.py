@@ -39,7 +39,7 @@ class Result:
 
 
 def train(problem, *, progress=False):
-    """Train `problem` in all four styles in lockstep, comparing every pair after every phase."""
+    """Train `problem` in all six styles in lockstep, comparing every pair after every phase."""
     with one_thread():
         return lockstep.run(problem.spec, STYLES, problem=problem, progress=progress)
 

@@ -4,7 +4,7 @@ Seed 002 (/work/shared/seeds/002_*.txt, "3.3 fizz_buzz demo") encodes each
 number as its 10 binary digits, trains Linear(10, 100) → ReLU → Linear(100, 4)
 with cross-entropy and SGD lr 0.05 in batches of 128 on 101..1023, and then
 answers 1..100, which it never trained on. The classes are 0: the number itself,
-1: fizz, 2: buzz, 3: fizzbuzz. Here all four styles train in lockstep (1000
+1: fizz, 2: buzz, 3: fizzbuzz. Here all six styles train in lockstep (1000
 epochs by default, about a minute; --full is the seed's 10 000) and must predict
 the same class for every number in 1..100, and more of them right than the 53
 that saying the number every time gets.

@@ -4,7 +4,7 @@ Seed 003 (/work/shared/seeds/003_*.txt, "反向传播") opens with the smallest 
 there is: one weight, no bias, no activation. It fits ŷ = w·x to x = 1..5,
 y = 2x, one sample per step in order, loss (ŷ − y)², w ← w − 0.01·∂L/∂w, w
 starting at 0, for 100 epochs, and prints every gradient and finally
-'Predicted value(After Training)' 8 for x = 4. Here all four styles take the
+'Predicted value(After Training)' 8 for x = 4. Here all six styles take the
 same 500 steps in lockstep, and each must end with w = 2 and ŷ(4) = 8.
 """
 

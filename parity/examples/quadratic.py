@@ -4,7 +4,7 @@ Seed 003 (/work/shared/seeds/003_*.txt, "作业") sets as homework the quadratic
 ŷ = ω1·x² + ω2·x + b on the line's data (x = 1..5, y = 2x), trained exactly as
 the line was: one sample at a time, loss (ŷ − y)², SGD lr 0.01, all from 0. Its
 printout blows up (loss 1242.8, 718501, 4.3e8, ...; the notebook marks the cell
-"这个写错了", this is wrong). Here all four styles blow up together, in parity,
+"这个写错了", this is wrong). Here all six styles blow up together, in parity,
 and the harness says at which step and why; then the fix is trained beside it.
 
 The model is one linear layer with a bias on the features (x², x): ŷ = W1 @ [x², x] + b1.

@@ -5,7 +5,7 @@ from layers by hand in NumPy: LinearLayer (no bias, weights drawn from
 normal(0, 1/√n_in)) and SigmoidLayer, and trains 2-30-2 on XOR with targets
 0.99/0.01, one sample at a time, for 100 000 epochs at lr 0.1, ending at
 0.984/0.016 for [0, 0] and [1, 1] and 0.016/0.984 for [0, 1] and [1, 0]. Here
-all four styles train the same net in lockstep (by default for 500 epochs at
+all six styles train the same net in lockstep (by default for 500 epochs at
 lr 1, which is enough; --full is the seed's own setting) and each must get all
 four cases right.
 

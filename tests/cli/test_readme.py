@@ -92,7 +92,7 @@ SKIP = {
                                                "builds the sdist and the wheel and installs the wheel in a fresh venv",
     PY + "parity example xor --full": "the seed's own xor run: 400 000 steps, about 12 minutes",
     PY + "parity example fizzbuzz --save net.safetensors":
-        "1000 epochs of fizzbuzz in four styles, about a minute; tests/examples/test_examples.py "
+        "1000 epochs of fizzbuzz in six styles, about a minute; tests/examples/test_examples.py "
         "saves and loads back with --save on the line example",
     # data parallel: each starts a group of ranks (seconds); tests/parallel runs them
     PY + "parity compare --preset two-layer --styles nn,allreduce,ddp --steps 20":

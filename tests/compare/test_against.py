@@ -3,7 +3,7 @@
 The golden traces were made with the pinned torch (2.13.0, CPU) in float64 by
 `make golden`. Every style agrees with them under the tolerance policy; a lesson
 with an injected mistake fails against them and is pinned to its step, phase and
-tensor; and a change all four styles share, which pairwise parity cannot see,
+tensor; and a change every style shares, which pairwise parity cannot see,
 is caught. A trace that is damaged, of too few steps, or of another spec is
 refused with one line (exit 2).
 """

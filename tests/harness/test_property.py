@@ -1,4 +1,4 @@
-"""Random specs: all four styles agree, whatever the net, activation, loss, optimizer, batches and dtype.
+"""Random specs: all six styles agree, whatever the net, activation, loss, optimizer, batches and dtype.
 
 No false alarm over 500 random specs in each dtype: the acceptance of the noise
 policy (parity.tolerance). In float32 that includes the case the fixed policy
@@ -21,7 +21,7 @@ EXAMPLES = 500
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_all_four_styles_agree_on_a_random_spec(dtype, data):
+def test_all_six_styles_agree_on_a_random_spec(dtype, data):
     spec = data.draw(random_specs()).replace(dtype=dtype)
     note(f"spec: {spec!r}")
     report = lockstep.run(spec, lr_schedule={3: spec.lr / 2})
