@@ -30,7 +30,7 @@ def plot(reports, path):
     from matplotlib.ticker import MaxNLocator
 
     n = len(reports)
-    fig, axes = plt.subplots(n, 2, figsize=(13, 4.2 * n + 0.6), squeeze=False)
+    fig, axes = plt.subplots(n, 2, figsize=(15, 4.2 * n + 0.6), squeeze=False)
     for row, rep in zip(axes, reports):
         ax_loss, ax_err = row
         steps = np.arange(rep.steps_run)
@@ -83,7 +83,8 @@ def plot(reports, path):
         ax_err.set_ylabel(f"largest error ÷ its tolerance, all tensors (0 at {FLOOR:g})")
         ax_err.set_title(f"{rep.spec.name}: each pair's largest difference per step — {v.upper()}",
                          fontsize=10, color="green" if v == "agree" else "red")
-        ax_err.legend(fontsize=8, ncol=3, loc="upper right")
+        # beside the axes, not over them: six styles make 15 pairs, a legend that would hide the band
+        ax_err.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax_err.grid(True, which="major", alpha=0.3)
     first = reports[0].spec
     fig.suptitle(f"mlp-parity: six styles of one MLP, compared after every phase of every step "
