@@ -301,20 +301,7 @@ class TorchNNStyle(TorchStyle):
 
     def __init__(self, problem, *, device="cpu", mlp_class=None, dtype=None):
         super().__init__(problem, device=device, mlp_class=mlp_class, dtype=dtype)
-        torch = self.torch
-        modules = list(self.net.model)
-        self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
-        self._z, self._a = [None] * len(self.linears), [None] * len(self.linears)
-        self.prelus = [None] * len(self.linears)
-        # Forward hooks see every module's output without changing the lesson:
-        # a Linear's output is z_l; the activation module after it, if any, gives a_l.
-        for l, lin in enumerate(self.linears):
-            lin.register_forward_hook(self._hook(l, "z"))
-            i = modules.index(lin)
-            if i + 1 < len(modules) and not isinstance(modules[i + 1], torch.nn.Linear):
-                modules[i + 1].register_forward_hook(self._hook(l, "a"))
-                if isinstance(modules[i + 1], torch.nn.PReLU):
-                    self.prelus[l] = modules[i + 1]
+        self.watch(self.net.model)
         # Mini-batches: the lesson's own DataLoader over the whole data set, iterated
         # epoch after epoch as a user would; the batch the harness passes is not used.
         self.loader, self.batches, self.y_in = None, None, None
@@ -338,6 +325,22 @@ class TorchNNStyle(TorchStyle):
         if hasattr(array, "detach"):                   # already a tensor (a batch from the loader)
             return array
         return super().convert(array)
+
+    def watch(self, sequential):
+        """Forward hooks on the Sequential's modules, which see every output without changing the lesson:
+        a Linear's output is z_l; the activation module after it, if any, gives a_l."""
+        torch = self.torch
+        modules = list(sequential)
+        self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
+        self._z, self._a = [None] * len(self.linears), [None] * len(self.linears)
+        self.prelus = [None] * len(self.linears)
+        for l, lin in enumerate(self.linears):
+            lin.register_forward_hook(self._hook(l, "z"))
+            i = modules.index(lin)
+            if i + 1 < len(modules) and not isinstance(modules[i + 1], torch.nn.Linear):
+                modules[i + 1].register_forward_hook(self._hook(l, "a"))
+                if isinstance(modules[i + 1], torch.nn.PReLU):
+                    self.prelus[l] = modules[i + 1]
 
     def _hook(self, l, kind):
         def hook(module, inputs, output):
@@ -754,21 +757,9 @@ class RankDDPStyle(_RankData, TorchNNStyle):
     def __init__(self, problem, *, world_size, rank, variant=None, device="cpu"):
         mlp_class = getattr(variant, "MLP", None)
         TorchStyle.__init__(self, problem, device=device, mlp_class=mlp_class)
-        torch = self.torch
         self.rank = rank
         self.setup_rank(variant, world_size)
-        # The hooks of the nn style, on the Sequential inside DDP (self.net.model.module)
-        modules = list(self.net.model.module)
-        self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
-        self._z, self._a = [None] * len(self.linears), [None] * len(self.linears)
-        self.prelus = [None] * len(self.linears)
-        for l, lin in enumerate(self.linears):
-            lin.register_forward_hook(self._hook(l, "z"))
-            i = modules.index(lin)
-            if i + 1 < len(modules) and not isinstance(modules[i + 1], torch.nn.Linear):
-                modules[i + 1].register_forward_hook(self._hook(l, "a"))
-                if isinstance(modules[i + 1], torch.nn.PReLU):
-                    self.prelus[l] = modules[i + 1]
+        self.watch(self.net.model.module)     # the nn style's hooks, on the Sequential inside DDP
         # This rank's loader: B/K rows a step, so the K ranks together take a batch of B
         per_rank = None if self.spec.batch_size is None else self.spec.batch_size // world_size
         self.loader = self.data_function("make_loader")(self.x_all, self.y_all, per_rank,
