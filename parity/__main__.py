@@ -1,5 +1,48 @@
+"""`python -m parity ...` and the installed `mlp-parity ...`: the command line (parity.cli).
+
+Ctrl-C is watched from the first line (parity.interrupt), before the command line
+loads (about a quarter of a second, most of it NumPy), so that one pressed while
+it loads ends as every other does: exit 130 and one line, not a traceback, and
+not lost.
+
+A Ctrl-C that lands in code a C extension runs while it loads (through
+PyRun_String) marks the interpreter to end itself by SIGINT at exit, whatever
+status is given; an interrupted run therefore leaves by os._exit(130), once every
+`finally` has run and the streams are flushed, so the status is always 130.
+"""
+
+import os
 import sys
 
-from .cli import main
+from . import interrupt
 
-sys.exit(main())
+INTERRUPTED = "interrupted: nothing was written"
+
+
+def run():
+    with interrupt.watching():
+        try:
+            from .cli import main
+        except BaseException:
+            if not interrupt.seen():
+                raise
+            print(INTERRUPTED, file=sys.stderr)
+            return 130
+        return main()
+
+
+def main():
+    """The installed `mlp-parity` script and `python -m parity`: run, and leave with run's status."""
+    status = run()
+    if status == 130:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

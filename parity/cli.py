@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import files
+from . import files, interrupt
 from .options import Parser, UsageError
 from .spec import SpecError
 
@@ -52,7 +52,22 @@ def build_parser():
 
 def main(argv=None):
     files.forget_written()
+    with interrupt.watching():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            _say(_interrupted())
+            return INTERRUPTED
+        except BaseException:
+            if interrupt.seen():         # Ctrl-C, turned into another error by the code it landed in
+                _say(_interrupted())
+                return INTERRUPTED
+            raise
+
+
+def _main(argv):
     try:
+        interrupt.check()                             # a Ctrl-C lost while the command line loaded
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
@@ -65,9 +80,6 @@ def main(argv=None):
     except SpecError as exc:
         _say(f"error: {exc}")
         return 2
-    except KeyboardInterrupt:
-        _say(_interrupted())
-        return INTERRUPTED
     except BrokenPipeError:
         if not _stdout_closed():
             raise

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import interrupt
 from .divergence import Diverged, exploded
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
@@ -296,6 +297,7 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
                 st = runs[s]
                 kept[s] = []
                 for step in range(start, stop):
+                    interrupt.check()                        # a Ctrl-C that the code it landed in lost
                     if lr_schedule and step in lr_schedule:
                         st.set_lr(lr_schedule[step])
                     rows = rows_of[step - start]

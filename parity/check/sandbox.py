@@ -150,8 +150,11 @@ def import_file(path, timeout, ready=None):
         ready()
     try:
         call(f"importing {path}", mspec.loader.exec_module, module, timeout=timeout, paths={str(p.resolve())})
-    except CannotRun as exc:
-        raise CannotRun(f"{path} could not be imported: {exc}") from None
+    except CannotRun as exc:          # said once: "X could not be imported: it raised ...", not "importing X ..."
+        detail = str(exc).removeprefix(f"importing {path} ")
+        detail = detail.removeprefix("could not be called: ")          # a SyntaxError: the file never ran
+        detail = "it " + detail if detail.startswith("raised ") else detail
+        raise CannotRun(f"{path} could not be imported: {detail}") from None
     finally:
         if sys.path and sys.path[0] == folder:
             sys.path.pop(0)

@@ -49,6 +49,7 @@ def test_a_file_that_cannot_be_loaded_says_what_to_add(tmp_path, body, words):
     assert result.status == 2
     for w in words:
         assert w in result.problem, result.problem
+    assert "importing" not in result.problem and "could not be called" not in result.problem    # said once
 
 
 @pytest.mark.parametrize("body, phase, words", [

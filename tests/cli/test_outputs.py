@@ -201,17 +201,18 @@ def test_every_example_draws_no_progress_bar_unless_asked():
 # ---------------------------------------------------------------------------
 
 
-def test_ctrl_c_during_a_run_exits_130_and_keeps_the_old_json(tmp_path):
+@pytest.mark.parametrize("after", [0.4, 3.0], ids=["while torch loads", "during the run"])
+def test_ctrl_c_during_a_run_exits_130_and_keeps_the_old_json(tmp_path, after):
     out = tmp_path / "out.json"
     out.write_bytes(OLD)
     # 2000 steps: far longer than the 3 s wait on any machine (about 9 s for 400 on the project's busy one)
     proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--steps", "2000",
                              "--json", "out.json"], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)                                           # past the imports, into the run
+    time.sleep(after)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, stderr = proc.communicate(timeout=60)
     assert "Traceback" not in stdout + stderr, stderr
     assert proc.returncode == 130, stderr
     assert stderr.splitlines() == ["interrupted: nothing was written"]
@@ -234,6 +235,52 @@ def test_ctrl_c_after_one_output_names_what_was_written(tmp_path, capsys, monkey
     assert err.splitlines() == [f"interrupted: wrote {json_path} (whole) before stopping; nothing was left "
                                 "half-written"]
     assert json.loads(json_path.read_text())["verdict"] == "agree" and png.read_bytes() == OLD
+
+
+def _ctrl_c_landing_in(code_that, monkeypatch, at_call=5):
+    """Make the style's fifth phase receive a real SIGINT inside `code_that(interrupt)`; returns the phases run."""
+    from parity import styles
+    calls = []
+    real = styles.Style.run_phase
+
+    def phase(self, name, x=None, y=None):
+        calls.append(name)
+        if len(calls) == at_call:
+            def interrupt():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)                          # the handler runs in here and raises
+            code_that(interrupt)
+        return real(self, name, x, y)
+    monkeypatch.setattr(styles.Style, "run_phase", phase)
+    return calls
+
+
+def _lost(interrupt):              # as a callback from C++ can: the KeyboardInterrupt caught and dropped
+    try:
+        interrupt()
+    except KeyboardInterrupt:
+        pass
+
+
+def _renamed(interrupt):           # as Python does while a class body is made: "Error calling __set_name__"
+    try:
+        interrupt()
+    except KeyboardInterrupt as exc:
+        raise RuntimeError("Error calling __set_name__ on 'Field' instance") from exc
+
+
+@pytest.mark.parametrize("landing", [_lost, _renamed], ids=["caught and lost", "turned into a RuntimeError"])
+def test_ctrl_c_ends_the_run_with_130_wherever_it_lands(tmp_path, capsys, monkeypatch, landing):
+    # A Ctrl-C into `import torch` once ran the whole 2000 steps (lost) or ended in a traceback (renamed).
+    from parity import cli
+    calls = _ctrl_c_landing_in(landing, monkeypatch)
+    out = tmp_path / "run.json"
+    out.write_bytes(OLD)
+    assert cli.main(["compare", "--preset", "three-layer", "--steps", "50", "--json", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines() == ["interrupted: nothing was written"]
+    assert out.read_bytes() == OLD
+    assert len(calls) <= 4 * 6 + 4                  # it stopped within the step it came in, not 50 steps later
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler      # pytest's Ctrl-C is its own again
 
 
 class Interrupt:

@@ -49,7 +49,8 @@ def test_every_pair_agrees_at_every_step_and_phase(row):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("act, loss", list(itertools.product(ACTIVATIONS, LOSSES)), ids="-".join)
+@pytest.mark.parametrize("act, loss", [pytest.param(a, lo, id=f"{a}-{lo}")
+                                       for a, lo in itertools.product(ACTIVATIONS, LOSSES)])
 def test_the_full_grid_agrees(act, loss):
     # The whole product: every optimizer (both of its settings) × bias × dtype for this
     # activation and loss, 32 runs of 20 steps with the lr change, all pairs, every phase.

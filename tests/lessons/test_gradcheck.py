@@ -68,7 +68,8 @@ def spec(act, loss):
                 init_scale=0.7, seed=7, negative_slope=0.05, softplus_beta=2.0)
 
 
-@pytest.mark.parametrize("act, loss", list(itertools.product(ACTIVATIONS, LOSSES)), ids="-".join)
+@pytest.mark.parametrize("act, loss", [pytest.param(a, lo, id=f"{a}-{lo}")
+                                       for a, lo in itertools.product(ACTIVATIONS, LOSSES)])
 @pytest.mark.parametrize("style", ["numpy", "torch_manual", "numpy_autograd"])
 def test_every_activation_and_loss_matches_finite_differences(style, act, loss):
     problem = make_problem(spec(act, loss))

@@ -1,0 +1,53 @@
+"""Ctrl-C, honoured wherever it lands.
+
+Python turns SIGINT into a KeyboardInterrupt raised in whatever code runs at that
+moment, and some code turns it into something else: raised while a class body is
+made (as `import torch` does thousands of times), it becomes
+"RuntimeError: Error calling __set_name__"; raised in a callback from C++, it can be
+caught there and lost, and the run goes on to its end. So while a command runs, the
+handler also notes that Ctrl-C came (`seen`): the command line reads any failure
+after it as the interrupt (exit 130, one line), and the long loops call `check()`
+at every step, which raises the interrupt again if it was lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+_seen = False
+
+
+def _handler(signum, frame):
+    global _seen
+    _seen = True
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def watching():
+    """While the block runs (in the main thread), note every Ctrl-C; the old handler is put back after.
+    Inside a block that already watches (`python -m parity` watches from its first line), nothing changes."""
+    global _seen
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is _handler:
+        yield
+        return
+    _seen = False
+    old = signal.signal(signal.SIGINT, _handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def seen():
+    """Whether Ctrl-C came while the command ran, even if the KeyboardInterrupt it raised was turned into another
+    exception or lost."""
+    return _seen
+
+
+def check():
+    """Raise KeyboardInterrupt if Ctrl-C came and the interrupt it raised was lost (called once a step)."""
+    if _seen:
+        raise KeyboardInterrupt
