@@ -39,6 +39,7 @@ def watching():
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+        _seen = False           # a later run in this process (a test, a notebook) starts unmarked
 
 
 def seen():

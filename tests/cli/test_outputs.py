@@ -272,7 +272,9 @@ def _renamed(interrupt):           # as Python does while a class body is made: 
 @pytest.mark.parametrize("landing", [_lost, _renamed], ids=["caught and lost", "turned into a RuntimeError"])
 def test_ctrl_c_ends_the_run_with_130_wherever_it_lands(tmp_path, capsys, monkeypatch, landing):
     # A Ctrl-C into `import torch` once ran the whole 2000 steps (lost) or ended in a traceback (renamed).
-    from parity import cli
+    from parity import cli, lockstep
+    from parity.spec import preset
+    before = signal.getsignal(signal.SIGINT)
     calls = _ctrl_c_landing_in(landing, monkeypatch)
     out = tmp_path / "run.json"
     out.write_bytes(OLD)
@@ -280,7 +282,9 @@ def test_ctrl_c_ends_the_run_with_130_wherever_it_lands(tmp_path, capsys, monkey
     assert capsys.readouterr().err.splitlines() == ["interrupted: nothing was written"]
     assert out.read_bytes() == OLD
     assert len(calls) <= 4 * 6 + 4                  # it stopped within the step it came in, not 50 steps later
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler      # pytest's Ctrl-C is its own again
+    assert signal.getsignal(signal.SIGINT) is before            # the test runner's Ctrl-C is its own again
+    monkeypatch.undo()
+    assert lockstep.run(preset("three-layer"), steps=2).ok      # and the next run in this process is not stopped
 
 
 class Interrupt:
