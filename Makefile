@@ -16,8 +16,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check $(PIP_LOCAL) -c constraints.txt -e '.[test]'
 	touch $@
 
+# The suite on up to four of this machine's cores (pytest-xdist; each test runs at one thread), a file
+# per worker at a time, so that a file's costly module-wide fixture (a wheel built and installed, the
+# quick bench, a 500-step run) is made once. JOBS=0: the whole suite in this one process.
+JOBS ?= $(shell $(PYTHON) -c "import os; print(min(4, len(os.sched_getaffinity(0))))" 2>/dev/null || echo 0)
+
 test: venv
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n $(JOBS) --dist loadfile --durations=15
 
 compare: venv
 	$(PY) -m parity compare $(ARGS)
