@@ -282,6 +282,7 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
     scales = {}
     index = {}
     first_loss = {}
+    whole = {} if spec.batch_size is None and not parallel else None      # style -> its copy of (x, y)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -301,7 +302,10 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
                     if lr_schedule and step in lr_schedule:
                         st.set_lr(lr_schedule[step])
                     rows = rows_of[step - start]
-                    x, y = x_all[rows], y_all[rows]
+                    if whole is not None:    # the whole set every step: the style keeps one copy of it, as its own loop would
+                        x, y = whole.setdefault(s, (x_all.copy(), y_all.copy()))
+                    else:
+                        x, y = x_all[rows], y_all[rows]
                     reads, secs = {}, {}
                     if s in parallel:
                         st.rows = rows                   # the batch its ranks' rows must make up

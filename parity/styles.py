@@ -134,15 +134,27 @@ class Style:
         convb = None if biases is None else [self.convert(b) for b in biases]
         return self.mlp_class(conv, convb, **kwargs)
 
+    def as_input(self, array):
+        """convert(array), once per array: a run that gives the same batch every step (the whole set) converts
+        it once, as the lesson's own loop does, not once a step."""
+        kept = self.__dict__.setdefault("_inputs", {})
+        hit = kept.get(id(array))
+        if hit is not None and hit[0] is array:
+            return hit[1]
+        if len(kept) >= 4:               # x and y of the last batch or two: never more
+            kept.clear()
+        kept[id(array)] = (array, self.convert(array))
+        return kept[id(array)][1]
+
     # -- running a phase -----------------------------------------------------
     def run_phase(self, phase, x=None, y=None):
         """Run one phase of the lesson. x and y are NumPy arrays in the spec's dtype."""
         if phase == "forward":
             self.x_in = x
-            self.yhat = self.net.forward(self.convert(x))
+            self.yhat = self.net.forward(self.as_input(x))
             self.after_forward()
         elif phase == "loss":
-            self.loss_value = self.net.loss(self.yhat, self.convert(y))
+            self.loss_value = self.net.loss(self.yhat, self.as_input(y))
         elif phase == "backward":
             self.net.backward()
         elif phase == "update":
