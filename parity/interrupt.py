@@ -1,10 +1,10 @@
 """Ctrl-C, honoured wherever it lands.
 
 Python turns SIGINT into a KeyboardInterrupt raised in whatever code runs at that
-moment, and some code turns it into something else: raised while a class body is
-made (as `import torch` does thousands of times), it becomes
-"RuntimeError: Error calling __set_name__"; raised in a callback from C++, it can be
-caught there and lost, and the run goes on to its end. So while a command runs, the
+moment, and some code turns it into something else: raised while a dataclass is
+made (`import torch` makes hundreds), it becomes "RuntimeError: Error calling
+__set_name__"; raised in code a C extension runs while it loads, it can be caught
+there and lost, and the run went on to its last step. So while a command runs, the
 handler also notes that Ctrl-C came (`seen`): the command line reads any failure
 after it as the interrupt (exit 130, one line), and the long loops call `check()`
 at every step, which raises the interrupt again if it was lost.
