@@ -54,7 +54,11 @@ def main(argv=None):
     files.forget_written()
     with interrupt.watching():
         try:
-            return _main(argv)
+            status = _main(argv)
+            if interrupt.seen():         # Ctrl-C lost after the last step's check: still an interrupted run
+                _say(_interrupted())
+                return INTERRUPTED
+            return status
         except KeyboardInterrupt:
             _say(_interrupted())
             return INTERRUPTED

@@ -19,6 +19,8 @@ import os
 import sys
 import tempfile
 
+from . import interrupt
+
 # The picture formats a figure is saved in, chosen by the file's suffix (matplotlib writes all three).
 PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 
@@ -40,7 +42,9 @@ def note_written(path):
 
 
 def atomic_write(path, write):
-    """Call write(f) on a temporary binary file beside `path`, then rename it over `path`."""
+    """Call write(f) on a temporary binary file beside `path`, then rename it over `path`.
+    Nothing is written after a Ctrl-C, even one the code it landed in lost (parity.interrupt)."""
+    interrupt.check()
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)

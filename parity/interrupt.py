@@ -3,11 +3,12 @@
 Python turns SIGINT into a KeyboardInterrupt raised in whatever code runs at that
 moment, and some code turns it into something else: raised while a dataclass is
 made (`import torch` makes hundreds), it becomes "RuntimeError: Error calling
-__set_name__"; raised in code a C extension runs while it loads, it can be caught
+__set_name__" (Python 3.10 and 3.11); raised in code a C extension runs while it loads, it can be caught
 there and lost, and the run went on to its last step. So while a command runs, the
 handler also notes that Ctrl-C came (`seen`): the command line reads any failure
-after it as the interrupt (exit 130, one line), and the long loops call `check()`
-at every step, which raises the interrupt again if it was lost.
+after it, or any end at all, as the interrupt (exit 130, one line), and the long
+loops (lockstep, record, check, a check of a folder, the bench's timings) call
+`check()` at every step, which raises the interrupt again if it was lost.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ def watching():
     """While the block runs (in the main thread), note every Ctrl-C; the old handler is put back after.
     Inside a block that already watches (`python -m parity` watches from its first line), nothing changes."""
     global _seen
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is _handler:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    current = signal.getsignal(signal.SIGINT)
+    # already watching; or Ctrl-C is ignored (`mlp-parity ... &` from a script: the script's Ctrl-C is not
+    # ours), or handled by code outside Python: left as it is
+    if current is _handler or current is signal.SIG_IGN or current is None:
         yield
         return
     _seen = False

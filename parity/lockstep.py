@@ -302,8 +302,13 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
                     if lr_schedule and step in lr_schedule:
                         st.set_lr(lr_schedule[step])
                     rows = rows_of[step - start]
-                    if whole is not None:    # the whole set every step: the style keeps one copy of it, as its own loop would
-                        x, y = whole.setdefault(s, (x_all.copy(), y_all.copy()))
+                    if whole is not None:
+                        # The whole set every step: the style keeps one copy of it for the run, as its own
+                        # loop would (a style that changes its input in place sees the change next step,
+                        # in its own copy only).
+                        if s not in whole:
+                            whole[s] = (x_all.copy(), y_all.copy())
+                        x, y = whole[s]
                     else:
                         x, y = x_all[rows], y_all[rows]
                     reads, secs = {}, {}

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import interrupt
 from .files import atomic_write
 from .spec import Spec, SpecError
 from .styles import LIBRARY, PHASES, RECORDED, STYLES, Style
@@ -215,6 +216,7 @@ def write_trace(path, spec: Spec, style: str = "torch_nn", *, device="cpu", prob
         from tqdm import tqdm
         bar = tqdm(total=spec.steps, desc=f"record {spec.name}", unit="step", leave=False, delay=1.0)
     for k, rows in enumerate(batches(spec, x_all.shape[0], spec.steps)):
+        interrupt.check()                                   # a Ctrl-C that the code it landed in lost
         step_names = {}
         for phase in PHASES:
             with np.errstate(over="ignore", invalid="ignore"):

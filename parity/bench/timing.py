@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 
+from .. import interrupt
+
 
 def sync_for(device):
     """What waits for a device's queued work before a clock is read (None on the CPU)."""
@@ -20,6 +22,7 @@ def time_each(fn, n, sync=None):
     out = []
     clock = time.perf_counter
     for _ in range(n):
+        interrupt.check()                       # a Ctrl-C that the code it landed in lost (outside the timing)
         if sync:
             sync()
         t0 = clock()

@@ -15,6 +15,7 @@ import io
 import sys
 from pathlib import Path
 
+from .. import interrupt
 from ..files import atomic_write, write_json
 from .run import check
 
@@ -42,6 +43,7 @@ def run_folder(args):
     results = []
     try:
         for path in files:
+            interrupt.check()                               # a Ctrl-C that the code it landed in lost
             results.append(check(path, preset_name=args.preset, steps=args.steps, timeout=args.timeout,
                                  first=args.first, hint=args.hint))
             if bar is not None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import formulas, styles
+from .. import formulas, interrupt, styles
 from ..lockstep import batches
 from ..problem import Problem
 from ..spec import Spec, SpecError
@@ -243,6 +243,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
         grads_so_far, prev_steps = {}, {}
         scales = {}
         for step, rows in enumerate(batches(spec, x_all.shape[0], steps)):
+            interrupt.check()                               # a Ctrl-C that the code it landed in lost
             x, y = x_all[rows], y_all[rows]
             reads, mine, wrong_forward = {}, {}, set()
             for phase in PHASES:

@@ -153,7 +153,7 @@ def import_file(path, timeout, ready=None):
     except CannotRun as exc:          # said once: "X could not be imported: it raised ...", not "importing X ..."
         detail = str(exc).removeprefix(f"importing {path} ")
         detail = detail.removeprefix("could not be called: ")          # a SyntaxError: the file never ran
-        detail = "it " + detail if detail.startswith("raised ") else detail
+        detail = "it " + detail if detail.startswith(("raised ", "did not ")) else detail
         raise CannotRun(f"{path} could not be imported: {detail}") from None
     finally:
         if sys.path and sys.path[0] == folder:
@@ -305,7 +305,9 @@ class Child:
             state = self._wait(deadline)
             if state == "late":
                 self._kill()
-                raise CannotRun(prefix + self._stopped(what, step, started), step=step, phase=phase)
+                # with a prefix ("X could not be imported: "), the subject is said once: "it did not return ..."
+                raise CannotRun(prefix + self._stopped("it" if prefix else what, step, started), step=step,
+                                phase=phase)
             try:
                 if state == "ended":
                     raise EOFError
@@ -376,8 +378,12 @@ def _fork(theirs, ours):
             stream.flush()
         except Exception:
             pass
+    # Ctrl-C is held back over the fork: the worker must not take the terminal's Ctrl-C before it has left
+    # the terminal's session and put SIGINT back to its default (and the check here gets it once unblocked)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     pid = os.fork()
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return _Forked(pid)
     try:                                        # the worker
         os.setsid()
@@ -390,6 +396,7 @@ def _fork(theirs, ours):
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False, buffering=1, errors="backslashreplace")
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         faulthandler.disable()                  # as in a fresh worker: a crash is reported by the check
         from .worker import serve
         serve(theirs.detach())                  # ends with os._exit

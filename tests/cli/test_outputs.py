@@ -20,6 +20,7 @@ import pytest
 
 from parity import examples, files
 from parity.spec import Spec, SpecError
+from parity.styles import STYLES
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD = b'{"old": "bytes that must survive"}\n'
@@ -269,22 +270,52 @@ def _renamed(interrupt):           # as Python does while a class body is made: 
         raise RuntimeError("Error calling __set_name__ on 'Field' instance") from exc
 
 
-@pytest.mark.parametrize("landing", [_lost, _renamed], ids=["caught and lost", "turned into a RuntimeError"])
-def test_ctrl_c_ends_the_run_with_130_wherever_it_lands(tmp_path, capsys, monkeypatch, landing):
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C as a terminal gives it (a pytest-xdist worker ignores SIGINT, and the command then leaves it so)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+STEPS = 50
+LAST = 4 * len(STYLES) * STEPS          # the run's last phase: after it no step begins to check for a lost Ctrl-C
+
+
+@pytest.mark.parametrize("landing, at_call", [(_lost, 5), (_renamed, 5), (_lost, LAST)],
+                         ids=["caught and lost", "turned into a RuntimeError", "caught and lost in the last phase"])
+def test_ctrl_c_ends_the_run_with_130_wherever_it_lands(tmp_path, capsys, monkeypatch, ctrl_c_raises, landing,
+                                                        at_call):
     # A Ctrl-C into `import torch` once ran the whole 2000 steps (lost) or ended in a traceback (renamed).
     from parity import cli, lockstep
     from parity.spec import preset
-    before = signal.getsignal(signal.SIGINT)
-    calls = _ctrl_c_landing_in(landing, monkeypatch)
+    calls = _ctrl_c_landing_in(landing, monkeypatch, at_call=at_call)
     out = tmp_path / "run.json"
     out.write_bytes(OLD)
-    assert cli.main(["compare", "--preset", "three-layer", "--steps", "50", "--json", str(out)]) == 130
+    assert cli.main(["compare", "--preset", "three-layer", "--steps", str(STEPS), "--json", str(out)]) == 130
+    assert len(calls) >= at_call
     assert capsys.readouterr().err.splitlines() == ["interrupted: nothing was written"]
     assert out.read_bytes() == OLD
-    assert len(calls) <= 4 * 6 + 4                  # it stopped within the step it came in, not 50 steps later
-    assert signal.getsignal(signal.SIGINT) is before            # the test runner's Ctrl-C is its own again
+    assert len(calls) <= max(at_call, 4 * len(STYLES) + 4)      # it stopped within the step it came in
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler     # the handler before is put back
     monkeypatch.undo()
     assert lockstep.run(preset("three-layer"), steps=2).ok      # and the next run in this process is not stopped
+
+
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    # `mlp-parity compare &` from a script: the shell starts it with SIGINT ignored, and the script's Ctrl-C is
+    # not the command's to act on
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--steps", "2000"],
+                            cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(3.0)
+        assert proc.poll() is None, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.communicate()
 
 
 class Interrupt:

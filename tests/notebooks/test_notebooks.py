@@ -57,9 +57,14 @@ def test_a_phase_is_a_markdown_header_followed_by_its_code(style, package, label
 
 
 def _printed(nb):
-    """{step: loss} from the `step loss` lines the notebook's cells printed."""
-    lines = [line for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
-             if out.output_type == "stream" and out.name == "stdout" for line in out.text.splitlines()]
+    """{step: loss} from the `step loss` lines the notebook's cells printed.
+
+    A cell's stdout comes as one stream output per flush of the kernel's buffer, and on a busy
+    machine a flush can fall between a line and its newline (print writes them apart): the
+    outputs are joined into the one text they are pieces of before it is cut into lines."""
+    text = "".join(out.text for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+                   if out.output_type == "stream" and out.name == "stdout")
+    lines = text.splitlines()
     pairs = [line.split() for line in lines]
     assert pairs and all(len(p) == 2 for p in pairs), lines
     return {int(step): float(loss) for step, loss in pairs}
