@@ -16,8 +16,6 @@ import sys
 
 from . import interrupt
 
-INTERRUPTED = "interrupted: nothing was written"
-
 
 def run():
     with interrupt.watching():
@@ -26,7 +24,7 @@ def run():
         except BaseException:
             if not interrupt.seen():
                 raise
-            print(INTERRUPTED, file=sys.stderr)
+            print(interrupt.NOTHING_WRITTEN, file=sys.stderr)
             return 130
         return main()
 

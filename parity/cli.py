@@ -55,18 +55,13 @@ def main(argv=None):
     with interrupt.watching():
         try:
             status = _main(argv)
-            if interrupt.seen():         # Ctrl-C lost after the last step's check: still an interrupted run
-                _say(_interrupted())
-                return INTERRUPTED
+            interrupt.check()            # a Ctrl-C lost after the last step's check: still an interrupted run
             return status
-        except KeyboardInterrupt:
+        except BaseException as exc:     # Ctrl-C, or another error it was turned into where it landed
+            if not (isinstance(exc, KeyboardInterrupt) or interrupt.seen()):
+                raise
             _say(_interrupted())
             return INTERRUPTED
-        except BaseException:
-            if interrupt.seen():         # Ctrl-C, turned into another error by the code it landed in
-                _say(_interrupted())
-                return INTERRUPTED
-            raise
 
 
 def _main(argv):
@@ -95,7 +90,7 @@ def _interrupted():
     """One true line: what was written before Ctrl-C (whole: every write is atomic), or nothing."""
     done = files.written()
     if not done:
-        return "interrupted: nothing was written"
+        return interrupt.NOTHING_WRITTEN
     return f"interrupted: wrote {', '.join(done)} (whole) before stopping; nothing was left half-written"
 
 

@@ -19,6 +19,9 @@ import threading
 
 _seen = False
 
+# The line a command interrupted before it wrote anything ends with (parity.cli, parity.__main__).
+NOTHING_WRITTEN = "interrupted: nothing was written"
+
 
 def _handler(signum, frame):
     global _seen
