@@ -112,6 +112,7 @@ class Style:
         self.net = self.build(weights, biases)
         self.yhat = None
         self.x_in = None
+        self._inputs = {}                         # as_input's conversions: {id(array): (array, converted)}
 
     # -- conversions ---------------------------------------------------------
     def cast_problem(self):
@@ -137,7 +138,7 @@ class Style:
     def as_input(self, array):
         """convert(array), once per array: a run that gives the same batch every step (the whole set) converts
         it once, as the lesson's own loop does, not once a step."""
-        kept = self.__dict__.setdefault("_inputs", {})
+        kept = self._inputs
         hit = kept.get(id(array))
         if hit is not None and hit[0] is array:
             return hit[1]
