@@ -2,9 +2,11 @@
 
 `run(spec)` builds every requested style from the same seeded problem, then for
 each step runs each phase in every style, reads every named tensor, and compares
-every pair of styles under the tolerance policy (`parity.tolerance`). Nothing
-is kept but the errors (and the reads of one block of steps, see BLOCK_BYTES),
-so a run of any length fits in memory. `trace(spec, style)` records every
+every pair of styles under the tolerance policy (`parity.tolerance`). At one
+thread a phase is compared as soon as every style has run it, on the tensors
+the styles hold (`_run_live`); at more, each style runs a block of steps and
+keeps copies (`_run_blocks`). Nothing is kept but the errors (and at most the
+copies of one block, see BLOCK_BYTES), so a run of any length fits in memory. `trace(spec, style)` records every
 tensor of one style instead, for reading a few steps.
 """
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import interrupt
+from . import interrupt, threads
 from .divergence import Diverged, exploded
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
@@ -124,8 +126,8 @@ def _pairs(styles):
     return list(itertools.combinations(styles, 2))
 
 
-# Styles run a block of steps each in turn, and the block is compared afterwards,
-# step by step and phase by phase, exactly as if they had run in lockstep. NumPy's
+# With more than one thread, styles run a block of steps each in turn, and the block is
+# compared afterwards, step by step and phase by phase, exactly as if they had run in lockstep. NumPy's
 # BLAS threads and torch's OpenMP threads each spin for a while after a call; on a
 # small machine, switching between them after every phase makes them fight for the
 # cores and slows every step several times over. NumPy runs last in each block, so
@@ -254,7 +256,10 @@ def _run_with_ranks(spec, styles, *, problem, steps, group, variants, device, ml
 
 def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedule, tol, policy, shadowed,
                 progress, stop_at_first, parallel=None):
-    """Run the styles through the steps block by block, and compare them; `parallel`: {style: ParallelStyle}."""
+    """Run the styles through the steps, phase by phase or block by block, and compare them.
+
+    parallel: {style: ParallelStyle}, the data-parallel styles, run on their ranks.
+    """
     parallel = parallel or {}
     make = build_beside_ranks if parallel else build
     phases = PARALLEL_PHASES if parallel else PHASES
@@ -281,74 +286,134 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
         schedule = batches(spec, x_all.shape[0], steps)
     scales = {}
     index = {}
-    first_loss = {}
     whole = {} if spec.batch_size is None and not parallel else None      # style -> its copy of (x, y)
+
+    def inputs(s, rows):
+        """Style s's x and y for a step of these rows."""
+        if whole is None:
+            return x_all[rows], y_all[rows]
+        # The whole set every step: the style keeps one copy of it for the run, as its own loop
+        # would (a style that changes its input in place sees the change next step, in its own copy only).
+        if s not in whole:
+            whole[s] = (x_all.copy(), y_all.copy())
+        return whole[s]
+
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=steps, desc=spec.name, unit="step", leave=False, delay=1.0)  # shown after 1 s
     try:
-        start, block, done = 0, 1, False
-        while start < steps and not done:
-            stop = min(start + block, steps)
-            rows_of = list(itertools.islice(schedule, stop - start))      # this block's batches, in order
-            # Run each style through the block; a style stops early where its own loss diverges.
-            kept = {}
-            for s in sorted(runs, key=lambda s: s.removeprefix(SHADOW) == "numpy"):
-                st = runs[s]
-                kept[s] = []
-                for step in range(start, stop):
-                    interrupt.check()                        # a Ctrl-C that the code it landed in lost
-                    if lr_schedule and step in lr_schedule:
-                        st.set_lr(lr_schedule[step])
-                    rows = rows_of[step - start]
-                    if whole is not None:
-                        # The whole set every step: the style keeps one copy of it for the run, as its own
-                        # loop would (a style that changes its input in place sees the change next step,
-                        # in its own copy only).
-                        if s not in whole:
-                            whole[s] = (x_all.copy(), y_all.copy())
-                        x, y = whole[s]
-                    else:
-                        x, y = x_all[rows], y_all[rows]
-                    reads, secs = {}, {}
-                    if s in parallel:
-                        st.rows = rows                   # the batch its ranks' rows must make up
-                    for phase in phases:
-                        if phase == "allreduce" and s not in parallel:     # one process: nothing to average
-                            reads[phase], secs[phase] = gradients_only(reads["backward"]), 0.0
-                            continue
-                        t0 = time.perf_counter()
-                        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as Diverged
-                            st.run_phase(phase, x, y)
-                        secs[phase] = time.perf_counter() - t0
-                        reads[phase] = st.record(phase)      # copies in the style's own dtype: cheap
-                    if s in parallel:
-                        secs = dict(st.seconds)              # the slowest rank's time in each phase
-                    kept[s].append((reads, secs))
-                    loss = float(reads["loss"]["loss"])
-                    first_loss.setdefault(s, loss)
-                    if s in built and exploded(loss, first_loss[s]):
-                        break
-                # float64 NumPy copies for the comparison, made once the block has run
-                kept[s] = [({phase: as_float64(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
-            bytes_per_step = sum(a.nbytes for s in runs for r in kept[s][0][0].values() for a in r.values())
-            block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
-            # Compare the block, step by step, phase by phase, tensor by tensor, pair by pair.
-            for step in range(start, stop):
-                reads = {s: kept[s][step - start] for s in runs if step - start < len(kept[s])}
-                done = _compare_step(report, step, reads, shadowed, index, scales, stop_at_first)
-                if bar is not None:
-                    bar.update(1)
-                if done:
-                    break
-            start = stop
+        if _live(parallel):
+            _run_live(report, runs, schedule, inputs, steps=steps, lr_schedule=lr_schedule,
+                      shadowed=shadowed, index=index, scales=scales, stop_at_first=stop_at_first, bar=bar)
+        else:
+            _run_blocks(report, runs, built, schedule, inputs, steps=steps, lr_schedule=lr_schedule,
+                        shadowed=shadowed, index=index, scales=scales, stop_at_first=stop_at_first, bar=bar,
+                        parallel=parallel)
     finally:                    # closed on Ctrl-C too, so the line that reports it starts clean
         if bar is not None:
             bar.close()
     if report.diverged is not None:
         report.diverged.find_cause(spec, x_all, lr_schedule)
     return report
+
+
+def _live(parallel):
+    """Whether to run the styles phase by phase and compare what they hold, with no copies (see _run_live)."""
+    return not parallel and threads.set_by_use() == 1
+
+
+def _run_phase(st, phase, x, y):
+    """Run one phase of a style; its seconds."""
+    t0 = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):      # a blow-up is reported as Diverged
+        st.run_phase(phase, x, y)
+    return time.perf_counter() - t0
+
+
+def _run_live(report, runs, schedule, inputs, *, steps, lr_schedule, shadowed, index, scales,
+              stop_at_first, bar):
+    """Every phase of a step in every style, then that phase compared, on the tensors the styles hold.
+
+    Nothing is copied (but a float32 read, converted to float64 for the comparison): a
+    phase is compared before any style runs its next phase, so no style has yet changed
+    what the phase's reads show. The styles take turns phase by phase, which is cheap
+    at one thread; with more, NumPy's and torch's threads would fight over the cores at
+    every turn, and _run_blocks runs instead. The report is _run_blocks' report, number
+    for number (tests/harness/test_blocks.py).
+    """
+    for step in range(steps):
+        interrupt.check()                                  # a Ctrl-C that the code it landed in lost
+        rows = next(schedule)
+        if lr_schedule and step in lr_schedule:
+            for st in runs.values():
+                st.set_lr(lr_schedule[step])
+        batch = {s: inputs(s, rows) for s in runs}
+        at = _StepRows(report)
+        for phase in report.phases:
+            reads = {}
+            for s, st in runs.items():
+                seconds = _run_phase(st, phase, *batch[s])
+                if s in report.seconds:
+                    report.seconds[s][phase] += seconds
+                reads[s] = as_float64(st.view(phase))
+            _compare_phase(report, at, step, phase, reads, shadowed, index, scales)
+        done = _end_step(report, at, step, stop_at_first)
+        if bar is not None:
+            bar.update(1)
+        if done:
+            return
+
+
+def _run_blocks(report, runs, built, schedule, inputs, *, steps, lr_schedule, shadowed, index, scales,
+                stop_at_first, bar, parallel):
+    """Each style through a block of steps in turn, recording copies, then the block compared step by step."""
+    phases = report.phases
+    first_loss = {}
+    start, block, done = 0, 1, False
+    while start < steps and not done:
+        stop = min(start + block, steps)
+        rows_of = list(itertools.islice(schedule, stop - start))      # this block's batches, in order
+        # Run each style through the block; a style stops early where its own loss diverges.
+        kept = {}
+        for s in sorted(runs, key=lambda s: s.removeprefix(SHADOW) == "numpy"):
+            st = runs[s]
+            kept[s] = []
+            for step in range(start, stop):
+                interrupt.check()                        # a Ctrl-C that the code it landed in lost
+                if lr_schedule and step in lr_schedule:
+                    st.set_lr(lr_schedule[step])
+                rows = rows_of[step - start]
+                x, y = inputs(s, rows)
+                reads, secs = {}, {}
+                if s in parallel:
+                    st.rows = rows                   # the batch its ranks' rows must make up
+                for phase in phases:
+                    if phase == "allreduce" and s not in parallel:     # one process: nothing to average
+                        reads[phase], secs[phase] = gradients_only(reads["backward"]), 0.0
+                        continue
+                    secs[phase] = _run_phase(st, phase, x, y)
+                    reads[phase] = st.record(phase)      # copies in the style's own dtype: cheap
+                if s in parallel:
+                    secs = dict(st.seconds)              # the slowest rank's time in each phase
+                kept[s].append((reads, secs))
+                loss = float(reads["loss"]["loss"])
+                first_loss.setdefault(s, loss)
+                if s in built and exploded(loss, first_loss[s]):
+                    break
+            # float64 NumPy copies for the comparison, made once the block has run
+            kept[s] = [({phase: as_float64(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
+        bytes_per_step = sum(a.nbytes for s in runs for r in kept[s][0][0].values() for a in r.values())
+        block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
+        # Compare the block, step by step, phase by phase, tensor by tensor, pair by pair.
+        for step in range(start, stop):
+            reads = {s: kept[s][step - start] for s in runs if step - start < len(kept[s])}
+            done = _compare_step(report, step, reads, shadowed, index, scales, stop_at_first)
+            if bar is not None:
+                bar.update(1)
+            if done:
+                break
+        start = stop
 
 
 # Where the runs of one block keep a style's shadow: under its name with this prefix.
@@ -458,7 +523,42 @@ _SCRATCH = _Scratch()
 
 
 def _compare_step(report, step, kept, shadowed, index, scales, stop_at_first, scratch=None):
-    """Compare one step of every style; True when the run should stop here.
+    """Compare one step of every style, kept as {source: ({phase: reads}, {phase: seconds})}; True to stop here."""
+    rows = _StepRows(report)
+    for phase in report.phases:
+        for s in kept:
+            if s in report.seconds:
+                report.seconds[s][phase] += kept[s][1][phase]
+        _compare_phase(report, rows, step, phase, {s: kept[s][0][phase] for s in kept}, shadowed, index, scales,
+                       scratch)
+    return _end_step(report, rows, step, stop_at_first)
+
+
+class _StepRows:
+    """One step's rows of the report while its phases are compared: per tensor, per pair or style."""
+
+    def __init__(self, report):
+        n = len(report.tensors) or 1
+        self.least = report.tol
+        self.err = np.zeros((n, len(report.pairs)))                # each pair's scaled error
+        self.tol = np.full_like(self.err, report.tol)              # the tolerance it was judged against
+        self.noise = np.full((n, len(report.styles)), np.nan)      # each style's rounding noise
+        self.blown = False             # the loss of some style exploded at this step (see _compare_phase)
+        styles = report.styles         # each pair's two styles, as indices into styles
+        self.first_of = np.array([styles.index(a) for a, _ in report.pairs], dtype=int)
+        self.second_of = np.array([styles.index(b) for _, b in report.pairs], dtype=int)
+
+    def fit(self, n):
+        """Room for n tensors (a tensor first seen at this step adds a row)."""
+        if self.err.shape[0] < n:
+            grow = ((0, n - self.err.shape[0]), (0, 0))
+            self.err = np.pad(self.err, grow)
+            self.tol = np.pad(self.tol, grow, constant_values=self.least)
+            self.noise = np.pad(self.noise, grow, constant_values=np.nan)
+
+
+def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, scratch=None):
+    """Compare one phase of one step: reads is {source: {name: float64 array}}, rows the step's _StepRows.
 
     Per tensor: the sources (styles and shadows) whose reads hold the same numbers
     are grouped (see _groups), |x| and its peak are computed once per group, and
@@ -469,117 +569,108 @@ def _compare_step(report, step, kept, shadowed, index, scales, stop_at_first, sc
     """
     scratch = scratch if scratch is not None else _SCRATCH
     styles, pairs = report.styles, report.pairs
-    first_of = np.array([styles.index(a) for a, _ in pairs], dtype=int)     # each pair's two styles
-    second_of = np.array([styles.index(b) for _, b in pairs], dtype=int)
-    step_err = np.zeros((len(report.tensors) or 1, len(pairs)))
-    step_tol = np.full_like(step_err, report.tol)
-    step_noise = np.full((len(report.tensors) or 1, len(styles)), np.nan)
-    blown = False        # the loss of some style exploded at this step (see below)
-    for phase in report.phases:
-        reads = {}
-        for s in kept:
-            reads[s] = kept[s][0][phase]
-            if s in report.seconds:
-                report.seconds[s][phase] += kept[s][1][phase]
-        names = list(reads[styles[0]])
-        for name in names:
-            key = (phase, name)
-            if key not in index:
-                index[key] = len(report.tensors)
-                report.tensors.append(key)
-            if step_err.shape[0] < len(report.tensors):
-                grow = ((0, len(report.tensors) - step_err.shape[0]), (0, 0))
-                step_err = np.pad(step_err, grow)
-                step_tol = np.pad(step_tol, grow, constant_values=report.tol)
-                step_noise = np.pad(step_noise, grow, constant_values=np.nan)
-            row = index[key]
-            present = {s: r[name] for s, r in reads.items() if name in r}
-            rep_of = _groups(present)
-            # |x| of each group once, shared by the scale and every pair it is in
-            mags, peaks = {}, {}
-            for k, g in enumerate(dict.fromkeys(rep_of.values())):
-                x = present[g]
-                m = np.abs(x, out=scratch.get(x.shape, ("mag", k))) if x.ndim else np.abs(x)
-                mags[g], peaks[g] = m, float(np.max(m, initial=0.0))
-            mags = {s: mags[g] for s, g in rep_of.items()}
-            peaks = {s: peaks[g] for s, g in rep_of.items()}
-            now = max(peaks.get(s, 0.0) for s in styles)
-            if not math.isfinite(now):
-                now = 0.0
-            scale = scales.setdefault(key, now)
-            scale = max(scale, now)
-            errors = {}
+    first_of, second_of = rows.first_of, rows.second_of
+    names = list(reads[styles[0]])
+    for name in names:
+        key = (phase, name)
+        if key not in index:
+            index[key] = len(report.tensors)
+            report.tensors.append(key)
+        rows.fit(len(report.tensors))
+        row = index[key]
+        present = {s: r[name] for s, r in reads.items() if name in r}
+        rep_of = _groups(present)
+        # |x| of each group once, shared by the scale and every pair it is in
+        mags, peaks = {}, {}
+        for k, g in enumerate(dict.fromkeys(rep_of.values())):
+            x = present[g]
+            m = np.abs(x, out=scratch.get(x.shape, ("mag", k))) if x.ndim else np.abs(x)
+            mags[g], peaks[g] = m, float(np.max(m, initial=0.0))
+        mags = {s: mags[g] for s, g in rep_of.items()}
+        peaks = {s: peaks[g] for s, g in rep_of.items()}
+        now = max(peaks.get(s, 0.0) for s in styles)
+        if not math.isfinite(now):
+            now = 0.0
+        scale = scales.setdefault(key, now)
+        scale = max(scale, now)
+        errors = {}
 
-            def error(a, b):
-                """The scaled error of sources a and b: by group pair, once; 0 within one group."""
-                ga, gb = rep_of[a], rep_of[b]
-                if ga == gb:
-                    return 0.0
-                k = (ga, gb) if (ga, gb) in errors or (gb, ga) not in errors else (gb, ga)
-                if k not in errors:      # the error is symmetric in a and b: |a − b| and max(|a|, |b|)
-                    errors[k] = _error_value(present[ga], present[gb], mags[ga], mags[gb], peaks[ga], peaks[gb],
-                                             scale, scratch)
-                return errors[k]
+        def error(a, b):
+            """The scaled error of sources a and b: by group pair, once; 0 within one group."""
+            ga, gb = rep_of[a], rep_of[b]
+            if ga == gb:
+                return 0.0
+            k = (ga, gb) if (ga, gb) in errors or (gb, ga) not in errors else (gb, ga)
+            if k not in errors:      # the error is symmetric in a and b: |a − b| and max(|a|, |b|)
+                errors[k] = _error_value(present[ga], present[gb], mags[ga], mags[gb], peaks[ga], peaks[gb],
+                                         scale, scratch)
+            return errors[k]
 
-            # what rounding alone does to this tensor: each shadowed style against its shadow
-            noise = {}
-            for s in shadowed:
-                w = SHADOW + s
-                if s in present and w in present:
-                    noise[s] = error(s, w)
-            fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
-            own = {s: noise.get(s, fallback) for s in styles}
-            step_noise[row] = [own[s] for s in styles]
-            # Every pair of styles at once. The styles fall into groups (plus "missing": a style
-            # without this tensor), and a pair's error is its two groups' error: 0 within a group,
-            # inf with "missing", and each pair of distinct groups is a pair of some two styles,
-            # so all of them are computed, once each.
-            groups = list(dict.fromkeys(rep_of[s] for s in styles if s in present))
-            g = len(groups)
-            table = np.zeros((g + 1, g + 1))
-            table[g, :] = table[:, g] = math.inf
-            for i, j in itertools.combinations(range(g), 2):
-                table[i, j] = table[j, i] = error(groups[i], groups[j])
-            code = {r: i for i, r in enumerate(groups)}
-            of = np.array([code[rep_of[s]] if s in present else g for s in styles])
-            e_row = table[of[first_of], of[second_of]]
-            if noise:
-                own_row = np.array([own[s] for s in styles])
-                tol_row = noise_tolerances(report.spec.dtype, own_row[first_of], own_row[second_of],
-                                           report.spec.optimizer)
+        # what rounding alone does to this tensor: each shadowed style against its shadow
+        noise = {}
+        for s in shadowed:
+            w = SHADOW + s
+            if s in present and w in present:
+                noise[s] = error(s, w)
+        fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
+        own = {s: noise.get(s, fallback) for s in styles}
+        rows.noise[row] = [own[s] for s in styles]
+        # Every pair of styles at once. The styles fall into groups (plus "missing": a style
+        # without this tensor), and a pair's error is its two groups' error: 0 within a group,
+        # inf with "missing", and each pair of distinct groups is a pair of some two styles,
+        # so all of them are computed, once each.
+        groups = list(dict.fromkeys(rep_of[s] for s in styles if s in present))
+        g = len(groups)
+        table = np.zeros((g + 1, g + 1))
+        table[g, :] = table[:, g] = math.inf
+        for i, j in itertools.combinations(range(g), 2):
+            table[i, j] = table[j, i] = error(groups[i], groups[j])
+        code = {r: i for i, r in enumerate(groups)}
+        of = np.array([code[rep_of[s]] if s in present else g for s in styles])
+        e_row = table[of[first_of], of[second_of]]
+        if noise:
+            own_row = np.array([own[s] for s in styles])
+            tol_row = noise_tolerances(report.spec.dtype, own_row[first_of], own_row[second_of],
+                                       report.spec.optimizer)
+        else:
+            tol_row = np.full(len(pairs), report.tol)
+        rows.err[row] = e_row
+        rows.tol[row] = tol_row
+        if report.first is None and not rows.blown and (e_row > tol_row).any():
+            p = int(np.flatnonzero(e_row > tol_row)[0])          # the first pair, in the pairs' order
+            a, b = pairs[p]
+            e, tol = float(e_row[p]), float(tol_row[p])
+            if a in present and b in present:
+                ra, rb = present[a], present[b]
+                e, idx, ae, re_ = _error(ra, rb, mags[a], mags[b], peaks[a], peaks[b], scale, scratch)
+                va = float(ra[idx]) if ra.shape == rb.shape else math.nan
+                vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
             else:
-                tol_row = np.full(len(pairs), report.tol)
-            step_err[row] = e_row
-            step_tol[row] = tol_row
-            if report.first is None and not blown and (e_row > tol_row).any():
-                p = int(np.flatnonzero(e_row > tol_row)[0])          # the first pair, in the pairs' order
-                a, b = pairs[p]
-                e, tol = float(e_row[p]), float(tol_row[p])
-                if a in present and b in present:
-                    ra, rb = present[a], present[b]
-                    e, idx, ae, re_ = _error(ra, rb, mags[a], mags[b], peaks[a], peaks[b], scale, scratch)
-                    va = float(ra[idx]) if ra.shape == rb.shape else math.nan
-                    vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
-                else:
-                    idx, ae, re_, va, vb = (), math.nan, math.nan, math.nan, math.nan
-                report.first = Disagreement(step=step, phase=phase, tensor=name,
-                                            layer=split_name(name)[1], pair=(a, b), index=idx,
-                                            value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
-                                            error=e, tol=tol, scale=scale,
-                                            noise=own[a] + own[b] if noise else math.nan,
-                                            shadow_dtype=report.shadow_dtype)
-        if phase == "loss":
-            for s in styles:
-                report.losses[s].append(float(reads[s]["loss"]))
-            # A loss that exploded (past float32's range, or 1e6 times its first value) ends the run
-            # at this step as diverged. Its later phases are still measured, but not judged: they are
-            # arithmetic on numbers at the edge of the dtype's range, where a shadow's noise is not
-            # finite and no tolerance means anything; the verdict is the divergence, named below.
-            blown = any(exploded(report.losses[s][-1], report.losses[s][0]) for s in styles)
+                idx, ae, re_, va, vb = (), math.nan, math.nan, math.nan, math.nan
+            report.first = Disagreement(step=step, phase=phase, tensor=name,
+                                        layer=split_name(name)[1], pair=(a, b), index=idx,
+                                        value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
+                                        error=e, tol=tol, scale=scale,
+                                        noise=own[a] + own[b] if noise else math.nan,
+                                        shadow_dtype=report.shadow_dtype)
+    if phase == "loss":
+        for s in styles:
+            report.losses[s].append(float(reads[s]["loss"]))
+        # A loss that exploded (past float32's range, or 1e6 times its first value) ends the run
+        # at this step as diverged. Its later phases are still measured, but not judged: they are
+        # arithmetic on numbers at the edge of the dtype's range, where a shadow's noise is not
+        # finite and no tolerance means anything; the verdict is the divergence, named below.
+        rows.blown = any(exploded(report.losses[s][-1], report.losses[s][0]) for s in styles)
+
+
+def _end_step(report, rows, step, stop_at_first):
+    """Keep a compared step's rows in the report; True when the run should stop at this step."""
+    styles = report.styles
     n = len(report.tensors)
-    report.errors.append(step_err[:n])
-    report.tolerances.append(step_tol[:n])
-    report.noise.append(step_noise[:n])
+    rows.fit(n)
+    report.errors.append(rows.err[:n])
+    report.tolerances.append(rows.tol[:n])
+    report.noise.append(rows.noise[:n])
     report.steps_run = step + 1
     if report.first is not None and stop_at_first:
         return True

@@ -84,6 +84,11 @@ def _snapshot(t):
     return np.array(t, copy=True)
 
 
+def _as_is(t):
+    """A tensor as it is, no copy (detached from autograd's graph): what `Style.view` reads."""
+    return t.detach() if hasattr(t, "detach") else t
+
+
 def _float64(copy):
     """A recorded copy as a float64 NumPy array: converted where its dtype differs, not copied again."""
     if hasattr(copy, "detach"):
@@ -208,7 +213,14 @@ class Style:
 
     def record(self, phase):
         """Every named tensor of `phase`, as copies in the style's own dtype and device."""
-        copy = _snapshot
+        return self._named(phase, _snapshot)
+
+    def view(self, phase):
+        """record's tensors, not copied: the style's own, valid only until it runs its next phase."""
+        return self._named(phase, _as_is)
+
+    def _named(self, phase, copy):
+        """Every named tensor of `phase`, each passed through copy."""
         L = self.spec.depth
         if phase == "forward":
             z, a = self.activations()

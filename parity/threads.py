@@ -58,9 +58,14 @@ def policy(specs=()):
     return max(1, min(2, os.cpu_count() or 1))
 
 
+_set = None                       # the count use() last set; None where it never ran
+
+
 def use(n):
     """Run torch and NumPy's BLAS on n threads from now on (torch is not imported for it)."""
+    global _set
     n = int(n)
+    _set = n
     os.environ["OMP_NUM_THREADS"] = str(n)        # read by torch's OpenMP when torch loads
     os.environ["MKL_NUM_THREADS"] = str(n)
     torch = sys.modules.get("torch")
@@ -72,6 +77,11 @@ def use(n):
         return n
     threadpool_limits(n, user_api="blas")
     return n
+
+
+def set_by_use():
+    """The count `use` last set in this process, or None where it was never called (no query of the libraries)."""
+    return _set
 
 
 def current():

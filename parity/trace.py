@@ -427,6 +427,8 @@ class RecordedStyle(Style):
             raise ValueError(f"unknown phase {phase!r}")
         return dict(self.current[phase])
 
+    view = record          # the replayed arrays are the trace's, never changed: nothing to copy
+
     def weights_and_biases(self):
         if self.params is None:
             raise self._refuse("give parameters before it has replayed an update")

@@ -142,94 +142,69 @@ def test_the_error_alone_is_the_error_at_the_worst_index(seed):
 # Against the comparison as first written: every pair in full
 # ---------------------------------------------------------------------------
 
-from parity.divergence import Diverged, exploded  # noqa: E402
 from parity.lockstep import SHADOW  # noqa: E402
 from parity.styles import split_name  # noqa: E402
 from parity.tolerance import Disagreement, compare_arrays, noise_tolerance  # noqa: E402
 
 
-def pairwise_compare_step(report, step, kept, shadowed, index, scales, stop_at_first, scratch=None):
-    """The comparison as first written: every pair of every tensor in full, by compare_arrays."""
+def pairwise_compare_phase(report, rows, step, phase, reads, shadowed, index, scales, scratch=None):
+    """The comparison as first written: every pair of every tensor of one phase in full, by compare_arrays."""
     styles, pairs = report.styles, report.pairs
-    step_err = np.zeros((len(report.tensors) or 1, len(pairs)))
-    step_tol = np.full_like(step_err, report.tol)
-    step_noise = np.full((len(report.tensors) or 1, len(styles)), np.nan)
-    for phase in report.phases:
-        reads = {}
-        for s in kept:
-            reads[s] = kept[s][0][phase]
-            if s in report.seconds:
-                report.seconds[s][phase] += kept[s][1][phase]
-        names = list(reads[styles[0]])
-        for name in names:
-            key = (phase, name)
-            if key not in index:
-                index[key] = len(report.tensors)
-                report.tensors.append(key)
-            if step_err.shape[0] < len(report.tensors):
-                grow = ((0, len(report.tensors) - step_err.shape[0]), (0, 0))
-                step_err = np.pad(step_err, grow)
-                step_tol = np.pad(step_tol, grow, constant_values=report.tol)
-                step_noise = np.pad(step_noise, grow, constant_values=np.nan)
-            row = index[key]
-            # |x| of each style once, shared by the scale and every pair it is in
-            mags = {s: np.abs(r[name]) for s, r in reads.items() if name in r}
-            peaks = {s: float(np.max(m, initial=0.0)) for s, m in mags.items()}
-            now = max(peaks.get(s, 0.0) for s in styles)
-            if not math.isfinite(now):
-                now = 0.0
-            scale = scales.setdefault(key, now)
-            scale = max(scale, now)
-            # what rounding alone does to this tensor: each shadowed style against its shadow
-            noise = {}
-            for s in shadowed:
-                w = SHADOW + s
-                if name in reads.get(s, {}) and name in reads.get(w, {}):
-                    noise[s] = compare_arrays(reads[s][name], reads[w][name], scale)[0]
-            fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
-            own = {s: noise.get(s, fallback) for s in styles}
-            step_noise[row] = [own[s] for s in styles]
-            for p, (a, b) in enumerate(pairs):
-                if name not in reads[a] or name not in reads[b]:
-                    e, idx, ae, re_ = math.inf, (), math.nan, math.nan
-                    va = vb = math.nan
-                else:
-                    ra, rb = reads[a][name], reads[b][name]
-                    e, idx, ae, re_ = compare_arrays(ra, rb, scale)
-                    va = float(ra[idx]) if ra.shape == rb.shape else math.nan
-                    vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
-                tol = noise_tolerance(report.spec.dtype, own[a], own[b], report.spec.optimizer) if noise else report.tol
-                step_err[row, p] = e
-                step_tol[row, p] = tol
-                if e > tol and report.first is None:
-                    report.first = Disagreement(step=step, phase=phase, tensor=name,
-                                                layer=split_name(name)[1], pair=(a, b), index=idx,
-                                                value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
-                                                error=e, tol=tol, scale=scale,
-                                                noise=own[a] + own[b] if noise else math.nan,
-                                                shadow_dtype=report.shadow_dtype)
-        if phase == "loss":
-            for s in styles:
-                report.losses[s].append(float(reads[s]["loss"]))
-    n = len(report.tensors)
-    report.errors.append(step_err[:n])
-    report.tolerances.append(step_tol[:n])
-    report.noise.append(step_noise[:n])
-    report.steps_run = step + 1
-    if report.first is not None and stop_at_first:
-        return True
-    for s in styles:
-        loss, first_loss = report.losses[s][-1], report.losses[s][0]
-        if exploded(loss, first_loss):
-            report.diverged = Diverged(step=step, style=s, loss=loss, first_loss=first_loss)
-            return True
-    return False
+    names = list(reads[styles[0]])
+    for name in names:
+        key = (phase, name)
+        if key not in index:
+            index[key] = len(report.tensors)
+            report.tensors.append(key)
+        rows.fit(len(report.tensors))
+        row = index[key]
+        # |x| of each style once, shared by the scale and every pair it is in
+        mags = {s: np.abs(r[name]) for s, r in reads.items() if name in r}
+        peaks = {s: float(np.max(m, initial=0.0)) for s, m in mags.items()}
+        now = max(peaks.get(s, 0.0) for s in styles)
+        if not math.isfinite(now):
+            now = 0.0
+        scale = scales.setdefault(key, now)
+        scale = max(scale, now)
+        # what rounding alone does to this tensor: each shadowed style against its shadow
+        noise = {}
+        for s in shadowed:
+            w = SHADOW + s
+            if name in reads.get(s, {}) and name in reads.get(w, {}):
+                noise[s] = compare_arrays(reads[s][name], reads[w][name], scale)[0]
+        fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
+        own = {s: noise.get(s, fallback) for s in styles}
+        rows.noise[row] = [own[s] for s in styles]
+        for p, (a, b) in enumerate(pairs):
+            if name not in reads[a] or name not in reads[b]:
+                e, idx, ae, re_ = math.inf, (), math.nan, math.nan
+                va = vb = math.nan
+            else:
+                ra, rb = reads[a][name], reads[b][name]
+                e, idx, ae, re_ = compare_arrays(ra, rb, scale)
+                va = float(ra[idx]) if ra.shape == rb.shape else math.nan
+                vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
+            tol = noise_tolerance(report.spec.dtype, own[a], own[b], report.spec.optimizer) if noise else report.tol
+            rows.err[row, p] = e
+            rows.tol[row, p] = tol
+            if e > tol and report.first is None:
+                report.first = Disagreement(step=step, phase=phase, tensor=name,
+                                            layer=split_name(name)[1], pair=(a, b), index=idx,
+                                            value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
+                                            error=e, tol=tol, scale=scale,
+                                            noise=own[a] + own[b] if noise else math.nan,
+                                            shadow_dtype=report.shadow_dtype)
+    if phase == "loss":
+        for s in styles:
+            report.losses[s].append(float(reads[s]["loss"]))
 
 
+@pytest.mark.parametrize("live", [True, False], ids=["live", "blocks"])
 @pytest.mark.parametrize("case", CASES)
-def test_the_report_is_the_one_every_pair_compared_in_full_gives(case, monkeypatch):
+def test_the_report_is_the_one_every_pair_compared_in_full_gives(case, live, monkeypatch):
+    monkeypatch.setattr(lockstep, "_live", lambda parallel: live)
     fast = _run(case)
-    monkeypatch.setattr(lockstep, "_compare_step", pairwise_compare_step)
+    monkeypatch.setattr(lockstep, "_compare_phase", pairwise_compare_phase)
     full = _run(case)
     assert fast.steps_run == full.steps_run and fast.tensors == full.tensors
     _same(fast.error_array(), full.error_array())

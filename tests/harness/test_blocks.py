@@ -1,8 +1,10 @@
-"""The harness runs styles in blocks of steps; the report is the one lockstep would give.
+"""The harness's two runners give one report: phase by phase on the styles' own tensors, or in blocks of copies.
 
-Each case runs once with blocks of one step (every style steps, then the step is
-compared: plain lockstep) and once with the default blocks, and the two reports
-must match exactly: every error, loss, the first disagreement, a diverged run.
+At one thread the harness runs every style through a phase and compares that phase
+at once, on the tensors the styles hold (lockstep._run_live); at more, each style
+runs a block of steps and keeps copies (lockstep._run_blocks). Each case runs live,
+with blocks of one step and with the default blocks, and the three reports must
+match exactly: every error, loss, the first disagreement, a diverged run.
 """
 
 import numpy as np
@@ -40,32 +42,83 @@ CASES = {
 }
 
 
+class ChangesEarlierPhasesInPlace(np_lesson.MLP):
+    """Right numbers, but each phase scribbles over what the phase before it showed.
+
+    Harmless for training: backward writes its results only after it has used the
+    loss, the update zeroes ∂L/∂W once it has used it, and the next forward makes
+    new activations. A harness that read a step's tensors only after the whole step
+    would see the scribbles and report a disagreement that is not there.
+    """
+
+    def backward(self):
+        super().backward()
+        for z in self.z:
+            z[...] = -1.0
+
+    def update(self):
+        super().update()
+        for g in self.dW:
+            g[...] = 0.0
+
+
+CASES = {**CASES, "later-phases-change-earlier-tensors": dict(spec=three_layer(bias=True, steps=20),
+                                                              mlp_classes={"numpy": ChangesEarlierPhasesInPlace})}
+
+
+def _run_spec(spec, monkeypatch, block, **kw):
+    """block: "live" (lockstep._run_live), or the most steps of a block of copies (lockstep._run_blocks)."""
+    monkeypatch.setattr(lockstep, "_live", lambda parallel: block == "live")
+    monkeypatch.setattr(lockstep, "MAX_BLOCK", 25 if block == "live" else block)
+    return lockstep.run(spec, **kw)
+
+
 def _run(case, monkeypatch, block):
-    monkeypatch.setattr(lockstep, "MAX_BLOCK", block)
     kw = dict(CASES[case])
-    return lockstep.run(kw.pop("spec"), **kw)
+    return _run_spec(kw.pop("spec"), monkeypatch, block, **kw)
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_blocks_give_the_lockstep_report(case, monkeypatch):
+def test_live_and_blocks_give_the_lockstep_report(case, monkeypatch):
     one = _run(case, monkeypatch, 1)
-    many = _run(case, monkeypatch, 25)
-    assert many.steps_run == one.steps_run
-    assert many.tensors == one.tensors
-    np.testing.assert_array_equal(many.error_array(), one.error_array())
-    assert many.losses == one.losses
-    assert many.first == one.first
-    assert many.diverged == one.diverged
+    for other in ("live", 25):
+        many = _run(case, monkeypatch, other)
+        assert many.steps_run == one.steps_run
+        assert many.tensors == one.tensors
+        np.testing.assert_array_equal(many.error_array(), one.error_array())
+        np.testing.assert_array_equal(many.tolerance_array(), one.tolerance_array())
+        np.testing.assert_array_equal(np.stack(many.noise), np.stack(one.noise))
+        assert many.losses == one.losses
+        assert many.first == one.first
+        assert many.diverged == one.diverged
+        assert set(many.seconds) == set(one.seconds)
 
 
-def test_the_cases_exercise_what_they_name(monkeypatch):
+def test_one_thread_runs_live_and_copies_nothing(monkeypatch):
+    from parity import threads
+    from parity.styles import Style
+    assert threads.set_by_use() == 1 and lockstep._live({})           # the suite runs at one thread
+    assert not lockstep._live({"torch_ddp": object()})                  # the ranks' reads come as copies
+    monkeypatch.setattr(threads, "_set", 2)
+    assert not lockstep._live({})                                        # two threads: blocks of copies
+    monkeypatch.setattr(threads, "_set", 1)
+
+    def no_copies(self, phase):
+        raise AssertionError("a live run copied a style's tensors")
+    monkeypatch.setattr(Style, "record", no_copies)
+    assert_agree(lockstep.run(three_layer(steps=3)))
+
+
+@pytest.mark.parametrize("block", ["live", 25])
+def test_the_cases_exercise_what_they_name(monkeypatch, block):
     # so the equality above is not trivially about runs that stop at once
-    assert _run("agree-60-steps", monkeypatch, 25).ok
-    assert _run("bug-at-step-7", monkeypatch, 25).first.step == 7
-    assert _run("bug-at-step-7-stop-at-first", monkeypatch, 25).steps_run == 8
-    d = _run("diverges", monkeypatch, 25).diverged
+    assert _run("agree-60-steps", monkeypatch, block).ok
+    assert _run("later-phases-change-earlier-tensors", monkeypatch, block).ok
+    assert _run("bug-at-step-7", monkeypatch, block).first.step == 7
+    assert _run("bug-at-step-7-stop-at-first", monkeypatch, block).steps_run == 8
+    d = _run("diverges", monkeypatch, block).diverged
     assert d is not None and d.step < 30
-    assert _run("lr-changes-mid-block", monkeypatch, 25).steps_run == 40
+    assert _run("lr-changes-mid-block", monkeypatch, block).steps_run == 40
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -119,9 +172,10 @@ def test_record_is_read_in_the_styles_own_dtype(style, phase):
         np.testing.assert_array_equal(as_float64(rec)[name], read[name])
 
 
-def test_recorded_tensors_are_copies_not_references(monkeypatch):
-    monkeypatch.setattr(lockstep, "MAX_BLOCK", 25)
-    report = lockstep.run(three_layer(steps=12), mlp_classes={"numpy": GradientsKeptAndChangedInPlace})
+@pytest.mark.parametrize("block", ["live", 25])
+def test_recorded_tensors_are_copies_not_references(monkeypatch, block):
+    report = _run_spec(three_layer(steps=12), monkeypatch, block,
+                       mlp_classes={"numpy": GradientsKeptAndChangedInPlace})
     assert_agree(report)
 
 
