@@ -12,9 +12,9 @@ tensor of one style instead, for reading a few steps.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -428,11 +428,19 @@ def _error(ra, rb, mag_a, mag_b, peak_a, peak_b, scale, scratch=None):
     return compare_arrays(ra, rb, scale)
 
 
-def _error_value(ra, rb, mag_a, mag_b, peak_a, peak_b, scale, scratch):
+def _error_value(ra, rb, peak_a, peak_b, scale, scratch):
     """_error's error alone (where it is and the values there are looked up only for a disagreement)."""
     if ra.shape == rb.shape and ra.ndim > 0 and 0 < scale < HUGE and peak_a < HUGE and peak_b < HUGE:
-        return finite_max_error(ra, rb, mag_a, mag_b, scale, out=scratch.pair(ra.shape))
+        return finite_max_error(ra, rb, scale, max(peak_a, peak_b), out=scratch.get(ra.shape, "err"))
     return compare_arrays(ra, rb, scale)[0]
+
+
+def _peak(x):
+    """The largest |x_i| (0.0 for an empty read, NaN where x holds one): two reads of x, no |x| made."""
+    if x.size == 0:
+        return 0.0
+    high = float(x.max())
+    return abs(max(high, -float(x.min()))) if high == high else high
 
 
 class _Scratch:
@@ -466,22 +474,35 @@ class _Scratch:
         return self.get(shape, "err"), self.get(shape, "denom")
 
 
-def _same_values(x, y):
-    """Whether two reads hold the same numbers (== element by element: -0.0 == 0.0, NaN never equal)."""
-    if x.shape != y.shape:
+def _same_bytes(x, y):
+    """Whether two reads hold the same bytes in the same shape and dtype: the same numbers, NaN included.
+
+    Contiguous reads (nearly all) are compared by the C library's memcmp, which reads each
+    once, makes nothing and stops at the first byte that differs; others by their bytes.
+    """
+    if x is y:
+        return True
+    if x.shape != y.shape or x.dtype != y.dtype:
         return False
-    if x.size > 64:     # about 32 numbers first, spread over the read: reads that differ mostly differ there
-        at = _sample(x.shape)
-        if not (x[at] == y[at]).all():
-            return False
-    return bool((x == y).all())
+    if _memcmp is not None and x.flags.c_contiguous and y.flags.c_contiguous:
+        return _memcmp(x.ctypes.data, y.ctypes.data, x.nbytes) == 0
+    return x.tobytes() == y.tobytes()
 
 
-@functools.lru_cache(maxsize=256)
-def _sample(shape):
-    """The indices of about 32 elements spread evenly over an array of this shape, whatever its strides."""
-    size = math.prod(shape)
-    return np.unravel_index(np.arange(0, size, max(1, size // 32)), shape)
+def _load_memcmp():
+    """The C library's memcmp through ctypes, or None where it cannot be found."""
+    try:
+        import ctypes
+        lib = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
+        memcmp = lib.memcmp
+    except (OSError, AttributeError, TypeError, ImportError):
+        return None
+    memcmp.restype = ctypes.c_int
+    memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+    return memcmp
+
+
+_memcmp = _load_memcmp()
 
 
 def _groups(present):
@@ -494,16 +515,17 @@ def _groups(present):
     and 0.0 give the same |·| and the same differences), every element of err(a, b)
     equals the same element of err(a, c), bit for bit, so the two pairs have the same
     error at the same index; and err(b, c) is 0 in every element (|b − c| = 0), so
-    their own pair's error is 0. NaN is never == NaN, so a read holding one is never
-    grouped by value; reads with the same bytes (NaN too) are grouped, as the same
-    inputs give the same outputs, and their own pair's error is 0 (compare_arrays
-    counts equal and both-NaN elements as 0). The torch lessons run the same kernels
+    their own pair's error is 0. Reads are grouped by their bytes, which is stricter
+    than == (-0.0 and 0.0 stay apart, and are then compared, with an error of 0);
+    reads with the same bytes holding NaN are grouped too, as the same inputs give
+    the same outputs, and their own pair's error is 0 (compare_arrays counts equal
+    and both-NaN elements as 0). The torch lessons run the same kernels
     on the same numbers and usually agree bit for bit, and so do the NumPy lessons:
     of `make compare`'s 15 pairs per tensor, one is computed (NumPy's numbers against
     torch's) and the rest are copies of it or 0.
 
-    Small reads (SMALL numbers or fewer) are grouped by their bytes, one dictionary
-    look-up each; larger ones by == against each group so far, a strided sample first.
+    Small reads (SMALL numbers or fewer) are grouped by a dictionary of their bytes;
+    larger ones by comparing their bytes with each group's so far (_same_bytes).
     """
     reps, rep_of, by_bytes = [], {}, {}
     for s, x in present.items():
@@ -512,13 +534,13 @@ def _groups(present):
             rep_of[s] = by_bytes.setdefault(key, s)
             continue
         # the group made last first: the torch lessons follow one another, and so do their shadows
-        rep_of[s] = next((r for r in reversed(reps) if _same_values(present[r], x)), s)
+        rep_of[s] = next((r for r in reversed(reps) if _same_bytes(present[r], x)), s)
         if rep_of[s] == s:
             reps.append(s)
     return rep_of
 
 
-SMALL = 4096        # numbers in a read grouped by its bytes (a copy of 32 kB at most)
+SMALL = 512         # numbers in a read grouped by a dictionary of its bytes (past it, memcmp is faster)
 _SCRATCH = _Scratch()
 
 
@@ -580,13 +602,8 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
         row = index[key]
         present = {s: r[name] for s, r in reads.items() if name in r}
         rep_of = _groups(present)
-        # |x| of each group once, shared by the scale and every pair it is in
-        mags, peaks = {}, {}
-        for k, g in enumerate(dict.fromkeys(rep_of.values())):
-            x = present[g]
-            m = np.abs(x, out=scratch.get(x.shape, ("mag", k))) if x.ndim else np.abs(x)
-            mags[g], peaks[g] = m, float(np.max(m, initial=0.0))
-        mags = {s: mags[g] for s, g in rep_of.items()}
+        # the largest |x| of each group once, shared by the scale and every pair it is in
+        peaks = {g: _peak(present[g]) for g in dict.fromkeys(rep_of.values())}
         peaks = {s: peaks[g] for s, g in rep_of.items()}
         now = max(peaks.get(s, 0.0) for s in styles)
         if not math.isfinite(now):
@@ -602,8 +619,7 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
                 return 0.0
             k = (ga, gb) if (ga, gb) in errors or (gb, ga) not in errors else (gb, ga)
             if k not in errors:      # the error is symmetric in a and b: |a − b| and max(|a|, |b|)
-                errors[k] = _error_value(present[ga], present[gb], mags[ga], mags[gb], peaks[ga], peaks[gb],
-                                         scale, scratch)
+                errors[k] = _error_value(present[ga], present[gb], peaks[ga], peaks[gb], scale, scratch)
             return errors[k]
 
         # what rounding alone does to this tensor: each shadowed style against its shadow
@@ -642,7 +658,7 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
             e, tol = float(e_row[p]), float(tol_row[p])
             if a in present and b in present:
                 ra, rb = present[a], present[b]
-                e, idx, ae, re_ = _error(ra, rb, mags[a], mags[b], peaks[a], peaks[b], scale, scratch)
+                e, idx, ae, re_ = _error(ra, rb, np.abs(ra), np.abs(rb), peaks[a], peaks[b], scale, scratch)
                 va = float(ra[idx]) if ra.shape == rb.shape else math.nan
                 vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
             else:

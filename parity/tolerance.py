@@ -305,13 +305,33 @@ def finite_error(a, b, mag_a, mag_b, scale, out=None):
     return e, idx, abs_err, rel_err
 
 
-def finite_max_error(a, b, mag_a, mag_b, scale, out=None):
-    """finite_error's error alone, not where it is: the same number (the max is the value at the argmax)."""
+def finite_max_error(a, b, scale, peak, out=None):
+    """finite_error's error alone, not where it is: the same number, computed only where it can be.
+
+    peak: the largest |a_i| and |b_i|; scale in (0, HUGE), as for finite_error. Every
+    denominator scale + max(|a_i|, |b_i|) lies between scale and scale + peak, and rounding
+    keeps that order. So the element of the largest difference D has an error of at least
+    L = D / (scale + peak), and any element whose error reaches L has |a_i − b_i| / scale
+    ≥ L. Only the elements with |a_i − b_i| ≥ L × scale (less 1e-9 of it, far more than the
+    rounding of that product) can hold the largest error, and it is computed there alone by
+    finite_error's arithmetic: the same number. In this project's runs they are a few in a
+    thousand, and the whole array takes one subtraction and two reads, where finite_error
+    takes six passes. out: a float64 array of a's shape to work in.
+    """
     if a.size == 0:
         return 0.0
-    err = np.subtract(a, b, out=None if out is None else out[0])
-    np.abs(err, out=err)
-    denom = np.maximum(mag_a, mag_b, out=None if out is None else out[1])
+    d = np.subtract(a, b, out=out)
+    np.abs(d, out=d)
+    most = float(d.max())
+    if most == 0.0:
+        return 0.0
+    least = most / (scale + peak)
+    at = least * scale * (1 - 1e-9)
+    if not (least > 1e-300 and at > 1e-300):       # subnormal: the bound on rounding above does not hold
+        at = 0.0
+    where = np.unravel_index(np.flatnonzero(d >= at), d.shape)
+    err = d[where]
+    denom = np.maximum(np.abs(a[where]), np.abs(b[where]))
     denom += scale
     err /= denom
     return float(err.max())

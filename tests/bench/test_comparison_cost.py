@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import impl_torch_manual.mlp as manual_lesson
 from parity import lockstep
@@ -94,27 +96,26 @@ def test_the_cases_exercise_the_grouping(monkeypatch):
     assert d is not None
 
 
-def test_small_reads_are_grouped_by_their_bytes_large_ones_by_their_values():
-    # small: the same bytes, NaN included, are one group; -0.0 and 0.0 are not the same bytes
-    a = np.array([1.0, -0.0, 3.0])
-    b = np.array([1.0, 0.0, 3.0])
-    c = np.array([1.0, math.nan, 3.0])
+@pytest.mark.parametrize("size", [3, lockstep.SMALL + 1], ids=["small", "large"])
+def test_reads_are_grouped_by_their_bytes(size):
+    # the same bytes, NaN included, are one group; -0.0 and 0.0 are not the same bytes
+    a = np.arange(float(size))
+    a[0] = -0.0
+    b = a.copy()
+    b[0] = 0.0
+    c = a.copy()
+    c[1] = math.nan
     assert lockstep._groups({"a": a, "b": b, "c": c, "d": c.copy(), "e": a.copy()}) == {
         "a": "a", "b": "b", "c": "c", "d": "c", "e": "a"}
-    # large: == element by element: -0.0 == 0.0 is one group, NaN never is
-    n = lockstep.SMALL + 1
-    big, zero = np.arange(float(n)), np.arange(float(n))
-    big[1], zero[1] = -0.0, 0.0
-    nan = big.copy()
-    nan[5] = math.nan
-    assert lockstep._groups({"x": big, "y": zero, "n": nan, "m": nan.copy()}) == {
-        "x": "x", "y": "x", "n": "n", "m": "m"}
-    other = big.copy()
-    other[3] = 0.5                                      # between the sampled elements: found by the full check
-    assert 3 not in lockstep._sample(other.shape)[0]
-    assert lockstep._groups({"x": big, "y": other}) == {"x": "x", "y": "y"}
-    assert lockstep._groups({"x": big, "y": big.reshape(1, n)}) == {"x": "x", "y": "y"}
-    assert lockstep._groups({"x": a, "y": a.reshape(3, 1)}) == {"x": "x", "y": "y"}
+    other = a.copy()
+    other[-1] = 0.5                                     # the last byte differs: found
+    assert lockstep._groups({"x": a, "y": other}) == {"x": "x", "y": "y"}
+    assert lockstep._groups({"x": a, "y": a.reshape(1, size)}) == {"x": "x", "y": "y"}
+    assert lockstep._groups({"x": a, "y": a.astype(np.float32)}) == {"x": "x", "y": "y"}
+    # a read that is not contiguous (a transposed view) is compared by its numbers in order
+    m = np.arange(float(2 * size)).reshape(2, size)
+    assert lockstep._groups({"x": m.T, "y": m.T.copy(), "z": m.T.copy(order="F")}) == {"x": "x", "y": "x", "z": "x"}
+    assert lockstep._groups({"x": m.T, "y": m.reshape(size, 2)}) == {"x": "x", "y": "y"}
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -130,12 +131,47 @@ def test_the_error_alone_is_the_error_at_the_worst_index(seed):
     if seed % 2:
         b = a.copy()                                        # every element equal: the error is 0
     scale = float(np.max(np.abs(a)))
+    peak = float(max(np.abs(a).max(), np.abs(b).max()))
     full = tolerance.finite_error(a, b, np.abs(a), np.abs(b), scale)
-    out = (np.empty(shape), np.empty(shape))
-    assert tolerance.finite_max_error(a, b, np.abs(a), np.abs(b), scale, out=out) == full[0]
-    assert tolerance.finite_max_error(a, b, np.abs(a), np.abs(b), scale) == full[0]
+    assert tolerance.finite_max_error(a, b, scale, peak, out=np.empty(shape)) == full[0]
+    assert tolerance.finite_max_error(a, b, scale, peak) == full[0]
     assert full == tolerance.compare_arrays(a, b, scale)
-    assert tolerance.finite_max_error(a[:0], b[:0], a[:0], b[:0], scale) == 0.0
+    assert tolerance.finite_max_error(a[:0], b[:0], scale, peak) == 0.0
+
+
+def _worst_by_all(a, b, scale):
+    """finite_max_error's number the long way: every element's error, then the largest."""
+    from parity import tolerance
+    return tolerance.finite_error(a, b, np.abs(a), np.abs(b), scale)[0]
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_the_error_from_the_few_elements_that_can_hold_it_is_every_elements_largest(data):
+    # finite_max_error looks only where |a − b| is near its largest; the largest error can sit
+    # elsewhere (a smaller difference over a smaller denominator), so the bound must keep it
+    from parity import tolerance
+    n = data.draw(st.integers(1, 40))
+    exps = data.draw(st.lists(st.integers(-320, 300), min_size=n, max_size=n))
+    signs = data.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=n, max_size=n))
+    a = np.array([s * 10.0 ** e if e > -310 else s * 5e-324 for s, e in zip(signs, exps)])
+    ulps = data.draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
+    b = np.array([np.nextafter(x, math.copysign(math.inf, k)) if k else x for x, k in zip(a, ulps)])
+    for i in data.draw(st.lists(st.integers(0, n - 1), max_size=3)):
+        b[i] = -a[i] * data.draw(st.sampled_from([1.0, 0.5, 2.0]))             # some far apart
+    peak = float(max(np.abs(a).max(), np.abs(b).max()))
+    scale = data.draw(st.sampled_from([peak, peak * 1e6, peak * 1e-3, 1e-300, 3e-310, 1e290]))
+    if not 0 < scale < tolerance.HUGE or not peak < tolerance.HUGE:
+        return
+    assert tolerance.finite_max_error(a, b, scale, peak) == _worst_by_all(a, b, scale)
+
+
+def test_the_largest_error_away_from_the_largest_difference_is_found():
+    # the largest difference is at index 0 (|a − b| = 1 over 1 + 10), the largest error at
+    # index 1 (|a − b| = 0.8 over 1 + 0.8): the largest difference's own error is only 1/11
+    from parity import tolerance
+    a, b = np.array([10.0, 0.0, 0.5]), np.array([9.0, 0.8, 0.5])
+    assert tolerance.finite_max_error(a, b, 1.0, 10.0) == 0.8 / 1.8 == _worst_by_all(a, b, 1.0)
 
 
 # ---------------------------------------------------------------------------
