@@ -610,6 +610,14 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
         row = index[key]
         present = {s: r[name] for s, r in reads.items() if name in r}
         rep_of = _groups(present)
+        if not shadowed and len(present) == len(styles) and len(set(rep_of.values())) == 1:
+            # Every style holds the same bytes: every pair's error is 0, the tolerance the one
+            # given and no noise measured, as the step's rows already hold. The scale is kept from
+            # the first step a tensor is seen, and is read only where an error is computed.
+            if key not in scales:
+                now = _peak(present[styles[0]])
+                scales[key] = now if math.isfinite(now) else 0.0
+            continue
         # the largest |x| of each group once, shared by the scale and every pair it is in
         peaks = {g: _peak(present[g]) for g in dict.fromkeys(rep_of.values())}
         peaks = {s: peaks[g] for s, g in rep_of.items()}
@@ -638,7 +646,8 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
                 noise[s] = error(s, w)
         fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
         own = {s: noise.get(s, fallback) for s in styles}
-        rows.noise[row] = [own[s] for s in styles]
+        if noise:                                           # (without, the row's NaN stands)
+            rows.noise[row] = [own[s] for s in styles]
         # Every pair of styles at once. The styles fall into groups (plus "missing": a style
         # without this tensor), and a pair's error is its two groups' error: 0 within a group,
         # inf with "missing", and each pair of distinct groups is a pair of some two styles,
@@ -652,14 +661,14 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
         code = {r: i for i, r in enumerate(groups)}
         of = np.array([code[rep_of[s]] if s in present else g for s in styles])
         e_row = table[of[first_of], of[second_of]]
+        rows.err[row] = e_row
         if noise:
             own_row = np.array([own[s] for s in styles])
             tol_row = noise_tolerances(report.spec.dtype, own_row[first_of], own_row[second_of],
                                        report.spec.optimizer)
+            rows.tol[row] = tol_row
         else:
-            tol_row = np.full(len(pairs), report.tol)
-        rows.err[row] = e_row
-        rows.tol[row] = tol_row
+            tol_row = rows.tol[row]                         # the one tolerance, as the row holds it
         if report.first is None and not rows.blown and (e_row > tol_row).any():
             p = int(np.flatnonzero(e_row > tol_row)[0])          # the first pair, in the pairs' order
             a, b = pairs[p]
