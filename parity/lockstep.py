@@ -303,7 +303,7 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
         from tqdm import tqdm
         bar = tqdm(total=steps, desc=spec.name, unit="step", leave=False, delay=1.0)  # shown after 1 s
     try:
-        if _live(parallel):
+        if reads_live(parallel):
             _run_live(report, runs, schedule, inputs, steps=steps, lr_schedule=lr_schedule,
                       shadowed=shadowed, index=index, scales=scales, stop_at_first=stop_at_first, bar=bar)
         else:
@@ -318,8 +318,9 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
     return report
 
 
-def _live(parallel):
-    """Whether to run the styles phase by phase and compare what they hold, with no copies (see _run_live)."""
+def reads_live(parallel=None):
+    """Whether a run steps the styles phase by phase and compares what they hold, with no copies (_run_live):
+    at one thread, with no data-parallel styles (`parallel`: {style: ParallelStyle})."""
     return not parallel and threads.set_by_use() == 1
 
 

@@ -38,7 +38,8 @@ def format_table(result, out=None):
         p(f"  load average at start {lb[0]:.2f}, at end {m['load_after'][0]:.2f}"
           + ("  (busy machine: timings are noisy)" if max(lb[0], m["load_after"][0]) > (m["cores"] or 1) else ""))
     p("\none training step (µs): median [IQR] over "
-      f"{st['rounds']} rounds x {st['steps']} steps; bare = the lesson's MLP.step, traced = run+record per phase")
+      f"{st['rounds']} rounds x {st['steps']} steps; bare = the lesson's MLP.step, "
+      "traced = run + read per phase, as the harness does")
     for b in result["bound"]:
         p(f"\n== {b['preset']}, N={b['N']}, {b['dtype']}: {b['flops'] / 1e6:.3g} MFLOP of matmul per step; "
           f"bound: NumPy {_us(b['numpy']['median_s'])} µs ({b['numpy']['gflop_s']:.1f} GFLOP/s)"

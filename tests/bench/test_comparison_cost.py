@@ -238,7 +238,7 @@ def pairwise_compare_phase(report, rows, step, phase, reads, shadowed, index, sc
 @pytest.mark.parametrize("live", [True, False], ids=["live", "blocks"])
 @pytest.mark.parametrize("case", CASES)
 def test_the_report_is_the_one_every_pair_compared_in_full_gives(case, live, monkeypatch):
-    monkeypatch.setattr(lockstep, "_live", lambda parallel: live)
+    monkeypatch.setattr(lockstep, "reads_live", lambda parallel: live)
     fast = _run(case)
     monkeypatch.setattr(lockstep, "_compare_phase", pairwise_compare_phase)
     full = _run(case)

@@ -68,7 +68,7 @@ CASES = {**CASES, "later-phases-change-earlier-tensors": dict(spec=three_layer(b
 
 def _run_spec(spec, monkeypatch, block, **kw):
     """block: "live" (lockstep._run_live), or the most steps of a block of copies (lockstep._run_blocks)."""
-    monkeypatch.setattr(lockstep, "_live", lambda parallel: block == "live")
+    monkeypatch.setattr(lockstep, "reads_live", lambda parallel: block == "live")
     monkeypatch.setattr(lockstep, "MAX_BLOCK", 25 if block == "live" else block)
     return lockstep.run(spec, **kw)
 
@@ -97,10 +97,10 @@ def test_live_and_blocks_give_the_lockstep_report(case, monkeypatch):
 def test_one_thread_runs_live_and_copies_nothing(monkeypatch):
     from parity import threads
     from parity.styles import Style
-    assert threads.set_by_use() == 1 and lockstep._live({})           # the suite runs at one thread
-    assert not lockstep._live({"torch_ddp": object()})                  # the ranks' reads come as copies
+    assert threads.set_by_use() == 1 and lockstep.reads_live({})      # the suite runs at one thread
+    assert not lockstep.reads_live({"torch_ddp": object()})   # the ranks' reads come as copies
     monkeypatch.setattr(threads, "_set", 2)
-    assert not lockstep._live({})                                        # two threads: blocks of copies
+    assert not lockstep.reads_live({})                               # two threads: blocks of copies
     monkeypatch.setattr(threads, "_set", 1)
 
     def no_copies(self, phase):
