@@ -24,7 +24,7 @@ from . import interrupt, threads
 from .divergence import Diverged, exploded
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
-from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_float64, build,
+from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_arrays, build,
                      build_beside_ranks, gradients_only, shadow, split_name)
 from .tolerance import (HUGE, POLICIES, Disagreement, compare_arrays, finite_error, finite_max_error, floor,
                         noise_tolerances, tolerance)
@@ -336,7 +336,7 @@ def _run_live(report, runs, schedule, inputs, *, steps, lr_schedule, shadowed, i
               stop_at_first, bar):
     """Every phase of a step in every style, then that phase compared, on the tensors the styles hold.
 
-    Nothing is copied (but a float32 read, converted to float64 for the comparison): a
+    Nothing is copied (the comparison widens to float64 only what it computes with): a
     phase is compared before any style runs its next phase, so no style has yet changed
     what the phase's reads show. The styles take turns phase by phase, which is cheap
     at one thread; with more, NumPy's and torch's threads would fight over the cores at
@@ -357,7 +357,7 @@ def _run_live(report, runs, schedule, inputs, *, steps, lr_schedule, shadowed, i
                 seconds = _run_phase(st, phase, *batch[s])
                 if s in report.seconds:
                     report.seconds[s][phase] += seconds
-                reads[s] = as_float64(st.view(phase))
+                reads[s] = as_arrays(st.view(phase))
             _compare_phase(report, at, step, phase, reads, shadowed, index, scales)
         done = _end_step(report, at, step, stop_at_first)
         if bar is not None:
@@ -402,8 +402,8 @@ def _run_blocks(report, runs, built, schedule, inputs, *, steps, lr_schedule, sh
                 first_loss.setdefault(s, loss)
                 if s in built and exploded(loss, first_loss[s]):
                     break
-            # float64 NumPy copies for the comparison, made once the block has run
-            kept[s] = [({phase: as_float64(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
+            # NumPy arrays for the comparison, once the block has run (views of the copies, as a rule)
+            kept[s] = [({phase: as_arrays(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
         bytes_per_step = sum(a.nbytes for s in runs for r in kept[s][0][0].values() for a in r.values())
         block = max(1, min(MAX_BLOCK, BLOCK_BYTES // max(bytes_per_step, 1)))
         # Compare the block, step by step, phase by phase, tensor by tensor, pair by pair.
@@ -627,7 +627,13 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
             now = 0.0
         scale = scales.setdefault(key, now)
         scale = max(scale, now)
-        errors = {}
+        errors, wide = {}, {}
+
+        def widened(g):
+            """Source g's read in float64 (exact; the same array where it already is), made once."""
+            if g not in wide:
+                wide[g] = np.asarray(present[g], dtype=np.float64)
+            return wide[g]
 
         def error(a, b):
             """The scaled error of sources a and b: by group pair, once; 0 within one group."""
@@ -636,7 +642,7 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
                 return 0.0
             k = (ga, gb) if (ga, gb) in errors or (gb, ga) not in errors else (gb, ga)
             if k not in errors:      # the error is symmetric in a and b: |a − b| and max(|a|, |b|)
-                errors[k] = _error_value(present[ga], present[gb], peaks[ga], peaks[gb], scale, scratch)
+                errors[k] = _error_value(widened(ga), widened(gb), peaks[ga], peaks[gb], scale, scratch)
             return errors[k]
 
         # what rounding alone does to this tensor: each shadowed style against its shadow
@@ -675,7 +681,7 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
             a, b = pairs[p]
             e, tol = float(e_row[p]), float(tol_row[p])
             if a in present and b in present:
-                ra, rb = present[a], present[b]
+                ra, rb = widened(a), widened(b)
                 e, idx, ae, re_ = _error(ra, rb, np.abs(ra), np.abs(rb), peaks[a], peaks[b], scale, scratch)
                 va = float(ra[idx]) if ra.shape == rb.shape else math.nan
                 vb = float(rb[idx]) if ra.shape == rb.shape else math.nan

@@ -77,7 +77,7 @@ def _snapshot(t):
 
     What the harness records while a style runs: a plain copy, two to three times
     cheaper than the float64 NumPy copy `_np` makes (and on a GPU, no wait for the
-    device). `as_float64` converts a whole record when it is compared.
+    device). The comparison reads it through `as_arrays`.
     """
     if hasattr(t, "detach"):
         return t.detach().clone()
@@ -94,6 +94,19 @@ def _float64(copy):
     if hasattr(copy, "detach"):
         copy = copy.cpu().numpy()
     return np.asarray(copy, dtype=np.float64)
+
+
+def _array(t):
+    """A tensor or array as a NumPy array in its own dtype: a view where it already lives in memory NumPy reads."""
+    if hasattr(t, "detach"):
+        t = t.detach().cpu().numpy()
+    return np.asarray(t)
+
+
+def as_arrays(record):
+    """A record of `Style.record` or `Style.view` as NumPy arrays in each tensor's own dtype, the loss as a
+    0-d array: what the comparison reads (it widens to float64 only what it computes with)."""
+    return {name: _array(t).reshape(()) if name == "loss" else _array(t) for name, t in record.items()}
 
 
 def as_float64(record):

@@ -5,8 +5,8 @@ warm-up, two ways:
 
 - untraced: the lesson's own `MLP.step(x, y)`, nothing else (the bare lesson);
 - traced: the four phases through `parity.styles`, each followed by reading every
-  tensor as the harness does (at one thread the tensors as they are, converted to
-  float64; at more, copies), so the cost of watching every tensor is known.
+  tensor as the harness does (at one thread the tensors as they are; at more,
+  copies), so the cost of watching every tensor is known.
 
 In the same run it times the limit: the step's own matrix products alone
 (forward a_{l-1} @ W_lᵀ, backward δ_lᵀ @ a_{l-1} and δ_l @ W_l for l > 1), at the

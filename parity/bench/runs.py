@@ -14,7 +14,7 @@ import numpy as np
 from ..lockstep import reads_live
 from ..problem import make_problem
 from ..spec import preset
-from ..styles import LIBRARY, MODULES, PHASES, as_float64, build, seed_applies, seed_run, sgd_forms
+from ..styles import LIBRARY, MODULES, PHASES, as_arrays, build, seed_applies, seed_run, sgd_forms
 from .bound import MatmulBound, step_flops
 from .settings import Settings
 from .timing import settle, summary, sync_for, time_each
@@ -38,13 +38,13 @@ class StepRunner:
 
     def traced(self):
         """The step as the harness runs it: each phase, then its tensors read as lockstep reads them (at one
-        thread as they are, converted to float64 for the comparison; at more, copied in the style's dtype)."""
+        thread as they are; at more, copied in the style's dtype)."""
         st = self.adapter
         live = reads_live()
         for phase in PHASES:
             st.run_phase(phase, self.x, self.y)
             if live:
-                as_float64(st.view(phase))
+                as_arrays(st.view(phase))
             else:
                 st.record(phase)
 

@@ -186,6 +186,7 @@ from parity.tolerance import Disagreement, compare_arrays, noise_tolerance  # no
 def pairwise_compare_phase(report, rows, step, phase, reads, shadowed, index, scales, scratch=None):
     """The comparison as first written: every pair of every tensor of one phase in full, by compare_arrays."""
     styles, pairs = report.styles, report.pairs
+    reads = {s: {name: np.asarray(x, dtype=np.float64) for name, x in r.items()} for s, r in reads.items()}
     names = list(reads[styles[0]])
     for name in names:
         key = (phase, name)
