@@ -99,7 +99,10 @@ def _float64(copy):
 def _array(t):
     """A tensor or array as a NumPy array in its own dtype: a view where it already lives in memory NumPy reads."""
     if hasattr(t, "detach"):
-        t = t.detach().cpu().numpy()
+        try:
+            return t.numpy()                 # a detached tensor on the CPU: a view
+        except (RuntimeError, TypeError):    # one that needs grad, or lives on a GPU
+            return t.detach().cpu().numpy()
     return np.asarray(t)
 
 

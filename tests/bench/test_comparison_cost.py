@@ -159,6 +159,9 @@ def test_the_error_from_the_few_elements_that_can_hold_it_is_every_elements_larg
     b = np.array([np.nextafter(x, math.copysign(math.inf, k)) if k else x for x, k in zip(a, ulps)])
     for i in data.draw(st.lists(st.integers(0, n - 1), max_size=3)):
         b[i] = -a[i] * data.draw(st.sampled_from([1.0, 0.5, 2.0]))             # some far apart
+    if data.draw(st.booleans()):                  # past FEW elements: the search, not every element
+        fill = np.full(tolerance.FEW, a[0])
+        a, b = np.concatenate([fill, a]), np.concatenate([fill, b])
     peak = float(max(np.abs(a).max(), np.abs(b).max()))
     scale = data.draw(st.sampled_from([peak, peak * 1e6, peak * 1e-3, 1e-300, 3e-310, 1e290]))
     if not 0 < scale < tolerance.HUGE or not peak < tolerance.HUGE:
@@ -170,8 +173,21 @@ def test_the_largest_error_away_from_the_largest_difference_is_found():
     # the largest difference is at index 0 (|a − b| = 1 over 1 + 10), the largest error at
     # index 1 (|a − b| = 0.8 over 1 + 0.8): the largest difference's own error is only 1/11
     from parity import tolerance
-    a, b = np.array([10.0, 0.0, 0.5]), np.array([9.0, 0.8, 0.5])
-    assert tolerance.finite_max_error(a, b, 1.0, 10.0) == 0.8 / 1.8 == _worst_by_all(a, b, 1.0)
+    for n in (3, tolerance.FEW + 3):          # every element computed, and the search
+        a, b = np.full(n, 0.5), np.full(n, 0.5)
+        a[-3:], b[-3:] = [10.0, 0.0, 0.5], [9.0, 0.8, 0.5]
+        assert tolerance.finite_max_error(a, b, 1.0, 10.0) == 0.8 / 1.8 == _worst_by_all(a, b, 1.0)
+
+
+def test_reads_of_tensors_that_need_grad_are_arrays_of_their_numbers():
+    import torch
+
+    from parity.styles import as_arrays
+    w = torch.tensor([[1.5, -2.0]], dtype=torch.float32, requires_grad=True)
+    read = as_arrays({"W1": w, "loss": torch.tensor(3.0, dtype=torch.float64), "z1": np.array([1.0])})
+    assert read["W1"].dtype == np.float32 and read["W1"].tolist() == [[1.5, -2.0]]
+    assert read["loss"].shape == () and float(read["loss"]) == 3.0
+    assert read["z1"].tolist() == [1.0]
 
 
 # ---------------------------------------------------------------------------
