@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -183,6 +184,8 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
         raise SpecError(f"a style is named twice in {styles}: name each once")
     if policy not in POLICIES:
         raise SpecError(f"unknown tolerance policy {policy!r}: choose from {', '.join(POLICIES)}")
+    if tol is not None and not (isinstance(tol, numbers.Real) and not isinstance(tol, bool) and tol >= 0):
+        raise SpecError(f"tol must be a number >= 0, got {tol!r}")
     # the step count first: a run too long is refused before the problem is drawn or a style built
     steps = (problem.spec if problem is not None else spec).steps if steps is None else steps
     check_steps(steps)
@@ -320,8 +323,14 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
 
 def reads_live(parallel=None):
     """Whether a run steps the styles phase by phase and compares what they hold, with no copies (_run_live):
-    at one thread, with no data-parallel styles (`parallel`: {style: ParallelStyle})."""
-    return not parallel and threads.set_by_use() == 1
+    at one thread, with no data-parallel styles (`parallel`: {style: ParallelStyle}). The thread count is
+    the one `threads.use` set (every command sets it), else what torch and NumPy's BLAS run at now."""
+    if parallel:
+        return False
+    n = threads.set_by_use()
+    if n is None:
+        return all(k in (None, 1) for k in threads.current().values())
+    return n == 1
 
 
 def _run_phase(st, phase, x, y):
@@ -336,12 +345,15 @@ def _run_live(report, runs, schedule, inputs, *, steps, lr_schedule, shadowed, i
               stop_at_first, bar):
     """Every phase of a step in every style, then that phase compared, on the tensors the styles hold.
 
-    Nothing is copied (the comparison widens to float64 only what it computes with): a
-    phase is compared before any style runs its next phase, so no style has yet changed
-    what the phase's reads show. The styles take turns phase by phase, which is cheap
+    Nothing is copied (but a GPU tensor, read on the host, and what the comparison widens
+    to float64 to compute with): a phase is compared before any style runs its next phase,
+    so no style has yet changed what the phase's reads show. The styles take turns phase by phase, which is cheap
     at one thread; with more, NumPy's and torch's threads would fight over the cores at
     every turn, and _run_blocks runs instead. The report is _run_blocks' report, number
-    for number (tests/harness/test_blocks.py).
+    for number (tests/harness/test_blocks.py). One thing differs where a run stops early
+    (stop_at_first, a divergence): here every style stops at that step, where in blocks
+    a style may have run on to the end of its block, so report.built (the trained
+    styles, for predictions) is the nets as they were at the last step compared.
     """
     for step in range(steps):
         interrupt.check()                                  # a Ctrl-C that the code it landed in lost
@@ -589,10 +601,12 @@ class _StepRows:
 
 
 def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, scratch=None):
-    """Compare one phase of one step: reads is {source: {name: float64 array}}, rows the step's _StepRows.
+    """Compare one phase of one step: reads is {source: {name: NumPy array in its own dtype}} (as_arrays),
+    rows the step's _StepRows.
 
-    Per tensor: the sources (styles and shadows) whose reads hold the same numbers
-    are grouped (see _groups), |x| and its peak are computed once per group, and
+    Per tensor: the sources (styles and shadows) whose reads hold the same bytes
+    are grouped (see _groups), each group's peak (its largest |x|) is found once and
+    its read widened to float64 once, and
     each pair of groups is compared once; every pair of styles and every noise
     (a style against its shadow) takes its group pair's error. The numbers are
     those of comparing every pair in full (tests/bench/test_comparison_cost.py checks it).

@@ -97,13 +97,15 @@ def _float64(copy):
 
 
 def _array(t):
-    """A tensor or array as a NumPy array in its own dtype: a view where it already lives in memory NumPy reads."""
+    """A tensor or array as a NumPy array in its own floating dtype: a view where it already lives in memory
+    NumPy reads. Anything else (integers, None, a list a student's MLP returned) as float64, as `read` gives it."""
     if hasattr(t, "detach"):
         try:
-            return t.numpy()                 # a detached tensor on the CPU: a view
+            t = t.numpy()                    # a detached tensor on the CPU: a view
         except (RuntimeError, TypeError):    # one that needs grad, or lives on a GPU
-            return t.detach().cpu().numpy()
-    return np.asarray(t)
+            t = t.detach().cpu().numpy()
+    out = np.asarray(t)
+    return out if out.dtype.kind == "f" else np.asarray(t, dtype=np.float64)
 
 
 def as_arrays(record):

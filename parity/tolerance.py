@@ -319,8 +319,10 @@ def finite_max_error(a, b, scale, peak, out=None):
     rounding of that product) can hold the largest error, and it is computed there alone by
     finite_error's arithmetic: the same number. In this project's runs they are a few in a
     thousand, and the whole array takes one subtraction and two reads, where finite_error
-    takes six passes. out: a float64 array of a's shape to work in.
+    takes six passes. out: a float64 array of a's shape to work in. a and b are widened to
+    float64 first (a no-op where they are): the arithmetic is float64's, whatever they hold.
     """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.size == 0:
         return 0.0
     d = np.subtract(a, b, out=out)

@@ -42,6 +42,12 @@ CASES = {
     "one-torch-style-wrong-float32": dict(spec=three_layer(steps=12, dtype="float32"),
                                           mlp_classes={"torch_manual": WrongStepFromStep3}),
     "diverges-to-inf-and-nan": dict(spec=three_layer(bias=True, lr=3.0, steps=200)),
+    # past SMALL and FEW numbers a read (W1, 2400): grouped by memcmp, its error found by the search
+    "larger-net-float32": dict(spec=Spec(sizes=(60, 40, 3), activation="tanh", loss="mse", lr=0.01,
+                                         n_samples=32, steps=5, dtype="float32")),
+    "larger-net-one-torch-style-wrong": dict(spec=Spec(sizes=(60, 40, 3), activation="tanh", loss="mse", lr=0.01,
+                                                       n_samples=32, steps=6),
+                                             mlp_classes={"torch_manual": WrongStepFromStep3}),
 }
 
 
@@ -92,6 +98,9 @@ def test_the_cases_exercise_the_grouping(monkeypatch):
     calls.clear()
     assert _run("agree-float32-shadows").shadow_dtype == "float64"
     assert max(calls) >= 4                              # styles and shadows: NumPy's and torch's of each
+    assert _run("larger-net-float32").ok
+    big = _run("larger-net-one-torch-style-wrong").first
+    assert big is not None and "torch_manual" in big.pair
     d = _run("diverges-to-inf-and-nan").diverged
     assert d is not None
 
@@ -188,6 +197,21 @@ def test_reads_of_tensors_that_need_grad_are_arrays_of_their_numbers():
     assert read["W1"].dtype == np.float32 and read["W1"].tolist() == [[1.5, -2.0]]
     assert read["loss"].shape == () and float(read["loss"]) == 3.0
     assert read["z1"].tolist() == [1.0]
+    # what is not floating point is read as float64, as Style.read reads it: None as NaN, integers as floats
+    odd = as_arrays({"dp1": None, "z1": [1, 2], "a1": np.array([True])})
+    assert np.isnan(odd["dp1"]) and odd["dp1"].dtype == np.float64
+    assert odd["z1"].dtype == np.float64 and odd["a1"].dtype == np.float64
+
+
+def test_the_error_of_float32_reads_is_computed_in_float64():
+    from parity import tolerance
+    rng = np.random.default_rng(0)
+    for n in (100, tolerance.FEW + 100):
+        a = rng.standard_normal(n).astype(np.float32)
+        b = (a * (1 + 1e-6 * rng.standard_normal(n))).astype(np.float32)
+        wide = a.astype(np.float64), b.astype(np.float64)
+        peak = float(max(np.abs(wide[0]).max(), np.abs(wide[1]).max()))
+        assert tolerance.finite_max_error(a, b, 1.0, peak) == _worst_by_all(*wide, 1.0)
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@ with blocks of one step and with the default blocks, and the three reports must
 match exactly: every error, loss, the first disagreement, a diverged run.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -39,6 +41,11 @@ CASES = {
     "diverges": dict(spec=three_layer(bias=True, lr=3.0, steps=30)),
     "float32-minibatches": dict(spec=Spec(sizes=(5, 4, 3), activation="tanh", loss="mse", lr=0.1,
                                           n_samples=10, batch_size=3, steps=35, dtype="float32")),
+    # past SMALL and FEW numbers a read (W1, 2400): grouped by memcmp, its error found by the search
+    "larger-net-float32": dict(spec=Spec(sizes=(60, 40, 3), activation="tanh", loss="mse", lr=0.01,
+                                         n_samples=32, steps=6, dtype="float32")),
+    "larger-net-bug": dict(spec=Spec(sizes=(60, 40, 3), activation="tanh", loss="mse", lr=0.01,
+                                     n_samples=32, steps=10), mlp_classes={"numpy": SignFlipFromStep7}),
 }
 
 
@@ -101,6 +108,11 @@ def test_one_thread_runs_live_and_copies_nothing(monkeypatch):
     assert not lockstep.reads_live({"torch_ddp": object()})   # the ranks' reads come as copies
     monkeypatch.setattr(threads, "_set", 2)
     assert not lockstep.reads_live({})                               # two threads: blocks of copies
+    monkeypatch.setattr(threads, "_set", None)                       # never set: what the libraries run at
+    monkeypatch.setattr(threads, "current", lambda: {"torch": 1, "blas": 1})
+    assert lockstep.reads_live()
+    monkeypatch.setattr(threads, "current", lambda: {"torch": None, "blas": 2})
+    assert not lockstep.reads_live()
     monkeypatch.setattr(threads, "_set", 1)
 
     def no_copies(self, phase):
@@ -114,6 +126,8 @@ def test_the_cases_exercise_what_they_name(monkeypatch, block):
     # so the equality above is not trivially about runs that stop at once
     assert _run("agree-60-steps", monkeypatch, block).ok
     assert _run("later-phases-change-earlier-tensors", monkeypatch, block).ok
+    assert _run("larger-net-float32", monkeypatch, block).ok
+    assert _run("larger-net-bug", monkeypatch, block).first.step == 7
     assert _run("bug-at-step-7", monkeypatch, block).first.step == 7
     assert _run("bug-at-step-7-stop-at-first", monkeypatch, block).steps_run == 8
     d = _run("diverges", monkeypatch, block).diverged
@@ -195,25 +209,26 @@ def _counting_batches(drawn):
     return counted
 
 
-def test_the_schedule_is_drawn_block_by_block_not_up_front(monkeypatch):
+@pytest.mark.parametrize("block", ["live", 25])
+def test_the_schedule_is_drawn_block_by_block_not_up_front(monkeypatch, block):
     # a run asked for 100 000 steps that diverges within 30 draws no more batches than it reaches
     drawn = []
     monkeypatch.setattr(lockstep, "batches", _counting_batches(drawn))
-    monkeypatch.setattr(lockstep, "MAX_BLOCK", 25)
-    report = lockstep.run(three_layer(bias=True, lr=3.0), steps=100_000)
+    report = _run_spec(three_layer(bias=True, lr=3.0), monkeypatch, block, steps=100_000)
     assert report.diverged is not None
-    assert len(drawn) <= report.steps_run + lockstep.MAX_BLOCK
+    assert len(drawn) <= report.steps_run + (0 if block == "live" else lockstep.MAX_BLOCK)
 
 
+@pytest.mark.parametrize("block", ["live", 25])
 @pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
-def test_the_streamed_schedule_gives_the_report_of_the_whole_list(monkeypatch, shuffle):
+def test_the_streamed_schedule_gives_the_report_of_the_whole_list(monkeypatch, shuffle, block):
     # the old runner built list(batches(...)) first: the same rows in the same order, the same report
     spec = Spec(sizes=(5, 4, 3), activation="tanh", loss="mse", lr=0.1, n_samples=10, batch_size=3,
                 shuffle=shuffle, steps=35)
-    streamed = lockstep.run(spec)
+    streamed = _run_spec(spec, monkeypatch, block)
     real = lockstep.batches
     monkeypatch.setattr(lockstep, "batches", lambda *args: iter(list(real(*args))))
-    listed = lockstep.run(spec)
+    listed = _run_spec(spec, monkeypatch, block)
     assert streamed.steps_run == listed.steps_run == 35
     np.testing.assert_array_equal(streamed.error_array(), listed.error_array())
     assert streamed.losses == listed.losses
@@ -256,3 +271,10 @@ def test_compare_past_the_step_limit_exits_2_at_once_with_one_line(capsys):
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: steps = 100000000000 is past the limit")
     assert seconds < 5
+
+
+@pytest.mark.parametrize("tol", [-1.0, math.nan, "1e-9", True])
+def test_a_tolerance_that_is_not_a_number_at_least_0_is_refused(tol):
+    from parity.spec import SpecError
+    with pytest.raises(SpecError, match="tol must be a number >= 0"):
+        lockstep.run(three_layer(steps=2), tol=tol)
