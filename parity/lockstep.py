@@ -369,7 +369,7 @@ def _run_live(report, runs, schedule, inputs, *, steps, lr_schedule, shadowed, i
                 seconds = _run_phase(st, phase, *batch[s])
                 if s in report.seconds:
                     report.seconds[s][phase] += seconds
-                reads[s] = as_arrays(st.view(phase))
+                reads[s] = st.view(phase)
             _compare_phase(report, at, step, phase, reads, shadowed, index, scales)
         done = _end_step(report, at, step, stop_at_first)
         if bar is not None:

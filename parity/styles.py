@@ -84,11 +84,6 @@ def _snapshot(t):
     return np.array(t, copy=True)
 
 
-def _as_is(t):
-    """A tensor as it is, no copy (detached from autograd's graph): what `Style.view` reads."""
-    return t.detach() if hasattr(t, "detach") else t
-
-
 def _float64(copy):
     """A recorded copy as a float64 NumPy array: converted where its dtype differs, not copied again."""
     if hasattr(copy, "detach"):
@@ -101,8 +96,8 @@ def _array(t):
     NumPy reads. Anything else (integers, None, a list a student's MLP returned) as float64, as `read` gives it."""
     if hasattr(t, "detach"):
         try:
-            t = t.numpy()                    # a detached tensor on the CPU: a view
-        except (RuntimeError, TypeError):    # one that needs grad, or lives on a GPU
+            t = t.detach().numpy()           # on the CPU: a view, out of autograd's graph
+        except TypeError:                    # on a GPU: a copy on the host
             t = t.detach().cpu().numpy()
     out = np.asarray(t)
     return out if out.dtype.kind == "f" else np.asarray(t, dtype=np.float64)
@@ -234,8 +229,12 @@ class Style:
         return self._named(phase, _snapshot)
 
     def view(self, phase):
-        """record's tensors, not copied: the style's own, valid only until it runs its next phase."""
-        return self._named(phase, _as_is)
+        """record's tensors, not copied, as as_arrays gives them: NumPy views of the style's own tensors,
+        valid only until it runs its next phase."""
+        out = self._named(phase, _array)
+        if phase == "loss":
+            out["loss"] = out["loss"].reshape(())
+        return out
 
     def _named(self, phase, copy):
         """Every named tensor of `phase`, each passed through copy."""

@@ -43,7 +43,7 @@ import numpy as np
 from . import interrupt
 from .files import atomic_write
 from .spec import Spec, SpecError
-from .styles import LIBRARY, PHASES, RECORDED, STYLES, Style
+from .styles import LIBRARY, PHASES, RECORDED, STYLES, Style, as_arrays
 
 FORMAT = "mlp-parity/trace/1"
 MAX_BYTES = 256 * 10**6          # a trace larger than this is refused before any work
@@ -427,7 +427,9 @@ class RecordedStyle(Style):
             raise ValueError(f"unknown phase {phase!r}")
         return dict(self.current[phase])
 
-    view = record          # the replayed arrays are the trace's, never changed: nothing to copy
+    def view(self, phase):
+        """record's arrays as as_arrays gives them (they are the trace's, never changed: nothing is copied)."""
+        return as_arrays(self.record(phase))
 
     def weights_and_biases(self):
         if self.params is None:

@@ -14,7 +14,7 @@ import numpy as np
 from ..lockstep import reads_live
 from ..problem import make_problem
 from ..spec import preset
-from ..styles import LIBRARY, MODULES, PHASES, as_arrays, build, seed_applies, seed_run, sgd_forms
+from ..styles import LIBRARY, MODULES, PHASES, build, seed_applies, seed_run, sgd_forms
 from .bound import MatmulBound, step_flops
 from .settings import Settings
 from .timing import settle, summary, sync_for, time_each
@@ -44,7 +44,7 @@ class StepRunner:
         for phase in PHASES:
             st.run_phase(phase, self.x, self.y)
             if live:
-                as_arrays(st.view(phase))
+                st.view(phase)
             else:
                 st.record(phase)
 

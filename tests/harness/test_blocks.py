@@ -169,7 +169,7 @@ class GradientsKeptAndChangedInPlace(np_lesson.MLP):
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("phase", ["forward", "loss", "backward", "update"])
-def test_record_is_read_in_the_styles_own_dtype(style, phase):
+def test_record_and_view_are_read_in_the_styles_own_dtype(style, phase):
     from parity.problem import make_problem
     from parity.styles import as_float64, build
     st = build(style, make_problem(three_layer(bias=True, dtype="float32")))
@@ -178,12 +178,14 @@ def test_record_is_read_in_the_styles_own_dtype(style, phase):
         st.run_phase(p, x, y)
         if p == phase:
             break
-    rec, read = st.record(phase), st.read(phase)
-    assert list(rec) == list(read)
+    rec, read, view = st.record(phase), st.read(phase), st.view(phase)
+    assert list(rec) == list(read) == list(view)
     for name, t in rec.items():
         assert str(t.dtype).endswith("float32"), (name, t.dtype)
-        assert read[name].dtype == np.float64
+        assert read[name].dtype == np.float64 and view[name].dtype == np.float32
+        assert isinstance(view[name], np.ndarray) and view[name].shape == read[name].shape
         np.testing.assert_array_equal(as_float64(rec)[name], read[name])
+        np.testing.assert_array_equal(view[name], read[name])
 
 
 @pytest.mark.parametrize("block", ["live", 25])
