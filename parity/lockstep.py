@@ -433,11 +433,11 @@ def _run_blocks(report, runs, built, schedule, inputs, *, steps, lr_schedule, sh
 SHADOW = "shadow:"
 
 
-def _error(ra, rb, mag_a, mag_b, peak_a, peak_b, scale, scratch=None):
-    """compare_arrays of two reads of one tensor, by the fast path where it applies: (e, idx, abs, rel)."""
+def _error(ra, rb, peak_a, peak_b, scale, scratch=None):
+    """compare_arrays of two float64 reads of one tensor, by the fast path where it applies: (e, idx, abs, rel)."""
     if ra.shape == rb.shape and ra.ndim > 0 and 0 < scale < HUGE and peak_a < HUGE and peak_b < HUGE:
         out = scratch.pair(ra.shape) if scratch is not None else None
-        return finite_error(ra, rb, mag_a, mag_b, scale, out=out)       # (the test is False for NaN)
+        return finite_error(ra, rb, np.abs(ra), np.abs(rb), scale, out=out)   # (the test is False for NaN)
     return compare_arrays(ra, rb, scale)
 
 
@@ -696,7 +696,7 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
             e, tol = float(e_row[p]), float(tol_row[p])
             if a in present and b in present:
                 ra, rb = widened(a), widened(b)
-                e, idx, ae, re_ = _error(ra, rb, np.abs(ra), np.abs(rb), peaks[a], peaks[b], scale, scratch)
+                e, idx, ae, re_ = _error(ra, rb, peaks[a], peaks[b], scale, scratch)
                 va = float(ra[idx]) if ra.shape == rb.shape else math.nan
                 vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
             else:
