@@ -150,9 +150,10 @@ def format_run(report, *, colour=False, device="cpu"):
         largest = report.error_array().max(initial=0.0)
         pairs = f"all {len(report.pairs)} pairs" if len(report.pairs) > 1 else "the pair"
         margin = min((m.min() for m in report.margins_by_phase_group().values()), default=math.inf)
+        how = (f"largest error {largest:.2g}; every error at most 1/{_times(margin)[1:]} of its tolerance"
+               if largest > 0 else "every error 0: the same numbers in every style")
         lines.append(_paint("AGREE", GREEN, colour) + f": {pairs} within {_within(report)} "
-                     f"over {report.steps_run} steps (largest error {largest:.2g}; "
-                     f"every error at most 1/{_times(margin)[1:]} of its tolerance)")
+                     f"over {report.steps_run} steps ({how})")
     elif v == "disagree":
         d = report.first
         lines.append(_paint("DISAGREE", RED, colour) + f": first at step {d.step}, phase {d.phase}, "
