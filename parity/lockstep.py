@@ -346,14 +346,15 @@ def _run_live(report, runs, schedule, inputs, *, steps, lr_schedule, shadowed, i
     """Every phase of a step in every style, then that phase compared, on the tensors the styles hold.
 
     Nothing is copied (but a GPU tensor, read on the host, and what the comparison widens
-    to float64 to compute with): a phase is compared before any style runs its next phase,
-    so no style has yet changed what the phase's reads show. The styles take turns phase by phase, which is cheap
-    at one thread; with more, NumPy's and torch's threads would fight over the cores at
-    every turn, and _run_blocks runs instead. The report is _run_blocks' report, number
-    for number (tests/harness/test_blocks.py). One thing differs where a run stops early
-    (stop_at_first, a divergence): here every style stops at that step, where in blocks
-    a style may have run on to the end of its block, so report.built (the trained
-    styles, for predictions) is the nets as they were at the last step compared.
+    to float64 to compute with): a phase is compared before any style runs its next
+    phase, so no style has yet changed what the phase's reads show. The styles take
+    turns phase by phase, which is cheap at one thread; with more, NumPy's and torch's
+    threads would fight over the cores at every turn, and _run_blocks runs instead. The
+    report is _run_blocks' report, number for number (tests/harness/test_blocks.py).
+    One thing differs where a run stops early (stop_at_first, a divergence): here every
+    style stops at that step, where in blocks a style may have run on to the end of its
+    block, so report.built (the trained styles, for predictions) is the nets as they
+    were at the last step compared.
     """
     for step in range(steps):
         interrupt.check()                                  # a Ctrl-C that the code it landed in lost
