@@ -106,12 +106,17 @@ def _array(t):
 def as_arrays(record):
     """A record of `Style.record` or `Style.view` as NumPy arrays in each tensor's own dtype, the loss as a
     0-d array: what the comparison reads (it widens to float64 only what it computes with)."""
-    return {name: _array(t).reshape(()) if name == "loss" else _array(t) for name, t in record.items()}
+    return _as(_array, record)
 
 
 def as_float64(record):
     """A record of `Style.record` as `Style.read` gives it: float64 NumPy arrays (exact)."""
-    return {name: _float64(t).reshape(()) if name == "loss" else _float64(t) for name, t in record.items()}
+    return _as(_float64, record)
+
+
+def _as(convert, record):
+    """Each tensor of a record through convert; the loss as a 0-d array, whatever shape the lesson gave it."""
+    return {name: convert(t).reshape(()) if name == "loss" else convert(t) for name, t in record.items()}
 
 
 class Style:
@@ -231,10 +236,7 @@ class Style:
     def view(self, phase):
         """record's tensors, not copied, as as_arrays gives them: NumPy views of the style's own tensors,
         valid only until it runs its next phase."""
-        out = self._named(phase, _array)
-        if phase == "loss":
-            out["loss"] = out["loss"].reshape(())
-        return out
+        return _as(_array, self._named(phase, lambda t: t))
 
     def _named(self, phase, copy):
         """Every named tensor of `phase`, each passed through copy."""
