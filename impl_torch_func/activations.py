@@ -1,4 +1,4 @@
-"""Activations of the functional style (torch.func): f(z) by name; torch.func.grad knows each derivative.
+"""Activations of the functional style (torch.func): f(z) by name; torch.func.vjp knows each derivative.
 
 mlp.py looks up each layer's activation in ACTIVATIONS.
 """
@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 # ============================================================================
-# Activations: f(z); torch.func.grad knows each derivative
+# Activations: f(z); torch.func.vjp knows each derivative
 # ============================================================================
 # At a kink (z == 0) torch's derivatives are: ReLU 0, leaky ReLU and PReLU their slope.
 

@@ -1,4 +1,4 @@
-"""Losses of the functional style (torch.func): L(ŷ, y) by name; torch.func.grad knows ∂L/∂ŷ.
+"""Losses of the functional style (torch.func): L(ŷ, y) by name; torch.func.vjp knows ∂L/∂ŷ.
 
 mlp.py looks up its loss in LOSSES.
 """
@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 # ============================================================================
-# Losses: L(ŷ, y); torch.func.grad knows ∂L/∂ŷ
+# Losses: L(ŷ, y); torch.func.vjp knows ∂L/∂ŷ
 # ============================================================================
 
 LOSSES = {
@@ -16,7 +16,7 @@ LOSSES = {
     "mse": lambda yhat, y: torch.mean((yhat - y) ** 2),            # mean over all N·n_L
     "l1": F.l1_loss,                                               # mean |ŷ − y|; sign(0) = 0
     "cross_entropy": F.cross_entropy,               # logits (N, C), class indices (N,); stable log-softmax
-    # logits and targets in [0, 1]. Under torch.func.grad its gradient is not autograd's fused
+    # logits and targets in [0, 1]. Under torch.func its gradient is not autograd's fused
     # formula (σ(ŷ) − y)/n but that of its composite form (a log-sigmoid, then the mean): the
     # same number to a few units in the last place, not the same bits.
     "bce_with_logits": F.binary_cross_entropy_with_logits,

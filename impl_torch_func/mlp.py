@@ -2,13 +2,20 @@
 
 The same network as a pure function. The parameters are a plain dict of tensors,
 params = {"W1": W_1, "b1": b_1, "W2": ...}, that ask for no gradient and carry no
-`.grad`; the model is a function of (params, x) that changes nothing; the
-gradient is another function, `torch.func.grad(loss_of)`, that takes the same
-arguments and returns a dict shaped like params with ∂L/∂θ for every entry; the
-update is a pure function too, returning new parameters. Nothing is cleared
-between steps because nothing accumulates. (An nn.Module becomes such a function
-with `torch.func.functional_call(model, params, (x,))`; here the function is
-written out, line for line the torch autograd lesson's forward pass.)
+`.grad`; the model is a function of (params, x) that changes nothing; the update
+is a pure function too, returning new parameters. Nothing is cleared between
+steps because nothing accumulates. (An nn.Module becomes such a function with
+`torch.func.functional_call(model, params, (x,))`; here the function is written
+out, line for line the torch autograd lesson's forward pass.)
+
+The gradient is a function too. `torch.func.vjp(f, θ)` runs f once and returns
+f(θ) with a second function, f's backward pass: given ∂L/∂f(θ) it returns ∂L/∂θ,
+shaped like θ (a vector-Jacobian product, hence the name). `torch.func.grad(g)`
+is vjp of a loss g seeded with ∂L/∂L = 1, in one call: seed.py uses it. Here the
+four phases stay apart, as in every lesson: the forward pass is vjp of the net,
+the loss phase vjp of the loss, and the backward pass runs their two backward
+functions, the loss's first: the chain rule, ∂L/∂θ = ∂L/∂ŷ · ∂ŷ/∂θ. (grad in the
+backward phase would run the forward pass a second time.)
 
 Because the gradient is a function, it composes: `vmap(grad(...))` gives the
 gradient of every sample's own loss in one call (per-sample gradients, below).
@@ -26,7 +33,7 @@ catalogue this file picks from by name is beside it: activations, losses, optimi
 """
 
 import torch
-from torch.func import grad, vmap
+from torch.func import grad, vjp, vmap
 
 from .activations import ACTIVATIONS
 from .losses import LOSSES, REDUCTION
@@ -60,7 +67,9 @@ def layers(params, x, f, f_kw, shifts=None):
 
 
 def loss_of(params, x, y, f, f_kw, loss_fn, shifts=None):
-    """L(params) on the batch (x, y), twice: grad differentiates the first, has_aux hands back the second."""
+    """L(params) on the batch (x, y), twice: grad differentiates the first, has_aux hands back the second.
+
+    The net and its loss in one function, for grad (per-sample gradients, below)."""
     _, a = layers(params, x, f, f_kw, shifts)
     L = loss_fn(a[-1], y)                              # a 0-d tensor
     return L, L.detach()
@@ -116,8 +125,20 @@ class MLP:
 
     def forward(self, x):
         self.x = x.to(self.device)                         # assigned, or x stays where it was
-        self.z, self.a = layers(self.params, self.x, self.f, self.f_kw)   # kept only so we can look at them
-        return self.a[-1]                                  # ŷ = a_L (N, n_L)
+        # shifts: a zero added to every z_l (N, n_l). torch.func has no .grad on the tensors
+        # in between; the gradient with respect to a zero added to z_l is ∂L/∂z_l, δ_l,
+        # which we keep to compare.
+        N, L = len(self.x), len(self.f)
+        self.shifts = [self.x.new_zeros((N, self.params[f"W{l}"].shape[0])) for l in range(1, L + 1)]
+
+        def net(params, shifts):                           # ŷ as a function of what we differentiate
+            z, a = layers(params, self.x, self.f, self.f_kw, shifts)
+            return a[-1], (z, a)                           # (what vjp differentiates, what has_aux hands back)
+
+        # vjp runs the net once: ŷ, the net's backward pass (a function, kept for phase 3),
+        # and (z, a), kept only so we can look at them
+        yhat, self.net_backward, (self.z, self.a) = vjp(net, self.params, self.shifts, has_aux=True)
+        return yhat                                        # ŷ = a_L (N, n_L)
 
     # ========================================================================
     # Phase 2: loss
@@ -125,7 +146,8 @@ class MLP:
 
     def loss(self, yhat, y):
         self.y = y.to(self.device)
-        self.loss_value = self.loss_fn(yhat, self.y)      # a 0-d tensor; nothing recorded it
+        # vjp of the loss as a function of ŷ: L (a 0-d tensor), and the loss's backward pass
+        self.loss_value, self.loss_backward = vjp(lambda yhat: self.loss_fn(yhat, self.y), yhat)
         return self.loss_value
 
     # ========================================================================
@@ -133,18 +155,13 @@ class MLP:
     # ========================================================================
 
     def backward(self):
-        # grad(loss_of) is a new function: it runs loss_of again, and returns ∂L/∂ of its
-        # arguments named by argnums, shaped like them. argnums=(0, 6): the params dict
-        # and the shifts, zeros added to every z_l. torch.func has no .grad on the
-        # tensors in between; the gradient with respect to a zero added to z_l is ∂L/∂z_l,
-        # δ_l, which we keep to compare. has_aux: loss_of returns (L, aux) and grad
-        # returns (gradients, aux), here the loss itself.
-        shifts = [torch.zeros_like(z) for z in self.z]
+        # The two backward passes, the loss's first: ∂L/∂L = 1 ↦ ∂L/∂ŷ ↦ ∂L/∂(params, shifts),
+        # each shaped like what it differentiates: a dict like params, a list like shifts.
         if self.per_sample:
-            (self.grads, dz), _ = self.from_per_sample(shifts)
+            (self.grads, dz), _ = self.from_per_sample(self.shifts)
         else:
-            (self.grads, dz), _ = grad(loss_of, argnums=(0, 6), has_aux=True)(
-                self.params, self.x, self.y, self.f, self.f_kw, self.loss_fn, shifts)
+            (dyhat,) = self.loss_backward(torch.ones_like(self.loss_value))   # ∂L/∂ŷ (N, n_L)
+            self.grads, dz = self.net_backward(dyhat)
         L = len(self.f)
         self.dz = list(dz)                                 # δ_l = ∂L/∂z_l (N, n_l)
         self.dW = [self.grads[f"W{l + 1}"] for l in range(L)]
@@ -159,6 +176,10 @@ class MLP:
         (x_i of shape (1, n0)): g_i = ∂L_i/∂θ, stacked to (N, *θ.shape). A sum loss is
         L = Σ_i L_i, so ∂L/∂θ = Σ_i g_i. A mean loss is L = (1/N)·Σ_i L_i: its gradient
         is the mean of the g_i; their sum is N times too large.
+
+        grad(loss_of) runs the net and the loss again, per sample, and returns ∂L_i/∂ of
+        the arguments argnums names, shaped like them: 0, params, and 6, the shifts.
+        has_aux: loss_of returns (L, aux) and grad returns (gradients, aux).
         """
         def one_sample(params, xi, yi, si):
             return grad(loss_of, argnums=(0, 6), has_aux=True)(

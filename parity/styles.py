@@ -485,7 +485,7 @@ class NumpyAutogradStyle(Style):
 class TorchFuncStyle(TorchStyle):
     """The functional lesson: its parameters are one dict, replaced by a new one at every update.
 
-    δ_l is the gradient torch.func.grad returns for a zero added to z_l (the lesson's backward)."""
+    δ_l is the gradient the lesson's backward (torch.func.vjp) returns for a zero added to z_l."""
     name = "torch_func"
 
     def _param(self, kind, l):

@@ -4,7 +4,7 @@ loss reduces: summed for a sum loss, averaged for a mean loss (their sum is N ti
 and the harness pins that).
 
 One loss is the exception to bit for bit: F.binary_cross_entropy_with_logits. autograd
-differentiates it with its own fused formula, (σ(ŷ) − y)/n; torch.func.grad runs it through
+differentiates it with its own fused formula, (σ(ŷ) − y)/n; torch.func runs it through
 its composite form (log-sigmoid, then the mean) and differentiates that, which rounds
 differently by a few units in the last place (its value, the loss, is the same bits).
 """
@@ -24,10 +24,10 @@ from tests.lessons.test_engine import assert_bitwise, bitwise_run, small
 from tests.lessons.test_optimizers import CASES, DEFAULTS
 
 # ----------------------------------------------------------------------------
-# torch.func.grad = loss.backward(), bit for bit
+# torch.func's vjp (and grad) = loss.backward(), bit for bit
 # ----------------------------------------------------------------------------
 # The model function is the autograd lesson's forward pass, operation for operation,
-# and grad runs the same backward kernels autograd runs; the pure update makes torch.optim's
+# and vjp runs the same backward kernels autograd runs; the pure update makes torch.optim's
 # calls out of place. So every tensor of every phase is the same to the last bit. The zero
 # added to each z_l (to read δ_l) changes no number: z + 0 = z, and its backward passes
 # ∂L/∂z_l through untouched.
