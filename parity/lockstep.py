@@ -27,7 +27,7 @@ from .problem import Problem, make_problem
 from .spec import Spec, SpecError
 from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_arrays, build,
                      build_beside_ranks, gradients_only, shadow, split_name)
-from .tolerance import (HUGE, POLICIES, Disagreement, compare_arrays, finite_error, finite_max_error, floor,
+from .tolerance import (FEW, HUGE, POLICIES, Disagreement, compare_arrays, finite_error, finite_max_error, floor,
                         noise_tolerances, tolerance)
 
 
@@ -563,6 +563,7 @@ def _groups(present):
 
 
 SMALL = 512         # numbers in a read grouped by a dictionary of its bytes (past it, memcmp is faster)
+SMALL_PHASE = FEW   # numbers in a phase's reads (of one source) compared all at once (_compare_small_phase)
 _SCRATCH = _Scratch()
 
 
@@ -612,103 +613,22 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
     (a style against its shadow) takes its group pair's error. The numbers are
     those of comparing every pair in full (tests/bench/test_comparison_cost.py checks it).
     A disagreement's values, index and errors are read from the pair's own arrays.
+    A small phase (every read finite, SMALL_PHASE numbers in all) is compared at once instead
+    (_compare_small_phase): the same numbers, in a few array operations.
     """
     scratch = scratch if scratch is not None else _SCRATCH
-    styles, pairs = report.styles, report.pairs
-    first_of, second_of = rows.first_of, rows.second_of
-    names = list(reads[styles[0]])
+    names = list(reads[report.styles[0]])
     for name in names:
         key = (phase, name)
         if key not in index:
             index[key] = len(report.tensors)
             report.tensors.append(key)
-        rows.fit(len(report.tensors))
-        row = index[key]
-        present = {s: r[name] for s, r in reads.items() if name in r}
-        rep_of = _groups(present)
-        if not shadowed and len(present) == len(styles) and len(set(rep_of.values())) == 1:
-            # Every style holds the same bytes: every pair's error is 0, the tolerance the one
-            # given and no noise measured, as the step's rows already hold. The scale is kept from
-            # the first step a tensor is seen, and is read only where an error is computed.
-            if key not in scales:
-                now = _peak(present[styles[0]])
-                scales[key] = now if math.isfinite(now) else 0.0
-            continue
-        # the largest |x| of each group once, shared by the scale and every pair it is in
-        peaks = {g: _peak(present[g]) for g in dict.fromkeys(rep_of.values())}
-        peaks = {s: peaks[g] for s, g in rep_of.items()}
-        now = max(peaks.get(s, 0.0) for s in styles)
-        if not math.isfinite(now):
-            now = 0.0
-        scale = scales.setdefault(key, now)
-        scale = max(scale, now)
-        errors, wide = {}, {}
-
-        def widened(g):
-            """Source g's read in float64 (exact; the same array where it already is), made once."""
-            if g not in wide:
-                wide[g] = np.asarray(present[g], dtype=np.float64)
-            return wide[g]
-
-        def error(a, b):
-            """The scaled error of sources a and b: by group pair, once; 0 within one group."""
-            ga, gb = rep_of[a], rep_of[b]
-            if ga == gb:
-                return 0.0
-            k = (ga, gb) if (ga, gb) in errors or (gb, ga) not in errors else (gb, ga)
-            if k not in errors:      # the error is symmetric in a and b: |a − b| and max(|a|, |b|)
-                errors[k] = _error_value(widened(ga), widened(gb), peaks[ga], peaks[gb], scale, scratch)
-            return errors[k]
-
-        # what rounding alone does to this tensor: each shadowed style against its shadow
-        noise = {}
-        for s in shadowed:
-            w = SHADOW + s
-            if s in present and w in present:
-                noise[s] = error(s, w)
-        fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
-        own = {s: noise.get(s, fallback) for s in styles}
-        if noise:                                           # (without, the row's NaN stands)
-            rows.noise[row] = [own[s] for s in styles]
-        # Every pair of styles at once. The styles fall into groups (plus "missing": a style
-        # without this tensor), and a pair's error is its two groups' error: 0 within a group,
-        # inf with "missing", and each pair of distinct groups is a pair of some two styles,
-        # so all of them are computed, once each.
-        groups = list(dict.fromkeys(rep_of[s] for s in styles if s in present))
-        g = len(groups)
-        table = np.zeros((g + 1, g + 1))
-        table[g, :] = table[:, g] = math.inf
-        for i, j in itertools.combinations(range(g), 2):
-            table[i, j] = table[j, i] = error(groups[i], groups[j])
-        code = {r: i for i, r in enumerate(groups)}
-        of = np.array([code[rep_of[s]] if s in present else g for s in styles])
-        e_row = table[of[first_of], of[second_of]]
-        rows.err[row] = e_row
-        if noise:
-            own_row = np.array([own[s] for s in styles])
-            tol_row = noise_tolerances(report.spec.dtype, own_row[first_of], own_row[second_of],
-                                       report.spec.optimizer)
-            rows.tol[row] = tol_row
-        else:
-            tol_row = rows.tol[row]                         # the one tolerance, as the row holds it
-        if report.first is None and not rows.blown and (e_row > tol_row).any():
-            p = int(np.flatnonzero(e_row > tol_row)[0])          # the first pair, in the pairs' order
-            a, b = pairs[p]
-            e, tol = float(e_row[p]), float(tol_row[p])
-            if a in present and b in present:
-                ra, rb = widened(a), widened(b)
-                e, idx, ae, re_ = _error(ra, rb, peaks[a], peaks[b], scale, scratch)
-                va = float(ra[idx]) if ra.shape == rb.shape else math.nan
-                vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
-            else:
-                idx, ae, re_, va, vb = (), math.nan, math.nan, math.nan, math.nan
-            report.first = Disagreement(step=step, phase=phase, tensor=name,
-                                        layer=split_name(name)[1], pair=(a, b), index=idx,
-                                        value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
-                                        error=e, tol=tol, scale=scale,
-                                        noise=own[a] + own[b] if noise else math.nan,
-                                        shadow_dtype=report.shadow_dtype)
+    rows.fit(len(report.tensors))
+    if not _compare_small_phase(report, rows, step, phase, reads, names, shadowed, index, scales, scratch):
+        for name in names:
+            _compare_tensor(report, rows, step, phase, name, reads, shadowed, index, scales, scratch)
     if phase == "loss":
+        styles = report.styles
         for s in styles:
             report.losses[s].append(float(reads[s]["loss"]))
         # A loss that exploded (past float32's range, or 1e6 times its first value) ends the run
@@ -716,6 +636,183 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
         # arithmetic on numbers at the edge of the dtype's range, where a shadow's noise is not
         # finite and no tolerance means anything; the verdict is the divergence, named below.
         rows.blown = any(exploded(report.losses[s][-1], report.losses[s][0]) for s in styles)
+
+
+def _compare_tensor(report, rows, step, phase, name, reads, shadowed, index, scales, scratch):
+    """Compare one tensor of one phase, every pair of its groups once (see _compare_phase)."""
+    styles = report.styles
+    first_of, second_of = rows.first_of, rows.second_of
+    key = (phase, name)
+    row = index[key]
+    present = {s: r[name] for s, r in reads.items() if name in r}
+    rep_of = _groups(present)
+    if not shadowed and len(present) == len(styles) and len(set(rep_of.values())) == 1:
+        # Every style holds the same bytes: every pair's error is 0, the tolerance the one
+        # given and no noise measured, as the step's rows already hold. The scale is kept from
+        # the first step a tensor is seen, and is read only where an error is computed.
+        if key not in scales:
+            now = _peak(present[styles[0]])
+            scales[key] = now if math.isfinite(now) else 0.0
+        return
+    # the largest |x| of each group once, shared by the scale and every pair it is in
+    peaks = {g: _peak(present[g]) for g in dict.fromkeys(rep_of.values())}
+    peaks = {s: peaks[g] for s, g in rep_of.items()}
+    now = max(peaks.get(s, 0.0) for s in styles)
+    if not math.isfinite(now):
+        now = 0.0
+    scale = scales.setdefault(key, now)
+    scale = max(scale, now)
+    errors, wide = {}, {}
+
+    def widened(g):
+        """Source g's read in float64 (exact; the same array where it already is), made once."""
+        if g not in wide:
+            wide[g] = np.asarray(present[g], dtype=np.float64)
+        return wide[g]
+
+    def error(a, b):
+        """The scaled error of sources a and b: by group pair, once; 0 within one group."""
+        ga, gb = rep_of[a], rep_of[b]
+        if ga == gb:
+            return 0.0
+        k = (ga, gb) if (ga, gb) in errors or (gb, ga) not in errors else (gb, ga)
+        if k not in errors:      # the error is symmetric in a and b: |a − b| and max(|a|, |b|)
+            errors[k] = _error_value(widened(ga), widened(gb), peaks[ga], peaks[gb], scale, scratch)
+        return errors[k]
+
+    # what rounding alone does to this tensor: each shadowed style against its shadow
+    noise = {}
+    for s in shadowed:
+        w = SHADOW + s
+        if s in present and w in present:
+            noise[s] = error(s, w)
+    fallback = max(noise.values(), default=math.nan)    # a style without a shadow: the others' noise
+    own = {s: noise.get(s, fallback) for s in styles}
+    if noise:                                           # (without, the row's NaN stands)
+        rows.noise[row] = [own[s] for s in styles]
+    # Every pair of styles at once. The styles fall into groups (plus "missing": a style
+    # without this tensor), and a pair's error is its two groups' error: 0 within a group,
+    # inf with "missing", and each pair of distinct groups is a pair of some two styles,
+    # so all of them are computed, once each.
+    groups = list(dict.fromkeys(rep_of[s] for s in styles if s in present))
+    g = len(groups)
+    table = np.zeros((g + 1, g + 1))
+    table[g, :] = table[:, g] = math.inf
+    for i, j in itertools.combinations(range(g), 2):
+        table[i, j] = table[j, i] = error(groups[i], groups[j])
+    code = {r: i for i, r in enumerate(groups)}
+    of = np.array([code[rep_of[s]] if s in present else g for s in styles])
+    e_row = table[of[first_of], of[second_of]]
+    rows.err[row] = e_row
+    if noise:
+        own_row = np.array([own[s] for s in styles])
+        tol_row = noise_tolerances(report.spec.dtype, own_row[first_of], own_row[second_of],
+                                   report.spec.optimizer)
+        rows.tol[row] = tol_row
+    else:
+        tol_row = rows.tol[row]                         # the one tolerance, as the row holds it
+    _judge(report, rows, step, phase, name, e_row, tol_row, present, peaks, scale,
+           own if noise else None, widened, scratch)
+
+
+def _judge(report, rows, step, phase, name, e_row, tol_row, present, peaks, scale, own, widened, scratch):
+    """Keep the run's first disagreement, if this tensor's row holds it: the pair, the index, both values."""
+    if report.first is not None or rows.blown or not (e_row > tol_row).any():
+        return
+    p = int(np.flatnonzero(e_row > tol_row)[0])          # the first pair, in the pairs' order
+    a, b = report.pairs[p]
+    e, tol = float(e_row[p]), float(tol_row[p])
+    if a in present and b in present:
+        ra, rb = widened(a), widened(b)
+        e, idx, ae, re_ = _error(ra, rb, peaks[a], peaks[b], scale, scratch)
+        va = float(ra[idx]) if ra.shape == rb.shape else math.nan
+        vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
+    else:
+        idx, ae, re_, va, vb = (), math.nan, math.nan, math.nan, math.nan
+    report.first = Disagreement(step=step, phase=phase, tensor=name,
+                                layer=split_name(name)[1], pair=(a, b), index=idx,
+                                value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
+                                error=e, tol=tol, scale=scale,
+                                noise=own[a] + own[b] if own is not None else math.nan,
+                                shadow_dtype=report.shadow_dtype)
+
+
+def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, index, scales, scratch):
+    """_compare_tensor for every tensor of a small phase at once; False (nothing done) where it does not apply.
+
+    It applies where every source holds every tensor, as floating point, in one shape,
+    SMALL_PHASE numbers or fewer in all, every number finite and below HUGE, and every tensor's
+    scale in (0, HUGE): there finite_max_error computes every element's error,
+    |a_i − b_i| / (max(|a_i|, |b_i|) + scale), and takes the largest. Here the reads of
+    each source are laid end to end in one float64 row, and the same elementwise
+    arithmetic runs on every pair of rows at once, each tensor's largest error taken by
+    np.maximum.reduceat over its stretch of the row: the same numbers, bit for bit,
+    without the grouping (on a few numbers, computing a pair costs less than finding it
+    a copy of another). Each pair is every pair of styles, then each style against its shadow.
+    """
+    styles, sources = report.styles, list(reads)
+    first = reads[styles[0]]
+    sizes = [first[n].size for n in names]
+    total = sum(sizes)
+    if not names or total > SMALL_PHASE or 0 in sizes:
+        return False
+    for s in sources:
+        r = reads[s]
+        for n in names:
+            x = r.get(n)
+            if x is None or x.dtype.kind != "f" or x.shape != first[n].shape:
+                return False
+    matrix = np.empty((len(sources), total))
+    for i, s in enumerate(sources):
+        r = reads[s]
+        np.concatenate([r[n].reshape(-1) for n in names], out=matrix[i])
+    mag = np.abs(matrix)
+    if not (mag < HUGE).all():                          # NaN and inf fail it too
+        return False
+    starts = np.cumsum([0] + sizes[:-1])
+    peaks = np.maximum.reduceat(mag, starts, axis=1)    # (sources, tensors): each read's largest |x|
+    row_of = {s: i for i, s in enumerate(sources)}
+    style_rows = [row_of[s] for s in styles]
+    now = peaks[style_rows].max(axis=0)
+    scale = np.array([max(scales.get((phase, n), now[t]), now[t]) for t, n in enumerate(names)])
+    if not ((scale > 0) & (scale < HUGE)).all():
+        return False
+    for t, n in enumerate(names):
+        scales.setdefault((phase, n), float(now[t]))
+    # The pairs: every pair of styles, then each shadowed style against its shadow.
+    noisy = [s for s in shadowed if SHADOW + s in row_of]
+    left = np.concatenate([np.array(style_rows)[rows.first_of], [row_of[s] for s in noisy]]).astype(int)
+    right = np.concatenate([np.array(style_rows)[rows.second_of], [row_of[SHADOW + s] for s in noisy]]).astype(int)
+    err = np.subtract(matrix[left], matrix[right])
+    np.abs(err, out=err)
+    denom = np.maximum(mag[left], mag[right])
+    denom += np.repeat(scale, sizes)
+    err /= denom
+    err = np.maximum.reduceat(err, starts, axis=1).T    # (tensors, pairs, then noises)
+    n_pairs = len(report.pairs)
+    at = [index[(phase, n)] for n in names]
+    rows.err[at] = err[:, :n_pairs]
+    if noisy:
+        noise = err[:, n_pairs:]                        # (tensors, shadowed styles)
+        fallback = noise.max(axis=1)                    # a style without a shadow: the others' noise
+        own = np.repeat(fallback[:, None], len(styles), axis=1)
+        for k, s in enumerate(noisy):
+            own[:, styles.index(s)] = noise[:, k]
+        rows.noise[at] = own
+        tol = noise_tolerances(report.spec.dtype, own[:, rows.first_of], own[:, rows.second_of],
+                               report.spec.optimizer)
+        rows.tol[at] = tol
+    else:
+        tol = rows.tol[at]
+    if report.first is None and not rows.blown and (err[:, :n_pairs] > tol).any():
+        t = int(np.flatnonzero((err[:, :n_pairs] > tol).any(axis=1))[0])    # the first tensor that disagrees
+        name = names[t]
+        present = {s: reads[s][name] for s in sources}
+        peak_of = {s: float(peaks[row_of[s], t]) for s in sources}
+        own_of = {s: float(own[t, i]) for i, s in enumerate(styles)} if noisy else None
+        _judge(report, rows, step, phase, name, err[t, :n_pairs], tol[t], present, peak_of, float(scale[t]),
+               own_of, lambda s: np.asarray(present[s], dtype=np.float64), scratch)
+    return True
 
 
 def _end_step(report, rows, step, stop_at_first):

@@ -7,6 +7,7 @@ grouping switched off, every source its own group, so every pair is compared in
 full. Every error, tolerance, noise, loss and the first disagreement must match.
 """
 
+import dataclasses
 import itertools
 import math
 
@@ -67,6 +68,7 @@ def _same(x, y):
 
 @pytest.mark.parametrize("case", CASES)
 def test_grouped_comparison_gives_the_full_comparisons_numbers(case, monkeypatch):
+    monkeypatch.setattr(lockstep, "SMALL_PHASE", 0)     # every phase tensor by tensor, where the grouping is
     grouped = _run(case)
     monkeypatch.setattr(lockstep, "_groups", _every_source_alone)
     full = _run(case)
@@ -81,6 +83,7 @@ def test_grouped_comparison_gives_the_full_comparisons_numbers(case, monkeypatch
 
 def test_the_cases_exercise_the_grouping(monkeypatch):
     # so the equality above is not about runs where nothing was grouped, or nothing split
+    monkeypatch.setattr(lockstep, "SMALL_PHASE", 0)
     calls = []
     real = lockstep._groups
 
@@ -276,10 +279,12 @@ def pairwise_compare_phase(report, rows, step, phase, reads, shadowed, index, sc
             report.losses[s].append(float(reads[s]["loss"]))
 
 
+@pytest.mark.parametrize("small_phase", [lockstep.SMALL_PHASE, 0], ids=["small-phases-at-once", "tensor-by-tensor"])
 @pytest.mark.parametrize("live", [True, False], ids=["live", "blocks"])
 @pytest.mark.parametrize("case", CASES)
-def test_the_report_is_the_one_every_pair_compared_in_full_gives(case, live, monkeypatch):
+def test_the_report_is_the_one_every_pair_compared_in_full_gives(case, live, small_phase, monkeypatch):
     monkeypatch.setattr(lockstep, "reads_live", lambda parallel: live)
+    monkeypatch.setattr(lockstep, "SMALL_PHASE", small_phase)
     fast = _run(case)
     monkeypatch.setattr(lockstep, "_compare_phase", pairwise_compare_phase)
     full = _run(case)
@@ -302,3 +307,91 @@ def test_the_tolerances_of_many_pairs_are_each_pairs_tolerance():
             a, b = np.array(list(itertools.product(values, values))).T
             many = noise_tolerances(dtype, a, b, opt)
             assert list(many) == [noise_tolerance(dtype, x, y, opt) for x, y in zip(a, b)]
+
+
+def test_small_phases_are_compared_at_once_and_the_rest_tensor_by_tensor(monkeypatch):
+    # so the equality above covers both ways: a phase at once where it is small and finite,
+    # tensor by tensor where it is large, or holds an inf or a NaN
+    taken = []
+    real = lockstep._compare_small_phase
+
+    def counted(*args):
+        out = real(*args)
+        taken.append(out)
+        return out
+    monkeypatch.setattr(lockstep, "_compare_small_phase", counted)
+    assert _run("agree-float32-shadows").ok and taken and all(taken)     # a 5-4-3 net: every phase at once
+    taken.clear()
+    assert _run("larger-net-float32").ok and True in taken and False in taken   # W1 alone is 2400 numbers
+
+
+def _phase_cases():
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((3, 4))
+    z[0, 0] = 0.0
+    near = z * (1 + 1e-7 * rng.standard_normal(z.shape))
+    base = {"numpy": {"z1": z, "a1": np.tanh(z)},
+            "shadow:numpy": {"z1": near, "a1": np.tanh(near)},
+            "torch_manual": {"z1": z.astype(np.float32), "a1": np.tanh(z).astype(np.float32)},
+            "torch_nn": {"z1": z.astype(np.float32), "a1": np.tanh(z).astype(np.float32)},
+            "shadow:torch_nn": {"z1": near * (1 + 3e-7), "a1": np.tanh(near)}}
+
+    def but(source, name, value):
+        reads = {s: dict(r) for s, r in base.items()}
+        reads[source][name] = value
+        return reads
+    wrong = z.copy()
+    wrong[2, 1] += 0.5
+    minus = z.copy()
+    minus[0, 0] = -0.0                                  # other bytes, the same number
+    nan, inf = z.copy(), z.copy()
+    nan[1, 2], inf[1, 2] = math.nan, math.inf
+    without = {s: dict(r) for s, r in base.items()}
+    del without["torch_nn"]["a1"]
+    zeros = {s: {**r, "a1": np.zeros((3, 4), dtype=r["a1"].dtype)} for s, r in base.items()}
+    return {  # name: (reads, compared at once)
+        "finite": (base, True),
+        "one-disagrees": (but("torch_manual", "z1", wrong.astype(np.float32)), True),
+        "a-shadow-disagrees": (but("shadow:torch_nn", "a1", np.tanh(wrong)), True),
+        "minus-zero": (but("numpy", "z1", minus), True),
+        "nan": (but("numpy", "z1", nan), False),
+        "inf": (but("torch_nn", "z1", inf.astype(np.float32)), False),
+        "inf-in-a-shadow": (but("shadow:torch_nn", "z1", inf), False),
+        "huge-in-a-shadow": (but("shadow:numpy", "a1", np.full((3, 4), 1e305)), False),
+        "a-tensor-missing": (without, False),
+        "a-shape-differs": (but("torch_nn", "a1", np.tanh(z).astype(np.float32).reshape(4, 3)), False),
+        "an-integer-read": (but("torch_nn", "a1", np.ones((3, 4), dtype=np.int64)), False),
+        "scale-0": (zeros, False),
+    }
+
+
+@pytest.mark.parametrize("case", list(_phase_cases()))
+def test_a_phase_at_once_gives_every_pair_compared_in_full(case):
+    # one phase, straight into the comparison: two styles with shadows, one without (it takes
+    # the largest of their noise), float32 beside float64; each case at once or tensor by tensor
+    from parity.spec import three_layer
+    reads, at_once = _phase_cases()[case]
+    styles = ("numpy", "torch_manual", "torch_nn")
+    out = {}
+    for how, compare in (("harness", lockstep._compare_phase), ("reference", pairwise_compare_phase)):
+        report = lockstep.Report(spec=three_layer(dtype="float32"), styles=styles,
+                                 pairs=list(itertools.combinations(styles, 2)), tol=1e-6, policy="noise",
+                                 shadow_dtype="float64")
+        report.losses = {s: [] for s in styles}
+        rows = lockstep._StepRows(report)
+        compare(report, rows, 3, "forward", reads, ("numpy", "torch_nn"), {}, {})
+        out[how] = report, rows
+        if how == "harness":
+            rows_at_once = lockstep._StepRows(report)
+            assert lockstep._compare_small_phase(
+                report, rows_at_once, 3, "forward", reads, list(reads["numpy"]), ("numpy", "torch_nn"),
+                {("forward", n): i for i, n in enumerate(reads["numpy"])}, {}, lockstep._SCRATCH) == at_once
+    (ours, ours_rows), (ref, ref_rows) = out["harness"], out["reference"]
+    assert ours.tensors == ref.tensors
+    for field in ("err", "tol", "noise"):
+        _same(getattr(ours_rows, field), getattr(ref_rows, field))
+    assert (ours.first is None) == (ref.first is None)
+    if ours.first is not None:                          # NaN where NaN (a value where the other has a NaN)
+        np.testing.assert_equal(dataclasses.astuple(ours.first), dataclasses.astuple(ref.first))
+    disagree = ("one-disagrees", "nan", "inf", "a-tensor-missing", "a-shape-differs")
+    assert (ours.first is not None) == (case in disagree), ours.first
