@@ -779,8 +779,8 @@ def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, inde
         return False
     for t, n in enumerate(names):
         scales.setdefault((phase, n), float(now[t]))
-    # The pairs: every pair of styles, then each shadowed style against its shadow.
-    noisy = [s for s in shadowed if SHADOW + s in row_of]
+    # The pairs: every pair of styles, then each shadowed source against its shadow.
+    noisy = [s for s in shadowed if s in row_of and SHADOW + s in row_of]
     left = np.concatenate([np.array(style_rows)[rows.first_of], [row_of[s] for s in noisy]]).astype(int)
     right = np.concatenate([np.array(style_rows)[rows.second_of], [row_of[SHADOW + s] for s in noisy]]).astype(int)
     err = np.subtract(matrix[left], matrix[right])
@@ -793,11 +793,12 @@ def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, inde
     at = [index[(phase, n)] for n in names]
     rows.err[at] = err[:, :n_pairs]
     if noisy:
-        noise = err[:, n_pairs:]                        # (tensors, shadowed styles)
+        noise = err[:, n_pairs:]                        # (tensors, shadowed sources)
         fallback = noise.max(axis=1)                    # a style without a shadow: the others' noise
         own = np.repeat(fallback[:, None], len(styles), axis=1)
         for k, s in enumerate(noisy):
-            own[:, styles.index(s)] = noise[:, k]
+            if s in styles:                             # (a shadowed source that is no style: its noise
+                own[:, styles.index(s)] = noise[:, k]   # counts in the fallback alone, as tensor by tensor)
         rows.noise[at] = own
         tol = noise_tolerances(report.spec.dtype, own[:, rows.first_of], own[:, rows.second_of],
                                report.spec.optimizer)
