@@ -13,6 +13,7 @@ MASTER_PORT in its environment; `init_process_group` reads them and meets the ot
 """
 
 import argparse
+import gc
 import os
 from datetime import timedelta
 
@@ -42,4 +43,8 @@ if __name__ == "__main__":
     try:
         main(steps=args.steps)
     finally:
+        # DDP's model holds the group, and sits in a reference cycle that only the garbage
+        # collector frees: free it first, so the group is not torn down at the interpreter's
+        # exit, after Python is gone (a rank then dies with SIGABRT after training).
+        gc.collect()
         dist.destroy_process_group()      # every rank leaves the group, even after an error

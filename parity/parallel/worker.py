@@ -18,6 +18,7 @@ in and leaves; the process group is destroyed on every way out.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -59,6 +60,7 @@ def serve(rank, world_size, store, inbox, outbox, status, horizon, stop, timeout
                 return                               # a failure: the group cannot be trusted further
             outbox.put(("left", rank, session))
     finally:
+        gc.collect()                # the DDP styles hold the group from reference cycles: freed first
         dist.destroy_process_group()
 
 
