@@ -15,6 +15,7 @@ MASTER_PORT in its environment; `init_process_group` reads them and meets the ot
 import argparse
 import gc
 import os
+import traceback
 from datetime import timedelta
 
 import torch.distributed as dist
@@ -42,9 +43,12 @@ if __name__ == "__main__":
     start_process_group()
     try:
         main(steps=args.steps)
+    except BaseException as error:
+        traceback.clear_frames(error.__traceback__)       # main's frame would keep the model alive
+        raise
     finally:
         # DDP's model holds the group, and sits in a reference cycle that only the garbage
-        # collector frees: free it first, so the group is not torn down at the interpreter's
-        # exit, after Python is gone (a rank then dies with SIGABRT after training).
+        # collector frees: free it first. Left to the interpreter's exit, the model would be
+        # torn down after Python is gone, and a rank die with SIGABRT after training.
         gc.collect()
         dist.destroy_process_group()      # every rank leaves the group, even after an error

@@ -49,7 +49,7 @@ def layers(params, x, f, f_kw, shifts=None):
 
     f, f_kw: each layer's activation and its settings (fixed, not learned). A PReLU
     layer's slope is a parameter, params[f"p{l}"]. shifts: one tensor per layer added
-    to z_l, zeros, so that the gradient with respect to shifts[l] is ∂L/∂z_l (see backward).
+    to z_l, zeros, so that the gradient with respect to shifts[l] is ∂L/∂z_l (see forward).
     """
     z, a = [], []
     h = x
@@ -128,8 +128,9 @@ class MLP:
         # shifts: a zero added to every z_l (N, n_l). torch.func has no .grad on the tensors
         # in between; the gradient with respect to a zero added to z_l is ∂L/∂z_l, δ_l,
         # which we keep to compare.
-        N, L = len(self.x), len(self.f)
-        self.shifts = [self.x.new_zeros((N, self.params[f"W{l}"].shape[0])) for l in range(1, L + 1)]
+        rows = self.x.shape[:-1]                           # (N,), or () for one sample given alone
+        widths = [self.params[f"W{l}"].shape[0] for l in range(1, len(self.f) + 1)]    # n_l
+        self.shifts = [self.x.new_zeros((*rows, n)) for n in widths]
 
         def net(params, shifts):                           # ŷ as a function of what we differentiate
             z, a = layers(params, self.x, self.f, self.f_kw, shifts)
@@ -157,11 +158,12 @@ class MLP:
     def backward(self):
         # The two backward passes, the loss's first: ∂L/∂L = 1 ↦ ∂L/∂ŷ ↦ ∂L/∂(params, shifts),
         # each shaped like what it differentiates: a dict like params, a list like shifts.
-        if self.per_sample:
+        if self.per_sample:                                # (vmap(grad) runs the net again, per sample)
             (self.grads, dz), _ = self.from_per_sample(self.shifts)
         else:
             (dyhat,) = self.loss_backward(torch.ones_like(self.loss_value))   # ∂L/∂ŷ (N, n_L)
             self.grads, dz = self.net_backward(dyhat)
+        self.net_backward = self.loss_backward = None      # used once: what they kept alive can go
         L = len(self.f)
         self.dz = list(dz)                                 # δ_l = ∂L/∂z_l (N, n_l)
         self.dW = [self.grads[f"W{l + 1}"] for l in range(L)]

@@ -11,8 +11,7 @@ from parity.tolerance import floor
 # The styles a run compares when none are named (every lesson), and so its number of pairs.
 DEFAULT_PAIRS = math.comb(len(STYLES), 2)
 # The styles of the full product grid (tests/harness/test_components.py), its slowest cells: all
-# but torch.func, which costs a third more per run there (its grad transform, about 1 ms a call on
-# a small net) and is asserted equal to torch autograd bit for bit on every activation, optimizer,
+# but torch.func, which costs more per run there (its vjp transforms, on a small net) and is asserted equal to torch autograd bit for bit on every activation, optimizer,
 # dtype and loss but the binary cross-entropy (tests/lessons/test_torch_func.py says why); the
 # pairwise grid and every other parity test run it.
 FULL_GRID_STYLES = tuple(s for s in STYLES if s != "torch_func")
