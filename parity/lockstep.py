@@ -613,8 +613,9 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
     (a style against its shadow) takes its group pair's error. The numbers are
     those of comparing every pair in full (tests/bench/test_comparison_cost.py checks it).
     A disagreement's values, index and errors are read from the pair's own arrays.
-    A small phase (every read finite, SMALL_PHASE numbers in all) is compared at once instead
-    (_compare_small_phase): the same numbers, in a few array operations.
+    A small phase (every source holding each tensor in one shape, SMALL_PHASE numbers
+    in all, every one finite; _compare_small_phase says all it needs) is compared at
+    once instead: the same numbers, in a few array operations.
     """
     scratch = scratch if scratch is not None else _SCRATCH
     names = list(reads[report.styles[0]])
