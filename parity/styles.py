@@ -95,10 +95,12 @@ def _array(t):
     """A tensor or array as a NumPy array in its own floating dtype: a view where it already lives in memory
     NumPy reads. Anything else (integers, None, a list a student's MLP returned) as float64, as `read` gives it."""
     if hasattr(t, "detach"):
+        if getattr(t, "requires_grad", True):    # out of autograd's graph first (one that needs no grad is)
+            t = t.detach()
         try:
-            t = t.detach().numpy()           # on the CPU: a view, out of autograd's graph
+            t = t.numpy()                    # on the CPU: a view
         except TypeError:                    # on a GPU: a copy on the host
-            t = t.detach().cpu().numpy()
+            t = t.cpu().numpy()
     out = np.asarray(t)
     return out if out.dtype.kind == "f" else np.asarray(t, dtype=np.float64)
 
@@ -236,7 +238,10 @@ class Style:
     def view(self, phase):
         """record's tensors, not copied, as as_arrays gives them: NumPy views of the style's own tensors,
         valid only until it runs its next phase."""
-        return _as(_array, self._named(phase, lambda t: t))
+        out = self._named(phase, _array)
+        if "loss" in out:
+            out["loss"] = out["loss"].reshape(())
+        return out
 
     def _named(self, phase, copy):
         """Every named tensor of `phase`, each passed through copy."""
