@@ -806,8 +806,9 @@ def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, inde
         rows.tol[at] = tol
     else:
         tol = rows.tol[at]
-    if report.first is None and not rows.blown and (err[:, :n_pairs] > tol).any():
-        t = int(np.flatnonzero((err[:, :n_pairs] > tol).any(axis=1))[0])    # the first tensor that disagrees
+    over = (err[:, :n_pairs] > tol).any(axis=1)
+    if over.any():                                      # _judge keeps it where it is the run's first
+        t = int(np.flatnonzero(over)[0])                # the first tensor that disagrees
         name = names[t]
         present = {s: reads[s][name] for s in sources}
         peak_of = {s: float(peaks[row_of[s], t]) for s in sources}
