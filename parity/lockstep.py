@@ -68,9 +68,20 @@ class Report:
             return np.zeros((0, len(self.tensors), len(self.pairs)))
         return np.stack(self.tolerances)
 
+    def judged_steps(self):
+        """How many steps, from step 0, the verdict judged: every step run, or in a run that diverged, those
+        before the step it diverged at (that step's numbers are the blow-up's, see _compare_phase), with
+        that step where it holds the first disagreement."""
+        n, d = len(self.errors), self.diverged
+        if d is not None and not (self.first is not None and self.first.step >= d.step):
+            n = min(n, d.step)
+        return n
+
     def margins_by(self, key):
-        """Smallest margin (tolerance ÷ error) over all steps, grouped like max_by; inf where every error is 0."""
-        err, tol = self.error_array(), self.tolerance_array()
+        """Smallest margin (tolerance ÷ error) over the judged steps, grouped like max_by; inf where every
+        error is 0."""
+        n = self.judged_steps()
+        err, tol = self.error_array()[:n], self.tolerance_array()[:n]
         with np.errstate(divide="ignore", invalid="ignore"):
             margin = np.where(err > 0, tol / np.where(err > 0, err, 1.0), np.inf)
         margin = margin.min(axis=0) if margin.shape[0] else np.full((len(self.tensors), len(self.pairs)), np.inf)
@@ -84,8 +95,9 @@ class Report:
         return self.margins_by(lambda phase, name: (phase, split_name(name)[0]))
 
     def max_by(self, key):
-        """Largest error over all steps, grouped by key(phase, name) -> label; {label: [per pair]}."""
-        err = self.error_array().max(axis=0) if self.errors else np.zeros((len(self.tensors), len(self.pairs)))
+        """Largest error over the judged steps, grouped by key(phase, name) -> label; {label: [per pair]}."""
+        n = self.judged_steps()
+        err = (self.error_array()[:n].max(axis=0) if n else np.zeros((len(self.tensors), len(self.pairs))))
         out = {}
         for i, (phase, name) in enumerate(self.tensors):
             label = key(phase, name)
@@ -636,7 +648,17 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
         # at this step as diverged. Its later phases are still measured, but not judged: they are
         # arithmetic on numbers at the edge of the dtype's range, where a shadow's noise is not
         # finite and no tolerance means anything; the verdict is the divergence, named below.
-        rows.blown = any(exploded(report.losses[s][-1], report.losses[s][0]) for s in styles)
+        blown = [exploded(report.losses[s][-1], report.losses[s][0]) for s in styles]
+        rows.blown = any(blown)
+        # Where every style's loss exploded at once, so is a disagreement found earlier in this step
+        # where a value is not finite: the forward pass of the step that blows up overflows first,
+        # and two styles may round inf - inf to NaN in one and to inf in the other. The overflow is
+        # the divergence's, not a difference in code. (Where one style alone gives NaN, as softmax
+        # without its max shift does, that NaN is the disagreement, and it stands.)
+        d = report.first
+        if (all(blown) and d is not None and d.step == step and d.shapes is None
+                and not (math.isfinite(d.value_a) and math.isfinite(d.value_b))):
+            report.first = None
 
 
 def _compare_tensor(report, rows, step, phase, name, reads, shadowed, index, scales, scratch):
@@ -723,19 +745,20 @@ def _judge(report, rows, step, phase, name, e_row, tol_row, present, peaks, scal
     p = int(np.flatnonzero(e_row > tol_row)[0])          # the first pair, in the pairs' order
     a, b = report.pairs[p]
     e, tol = float(e_row[p]), float(tol_row[p])
-    if a in present and b in present:
+    shapes = None
+    if a in present and b in present and present[a].shape == present[b].shape:
         ra, rb = widened(a), widened(b)
         e, idx, ae, re_ = _error(ra, rb, peaks[a], peaks[b], scale, scratch)
-        va = float(ra[idx]) if ra.shape == rb.shape else math.nan
-        vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
-    else:
+        va, vb = float(ra[idx]), float(rb[idx])
+    else:                                               # a shape to name, not an element
         idx, ae, re_, va, vb = (), math.nan, math.nan, math.nan, math.nan
+        shapes = tuple(present[s].shape if s in present else None for s in (a, b))
     report.first = Disagreement(step=step, phase=phase, tensor=name,
                                 layer=split_name(name)[1], pair=(a, b), index=idx,
                                 value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
                                 error=e, tol=tol, scale=scale,
                                 noise=own[a] + own[b] if own is not None else math.nan,
-                                shadow_dtype=report.shadow_dtype)
+                                shadow_dtype=report.shadow_dtype, shapes=shapes)
 
 
 def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, index, scales, scratch):

@@ -93,36 +93,45 @@ def format_run(report, *, colour=False, device="cpu"):
         lines.append(_paint("DIVERGED: ", RED, colour) + report.diverged.sentence(spec))
 
     # -- the table: phase × tensor group against the pairs ------------------------
-    # Up to six pairs (four styles) a pair per column; with more (six styles make 15) a pair
-    # per row and a phase × tensor group per column, so the table stays as wide as a screen.
-    groups = report.by_phase_group()
-    margins = report.margins_by_phase_group()
-    keys = [(ph, g) for phase in report.phases for (ph, g) in groups if ph == phase]
-
-    def cell(p, key, width):
-        e, m = groups[key][p], margins[key][p]
-        ok = m >= 1
-        text = (f"{e:.1e} {'ok' if ok else 'FAIL':>4}" if math.isfinite(e) else f"{'inf':>7} {'ok' if ok else 'FAIL':>4}") \
-            + f" {_times(m):>7}"
-        return " " * max(1, width - len(text)) + _paint(text, GREEN if ok else RED, colour)
-
-    heads = [f"{SHORT[a]}~{SHORT[b]}" for a, b in report.pairs]
-    lines.append("")
-    if len(report.pairs) <= 6:
-        width = max(21, *(len(h) + 2 for h in heads))
-        pw = max(9, *(len(ph) + 1 for ph in report.phases))      # "allreduce" (a data-parallel run) is 9 long
-        lines.append(f"{'phase':<{pw}}{'tensor':<8}" + "".join(h.rjust(width) for h in heads))
-        for key in keys:
-            lines.append(f"{key[0]:<{pw}}{key[1]:<8}" + "".join(cell(p, key, width) for p in range(len(heads))))
+    if report.judged_steps() == 0 and report.diverged is not None:
+        lines.append("")
+        lines.append(f"(no table: the run diverged at step {report.diverged.step}, before any step could be judged)")
     else:
-        width = 21
-        hw = max(len(h) for h in heads) + 1
-        lines.append(f"{'phase':<{hw}}" + "".join(ph.rjust(width) for ph, _ in keys))
-        lines.append(f"{'pair':<{hw}}" + "".join(g.rjust(width) for _, g in keys))
-        for p, h in enumerate(heads):
-            lines.append(f"{h:<{hw}}" + "".join(cell(p, key, width) for key in keys))
-    lines.append("(each cell: the largest scaled error over all steps, |a−b| / (scale + max(|a|,|b|)), ok when every "
-                 "step is within its tolerance, and ×m: the tolerance was m times the error at the closest step)")
+        # Up to six pairs (four styles) a pair per column; with more (six styles make 15) a pair
+        # per row and a phase × tensor group per column, so the table stays as wide as a screen.
+        groups = report.by_phase_group()
+        margins = report.margins_by_phase_group()
+        keys = [(ph, g) for phase in report.phases for (ph, g) in groups if ph == phase]
+
+        def cell(p, key, width):
+            e, m = groups[key][p], margins[key][p]
+            ok = m >= 1
+            mark = 'ok' if ok else 'FAIL'
+            text = (f"{e:.1e} {mark:>4}" if math.isfinite(e) else f"{'inf':>7} {mark:>4}") + f" {_times(m):>7}"
+            return " " * max(1, width - len(text)) + _paint(text, GREEN if ok else RED, colour)
+
+        heads = [f"{SHORT[a]}~{SHORT[b]}" for a, b in report.pairs]
+        lines.append("")
+        if len(report.pairs) <= 6:
+            width = max(21, *(len(h) + 2 for h in heads))
+            pw = max(9, *(len(ph) + 1 for ph in report.phases))      # "allreduce" (a data-parallel run) is 9 long
+            lines.append(f"{'phase':<{pw}}{'tensor':<8}" + "".join(h.rjust(width) for h in heads))
+            for key in keys:
+                lines.append(f"{key[0]:<{pw}}{key[1]:<8}" + "".join(cell(p, key, width) for p in range(len(heads))))
+        else:
+            width = 21
+            hw = max(len(h) for h in heads) + 1
+            lines.append(f"{'phase':<{hw}}" + "".join(ph.rjust(width) for ph, _ in keys))
+            lines.append(f"{'pair':<{hw}}" + "".join(g.rjust(width) for _, g in keys))
+            for p, h in enumerate(heads):
+                lines.append(f"{h:<{hw}}" + "".join(cell(p, key, width) for key in keys))
+        over = "all steps"
+        if report.judged_steps() < report.steps_run:       # a run that diverged: its last step is the blow-up's
+            n = report.judged_steps()
+            over = f"the {n} steps before the divergence" if n != 1 else "step 0, before the divergence"
+        lines.append(f"(each cell: the largest scaled error over {over}, |a−b| / (scale + max(|a|,|b|)), ok when "
+                     "every step is within its tolerance, and ×m: the tolerance was m times the error at the closest "
+                     "step)")
 
     # -- the loss at a few steps, side by side ---------------------------------
     steps = loss_steps(report.steps_run)
@@ -197,6 +206,7 @@ def run_record(report, *, device="cpu"):
                  "pair": list(d.pair), "index": list(d.index), "value_a": _num(d.value_a),
                  "value_b": _num(d.value_b), "abs_err": _num(d.abs_err), "rel_err": _num(d.rel_err),
                  "error": _num(d.error), "tolerance": d.tol, "scale": _num(d.scale), "noise": _num(d.noise),
+                 "shapes": None if d.shapes is None else [None if s is None else list(s) for s in d.shapes],
                  "sentence": disagreement_sentence(d)}
     diverged = None
     if report.diverged is not None:

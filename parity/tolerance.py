@@ -374,13 +374,25 @@ class Disagreement:
     scale: float
     noise: float = math.nan           # the two styles' rounding noise the tolerance was made from (noise policy)
     shadow_dtype: str | None = None   # the dtype of the shadows that measured it
+    # Where the two do not hold the tensor in one shape: (its shape in a, its shape in b), None for a
+    # style that lacks it. Then there is no element to pin, and the values are NaN.
+    shapes: tuple | None = None
 
     def sentence(self):
         """step, phase, layer, tensor: both values, the index, the error and the tolerance."""
         a, b = self.pair
         idx = f" at index {self.index}" if self.index != () else ""
-        if math.isinf(self.error) and math.isnan(self.value_a):
-            what = f"{a} and {b} give it different shapes (or one of them lacks it)"
+        if self.shapes is not None:
+            sa, sb = self.shapes
+            if sa is None or sb is None:
+                has, lacks, shape = (b, a, sb) if sa is None else (a, b, sa)
+                what = f"{has} gives it, shape {tuple(shape)}, but {lacks} does not give it at all"
+            else:
+                what = f"{a} gives it shape {tuple(sa)} but {b} gives it shape {tuple(sb)}"
+        elif not (math.isfinite(self.value_a) and math.isfinite(self.value_b)):
+            what = (f"{a} gives {self.value_a:.10g} but {b} gives {self.value_b:.10g}{idx}: a number that is "
+                    f"not finite in one of them and not the same in the other (scaled err {self.error:.3g} > "
+                    f"tolerance {self.tol:.3g})")
         else:
             why = "" if not self.noise > 0 else (f", {NOISE_MULTIPLE}× the rounding noise {self.noise:.2g} "
                                                    f"measured against {self.shadow_dtype} shadows")

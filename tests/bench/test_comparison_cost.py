@@ -256,14 +256,18 @@ def pairwise_compare_phase(report, rows, step, phase, reads, shadowed, index, sc
         own = {s: noise.get(s, fallback) for s in styles}
         rows.noise[row] = [own[s] for s in styles]
         for p, (a, b) in enumerate(pairs):
+            shapes = None
             if name not in reads[a] or name not in reads[b]:
                 e, idx, ae, re_ = math.inf, (), math.nan, math.nan
                 va = vb = math.nan
+                shapes = (reads[a][name].shape if name in reads[a] else None,
+                          reads[b][name].shape if name in reads[b] else None)
             else:
                 ra, rb = reads[a][name], reads[b][name]
                 e, idx, ae, re_ = compare_arrays(ra, rb, scale)
                 va = float(ra[idx]) if ra.shape == rb.shape else math.nan
                 vb = float(rb[idx]) if ra.shape == rb.shape else math.nan
+                shapes = None if ra.shape == rb.shape else (ra.shape, rb.shape)
             tol = noise_tolerance(report.spec.dtype, own[a], own[b], report.spec.optimizer) if noise else report.tol
             rows.err[row, p] = e
             rows.tol[row, p] = tol
@@ -273,7 +277,7 @@ def pairwise_compare_phase(report, rows, step, phase, reads, shadowed, index, sc
                                             value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
                                             error=e, tol=tol, scale=scale,
                                             noise=own[a] + own[b] if noise else math.nan,
-                                            shadow_dtype=report.shadow_dtype)
+                                            shadow_dtype=report.shadow_dtype, shapes=shapes)
     if phase == "loss":
         for s in styles:
             report.losses[s].append(float(reads[s]["loss"]))
@@ -398,3 +402,9 @@ def test_a_phase_at_once_gives_every_pair_compared_in_full(case):
         np.testing.assert_equal(dataclasses.astuple(ours.first), dataclasses.astuple(ref.first))
     disagree = ("one-disagrees", "nan", "inf", "a-tensor-missing", "a-shape-differs")
     assert (ours.first is not None) == (case in disagree), ours.first
+    # the sentence says what parted: the shapes where there is no element to pin, else both values
+    words = {"a-tensor-missing": "does not give it at all", "a-shape-differs": "gives it shape (4, 3)",
+             "nan": "not finite in one of them", "inf": "not finite in one of them", "one-disagrees": "abs err"}
+    if case in words:
+        assert words[case] in ours.first.sentence(), ours.first.sentence()
+        assert "shape" not in ours.first.sentence() or case.endswith(("missing", "differs"))

@@ -98,3 +98,43 @@ def test_the_step_whose_loss_overflows_is_judged_diverged_not_a_disagreement():
 
     wrong = lockstep.run(spec, styles=("numpy", "torch_nn"), mlp_classes={"numpy": Doubled})
     assert wrong.first is not None and (wrong.first.step, wrong.first.phase) == (0, "loss")
+
+
+def test_the_overflow_of_the_step_that_blows_up_is_the_divergence_and_the_table_stops_before_it():
+    # At lr 1e30 in float32 the weights after step 0 are near float32's largest number, and
+    # step 1's forward pass overflows before its loss does: NumPy's matmul rounds inf - inf to
+    # NaN where torch's gives inf. That is the blow-up, named by the divergence, not a
+    # difference in code; and the table judges the step before it alone, so no cell says FAIL.
+    from parity.report import format_run
+
+    report = lockstep.run(two_layer(lr=1e30, dtype="float32"), ("numpy", "torch_manual"), steps=3)
+    assert report.diverged is not None and report.diverged.step == 1
+    assert not np.isfinite(report.error_array()[1]).all()        # the overflow is there, measured
+    assert report.first is None and report.judged_steps() == 1
+    text = format_run(report)
+    assert "FAIL" not in text and "DISAGREE" not in text
+    assert "over step 0, before the divergence" in text
+
+
+def test_a_finite_disagreement_at_the_step_that_blows_up_is_still_named():
+    # the same run with NumPy's first layer doubled in the forward pass of step 1 only:
+    # its numbers are finite where they part, so it is a disagreement as well as the divergence
+    from impl_numpy.mlp import MLP
+
+    class DoubledAtStep1(MLP):
+        calls = 0
+
+        def forward(self, x):                    # (its float64 shadow runs the same code)
+            out = super().forward(x)
+            self.calls += 1
+            if self.calls == 2:
+                self.z[0] *= 2
+            return out
+
+    report = lockstep.run(two_layer(lr=1e30, dtype="float32"), ("numpy", "torch_manual"), steps=3,
+                          mlp_classes={"numpy": DoubledAtStep1})
+    assert report.diverged is not None and report.diverged.step == 1
+    d = report.first
+    assert d is not None and (d.step, d.phase, d.tensor) == (1, "forward", "z1")
+    assert math.isfinite(d.value_a) and math.isfinite(d.value_b) and d.value_a == pytest.approx(2 * d.value_b, rel=1e-6)
+    assert report.judged_steps() == 2
