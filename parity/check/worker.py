@@ -133,6 +133,10 @@ def _flush():
 def serve(fd):
     """The worker's loop: answer the check's requests on the socket `fd` until it closes; then exit."""
     sandbox.IN_WORKER = True
+    # What the learner's code prints goes to standard error: standard output is the check's report
+    # (with --json -, the JSON alone), and the learner still sees both in a terminal.
+    sys.stdout.flush()
+    os.dup2(2, 1)
     conn = Connection(fd)
     run = None
     while True:

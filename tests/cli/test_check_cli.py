@@ -117,10 +117,18 @@ def test_a_loop_that_swallows_the_interrupt_is_stopped(tmp_path):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_a_learner_that_prints_still_matches(tmp_path):
-    proc = run("check", solution(tmp_path, method="forward", lines=["print('forward, my debugging line')"]))
+def test_a_learner_that_prints_still_matches_and_its_prints_go_to_stderr(tmp_path):
+    # standard output is the check's report, and with --json - the JSON alone, prints or not
+    import json
+    path = solution(tmp_path, method="forward", lines=["print('forward, my debugging line')"])
+    proc = run("check", path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("forward, my debugging line") == 3 and "MATCH" in proc.stdout
+    assert proc.stderr.count("forward, my debugging line") == 3 and "MATCH" in proc.stdout
+    assert "debugging line" not in proc.stdout
+    proc = run("check", path, "--json", "-")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["mistakes"] == []
+    listed = json.loads(run("check", tmp_path, "--json", "-").stdout)          # a folder: the same
+    assert [r["status"] for r in listed] == [0]
 
 
 def test_a_learner_that_raises_keeps_its_message(tmp_path):
