@@ -56,6 +56,8 @@ def shape_words(name):
         return f"(n_{l},), the shape of b{l}"
     if group == "loss":
         return "a scalar"
+    if group == "yhat":
+        return "(N, n_L): forward returns ŷ = a_L, one row per sample"
     return "as the reference"
 
 

@@ -36,7 +36,7 @@ from . import diagnose
 from .nets import learner_problem
 from .protocol import REFERENCE, check_path, flavour_hint, load, shape_words
 from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
-from .worker import AUTOGRAD, INIT, LearnerRun
+from .worker import AUTOGRAD, INIT, RETURNED, LearnerRun
 
 MAX_STEPS = 1000      # the check is a diagnostic on small nets: a mistake shows in the first steps
 
@@ -253,6 +253,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                 # the learner gets its own copies: an in-place change to x cannot reach the reference
                 got = learner.phase(step, phase, x.copy(), y.copy(), {name: a.shape for name, a in r.items()})
                 autograd = bool(got.pop(AUTOGRAD, False)) or autograd
+                returned = got.pop(RETURNED, None)
                 mine[phase] = got
                 for name, expected in r.items():
                     now = float(np.max(np.abs(expected), initial=0.0))
@@ -304,6 +305,14 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                     result.status, result.mismatch, result.steps_run = 1, result.mismatches[0], step
                     if first or m.kind == "nonfinite" or len(result.mismatches) >= MAX_MISTAKES:
                         return result
+                if returned is not None and ("returned_not_a_L", "") not in seen:
+                    m = _returned(step, returned, got.get(f"a{L}"), r[f"a{L}"], scales[f"a{L}"], tol, spec)
+                    if m is not None:
+                        seen.add(("returned_not_a_L", ""))
+                        result.mismatches.append(m)
+                        result.status, result.mismatch, result.steps_run = 1, result.mismatches[0], step
+                        if first or len(result.mismatches) >= MAX_MISTAKES:
+                            return result
             for name, g in reads["backward"].items():
                 grads_so_far[name] = grads_so_far.get(name, 0) + g
             prev_steps = {n: v - before[n] for n, v in mine["update"].items() if v.shape == before[n].shape}
@@ -367,6 +376,26 @@ def _probe_lr(learner, problem, x, y, reads, initial, diagnosis, name):
     elif same(alpha2 / lr2, alpha / spec.lr):
         diagnosis.why += (f" It follows lr: {alpha / spec.lr:.6g}·lr (a second MLP of yours at lr = {lr2:g} steps "
                           f"by {alpha2:.6g}·d{name}).")
+
+
+def _returned(step, returned, own, expected, scale, tol, spec):
+    """The mistake in what forward returned, where it is not the learner's own a_L and not the reference's ŷ
+    either (a wrong a_L returned as it is was listed at a_L already); else None."""
+    if own is not None and own.shape == returned.shape and np.array_equal(own, returned, equal_nan=True):
+        return None
+    L = spec.depth
+    m = _compare(step, "forward", f"a{L}", expected, returned, scale, tol, spec)
+    if m is None:
+        return None
+    m.tensor = RETURNED
+    what = (f"an array of shape {returned.shape}, not its own self.a[{L - 1}] (shape {expected.shape})"
+            if m.kind == "shape" else f"other numbers than its own self.a[{L - 1}]")
+    m.diagnosis = diagnose.Diagnosis(
+        "returned_not_a_L", f"forward returns something other than ŷ = a{L}",
+        f"your forward returns {what}: loss(ŷ, y) is given what forward returns, and so is anyone who calls "
+        "your MLP to predict", f"end forward with `return self.a[{L - 1}]` (ŷ = a{L})",
+        tensor="ŷ", hint="look at what forward returns")
+    return m
 
 
 def _compare(step, phase, name, expected, got, scale, tol, spec):

@@ -28,7 +28,7 @@ import numpy as np
 from .. import styles
 from ..styles import split_name
 from . import sandbox
-from .protocol import flavour_hint, load, read_learner, shape_sheet
+from .protocol import as_array, flavour_hint, load, read_learner, shape_sheet
 from .sandbox import CannotRun, call, learner_paths
 
 INIT = "MLP(weights, biases, activation=..., output_activation=..., loss=..., lr=...)"
@@ -64,6 +64,9 @@ class LearnerRun:
         except CannotRun as exc:
             exc.step, exc.phase = step, phase
             raise
+        if phase == "forward":         # what forward returns, ŷ, which must be its a_L (the caller's prediction)
+            out[RETURNED] = as_array(learner.yhat, "what forward returned", RETURNED, self.flavour,
+                                     (n, spec.sizes[-1]), f"forward at step {step}", self.hint)
         if phase == "forward" and self.flavour == "torch" and uses_autograd(learner.net):
             out[AUTOGRAD] = True       # the diagnosis words a fix for autograd's code, not for a hand-written mask
         return out
@@ -113,6 +116,7 @@ class LearnerRun:
 
 
 AUTOGRAD = "_autograd"
+RETURNED = "yhat"      # what forward returned, beside the tensors it set
 
 
 def uses_autograd(net):

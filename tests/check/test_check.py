@@ -114,6 +114,30 @@ def test_each_classic_mistake_is_pinned_and_named(name):
     assert "the reference computes:" in text and "Likely mistake:" in text
 
 
+@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+def test_what_forward_returns_must_be_its_a_L(tmp_path, flavour):
+    # forward returning z_L where the output layer is σ (a classic slip: the loss then meets z_L);
+    # a transposed ŷ, which a loss that reads self.a[-1] would never notice; and a copy of a_L, which is right
+    src = (SOLUTIONS / f"mlp_{flavour}.py").read_text()
+    end = "            self.a.append(a)\n        return a\n"
+    assert src.count(end) == 1
+
+    def variant(name, returned, preset="sigmoid-output"):
+        path = tmp_path / f"{name}_{flavour}.py"
+        path.write_text(src.replace(end, f"            self.a.append(a)\n        return {returned}\n"))
+        return chk.check(path, preset_name=preset)
+
+    result = variant("returns_z", "z")
+    m = result.mismatch
+    assert (m.step, m.phase, m.tensor, m.layer, m.kind) == (0, "forward", "yhat", 3, "value"), result.text()
+    assert result.keys()[0] == "returned_not_a_L" and "return self.a[2]" in m.diagnosis.fix
+    result = variant("returns_transposed", "self.a[-1].T", preset="relu")
+    m = result.mismatch
+    assert (m.tensor, m.kind, m.got_shape, m.expected_shape) == ("yhat", "shape", (4, 5), (5, 4)), result.text()
+    assert "tensor yhat: yours has shape (4, 5), expected (5, 4)" in result.text()
+    assert variant("returns_a_copy", "a.copy()" if flavour == "numpy" else "a.clone()").status == 0
+
+
 def test_the_relu_mask_at_zero_is_pinned_to_the_exact_zero():
     problem = chk.learner_problem("relu")
     assert (problem.x[0] @ problem.weights[0][0] + problem.biases[0][0]) == 0.0   # z1[0, 0] is exactly 0

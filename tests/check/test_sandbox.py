@@ -153,7 +153,8 @@ def test_a_learner_that_prints_is_fine(tmp_path, start, capfd):
     path = edited(tmp_path, "forward", ["print('my forward runs')"])
     result = chk.check(path)
     assert result.status == 0, result.text()
-    assert capfd.readouterr().out.count("my forward runs") == 3      # once a step
+    out, err = capfd.readouterr()
+    assert err.count("my forward runs") == 3 and "my forward" not in out      # once a step, on stderr
 
 
 def test_an_exception_keeps_its_message_in_the_worker(tmp_path, start):
