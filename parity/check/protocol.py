@@ -94,9 +94,13 @@ def imports_torch(module):
 def flavour_hint(module, flavour, path):
     """The words on a FLAVOUR the file's code contradicts, or "" where they agree (or FLAVOUR is not said)."""
     said = getattr(module, "FLAVOUR", None)
-    if said is None:
-        return ""
     torch = imports_torch(module)
+    if said is None:
+        if flavour == "torch":          # guessed from the import: a NumPy MLP that imports torch meets tensors
+            return (f"{path} does not say FLAVOUR and imports torch, so it is handed torch tensors (and checked "
+                    f"against impl_torch_manual); if your MLP computes with NumPy, add the line FLAVOUR = 'numpy' "
+                    f"to be handed NumPy arrays ({where()})")
+        return ""
     if flavour == "numpy" and torch:
         return (f"FLAVOUR = 'numpy' in {path}, but the file imports torch: a 'numpy' file is handed NumPy "
                 f"arrays (and checked against impl_numpy), on which torch code fails; set FLAVOUR = 'torch' "

@@ -145,6 +145,18 @@ def test_a_torch_file_that_says_numpy_is_told_about_flavour(tmp_path):
     assert "raised AttributeError: FLAVOUR = 'numpy'" in proc.stdout and "set FLAVOUR = 'torch'" in proc.stdout
 
 
+def test_a_numpy_file_that_imports_torch_without_flavour_is_told_about_flavour(tmp_path):
+    # no FLAVOUR line and an `import torch` (for a test of the learner's own, say): handed torch
+    # tensors, the NumPy code fails, and the message names the guess and the line that ends it
+    path = solution(tmp_path, replace=('FLAVOUR = "numpy"', "import torch"))
+    proc = run("check", path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "does not say FLAVOUR and imports torch, so it is handed torch tensors" in proc.stdout
+    assert "add the line FLAVOUR = 'numpy'" in proc.stdout
+    fixed = solution(tmp_path, replace=('FLAVOUR = "numpy"', "import torch\nFLAVOUR = 'numpy'"), name="fixed.py")
+    assert run("check", fixed).returncode == 0
+
+
 # ---------------------------------------------------------------------------
 # Every mistake in one run, --first, --hint, --json, a teacher's folder with --csv
 # ---------------------------------------------------------------------------
