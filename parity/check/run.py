@@ -322,13 +322,67 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                      if mine["update"][n].shape != v.shape or not np.array_equal(mine["update"][n], v)}
             if moved:
                 learner.put(moved)
+            if step == 0:
+                batch0 = (x, y, {phase: {n: a.shape for n, a in r.items()} for phase, r in reads.items()})
             result.steps_run = step + 1
     except CannotRun as exc:
         result.problem, result.step, result.phase = str(exc), exc.step, exc.phase
         result.status = 1 if result.mismatches else 2
         return result
+    if not result.mismatches and hasattr(learner, "probe"):
+        m = _lr_followed(learner, problem, flavour, *batch0, initial, tol)
+        if m is not None:
+            result.mismatches.append(m)
+            result.mismatch = m
     result.status = 1 if result.mismatches else 0
     return result
+
+
+def _lr_followed(learner, problem, flavour, x, y, shapes, initial, tol):
+    """On a match, whether the learner's update takes its step from lr: the mistake if not, else None.
+
+    Every number matched at the preset's lr, which a learning rate written into the code as that very
+    number (`W -= 0.1 * dW`) matches too. A second MLP of the learner's, built at lr' = 0.7·lr, takes
+    one step, and so does the reference at lr'."""
+    spec = problem.spec
+    lr2 = spec.lr * 0.7
+    try:
+        other = dataclasses.replace(problem, spec=dataclasses.replace(spec, lr=lr2))
+        out = learner.probe(other, x.copy(), y.copy(), shapes)
+    except (CannotRun, SpecError, ValueError):
+        return None
+    ref = styles.build(REFERENCE[flavour], other)
+    for phase in PHASES:
+        ref.run_phase(phase, x, y)
+    grads = ref.read("backward")
+    for name, expected in ref.read("update").items():
+        got = out["update"].get(name)
+        if got is None or name not in initial:
+            continue
+        m = _compare(0, "update", name, expected, got, float(np.max(np.abs(expected), initial=0.0)), tol, spec)
+        if m is None:
+            continue
+        g, moved = grads.get(f"d{name}"), got - initial[name] if got.shape == initial[name].shape else None
+        alpha = (-float(np.sum(moved * g) / np.sum(g * g))
+                 if moved is not None and g is not None and g.shape == moved.shape and np.any(g) else None)
+        fix = f"{formulas.formula(spec, 'update', name)}: use self.lr"
+        m.formula = f"{formulas.formula(other.spec, 'update', name)} (a second MLP of yours, built at that lr: one step)"
+        if alpha is not None and math.isclose(alpha, spec.lr, rel_tol=1e-6):
+            m.diagnosis = diagnose.Diagnosis(
+                "lr_hardcoded", f"a learning rate {spec.lr:g} written into the code instead of self.lr",
+                f"every number matched at lr = {spec.lr:g}, but a second MLP of yours built with lr = {lr2:g} "
+                f"still moves {name} by {spec.lr:g}·d{name}: the step does not follow self.lr", fix,
+                tensor=name, hint=f"look at where the update of {name} takes its learning rate from",
+                value=spec.lr)
+        else:
+            took = f"by {alpha:.6g}·d{name}" if alpha is not None else "otherwise"
+            m.diagnosis = diagnose.Diagnosis(
+                "learning_rate", "a step that does not follow lr",
+                f"every number matched at lr = {spec.lr:g}, but a second MLP of yours built with lr = {lr2:g} "
+                f"moves {name} {took}, where the reference moves it by {lr2:g}·d{name}", fix, tensor=name,
+                hint=f"look at where the update of {name} takes its learning rate from", value=alpha)
+        return m
+    return None
 
 
 def _targets(y):

@@ -138,6 +138,29 @@ def test_what_forward_returns_must_be_its_a_L(tmp_path, flavour):
     assert variant("returns_a_copy", "a.copy()" if flavour == "numpy" else "a.clone()").status == 0
 
 
+@pytest.mark.parametrize("flavour", ["numpy", "torch"])
+def test_a_learning_rate_written_in_as_the_presets_own_is_still_named(tmp_path, flavour):
+    # `W -= 0.1 * dW` matches every number at the preset's lr = 0.1; a second MLP of the learner's at
+    # another lr, one step, shows the step does not follow self.lr. The biases keep self.lr, so W1 is named.
+    src = (SOLUTIONS / f"mlp_{flavour}.py").read_text()
+    old = "self.W[l] -= self.lr * self.dW[l]"
+    assert src.count(old) == 1
+    path = tmp_path / f"lr_{flavour}.py"
+    path.write_text(src.replace(old, "self.W[l] -= 0.1 * self.dW[l]"))
+    result = chk.check(path)
+    assert chk.learner_problem("relu").spec.lr == 0.1
+    assert result.status == 1 and result.keys() == ["lr_hardcoded"], result.text()
+    m = result.mismatch
+    assert (m.phase, m.tensor) == ("update", "W1") and "lr = 0.07" in m.formula
+    assert "use self.lr" in m.diagnosis.fix
+    # a step that follows lr in another way than lr·dW: named, not passed
+    path.write_text(src.replace(old, "self.W[l] -= (self.lr * 0.1) ** 0.5 * self.dW[l]"))
+    result = chk.check(path)
+    assert result.status == 1 and result.keys() == ["learning_rate"], result.text()
+    path.write_text(src)
+    assert chk.check(path).status == 0
+
+
 def test_the_relu_mask_at_zero_is_pinned_to_the_exact_zero():
     problem = chk.learner_problem("relu")
     assert (problem.x[0] @ problem.weights[0][0] + problem.biases[0][0]) == 0.0   # z1[0, 0] is exactly 0

@@ -154,7 +154,8 @@ def test_a_learner_that_prints_is_fine(tmp_path, start, capfd):
     result = chk.check(path)
     assert result.status == 0, result.text()
     out, err = capfd.readouterr()
-    assert err.count("my forward runs") == 3 and "my forward" not in out      # once a step, on stderr
+    # once a step and once more for the second MLP that checks the step follows lr; on stderr
+    assert err.count("my forward runs") == 4 and "my forward" not in out
 
 
 def test_an_exception_keeps_its_message_in_the_worker(tmp_path, start):

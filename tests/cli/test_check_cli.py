@@ -123,7 +123,7 @@ def test_a_learner_that_prints_still_matches_and_its_prints_go_to_stderr(tmp_pat
     path = solution(tmp_path, method="forward", lines=["print('forward, my debugging line')"])
     proc = run("check", path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stderr.count("forward, my debugging line") == 3 and "MATCH" in proc.stdout
+    assert proc.stderr.count("forward, my debugging line") == 4 and "MATCH" in proc.stdout    # 3 steps + lr's
     assert "debugging line" not in proc.stdout
     proc = run("check", path, "--json", "-")
     assert proc.returncode == 0 and json.loads(proc.stdout)["mistakes"] == []
