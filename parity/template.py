@@ -8,6 +8,7 @@ filled in, `mlp-parity check PATH` runs it against the reference lesson.
 from __future__ import annotations
 
 import os
+import shlex
 
 from . import files, resources
 from .options import UsageError
@@ -29,6 +30,9 @@ def main(args):
     path = args.path or f"mlp_{args.flavour}.py"
     if os.path.isdir(path):
         raise UsageError(f"{path} is a folder: give a file name, e.g. {os.path.join(path, f'mlp_{args.flavour}.py')}")
+    if not path.endswith(".py") or path == "-":
+        stem = os.path.splitext(path)[0] if path not in ("-", "") else f"mlp_{args.flavour}"
+        raise UsageError(f"{path}: the check runs a Python file, so name it .py (e.g. {stem}.py)")
     if os.path.lexists(path):
         raise UsageError(f"{path} exists and is left as it is: give another PATH, or remove it first")
     parent = os.path.dirname(os.path.abspath(path))
@@ -36,6 +40,6 @@ def main(args):
         raise UsageError(f"folder {os.path.dirname(path)} does not exist: create it first, or give another PATH")
     text = resources.template(args.flavour).read_bytes()
     files.atomic_write(path, lambda f: f.write(text))
-    print(f"wrote {path}: fill in the four phases of class MLP, then run: {invoked_as()} check {path}")
+    print(f"wrote {path}: fill in the four phases of class MLP, then run: {invoked_as()} check {shlex.quote(path)}")
     print(f"the protocol it follows: {resources.protocol()}")
     return 0

@@ -308,8 +308,12 @@ def read_trace(path) -> Trace:
     """
     path = os.fspath(path)
     again = "record it again (python -m parity record)"
+    if os.path.isdir(path):
+        raise TraceError(f"{path} is a folder, not a trace file: give a .safetensors file, or record one with "
+                         f"python -m parity record --out {os.path.join(path, 'run.safetensors')}")
     if not os.path.isfile(path):
-        raise TraceError(f"{path}: no such trace file: record one with python -m parity record --out {path}")
+        out = path if path.endswith(".safetensors") else "run.safetensors"
+        raise TraceError(f"{path}: no such trace file: record one with python -m parity record --out {out}")
     try:
         from safetensors import safe_open
         f = safe_open(path, framework="numpy")

@@ -55,7 +55,15 @@ def test_template_writes_the_starter_and_never_overwrites(tmp_path, monkeypatch,
     assert cli.main(["template", "numpy", "nowhere/mine.py"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["template", "jax"]) == 2
+    capsys.readouterr()
+    for name in ("mine.txt", "mine", "-"):          # a file the check would refuse to run: refused here
+        assert cli.main(["template", "numpy", name]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "name it .py" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "mlp_torch.py"]     # no temporary left
+    # the command it prints runs as printed, a space in the name included
+    assert cli.main(["template", "numpy", "my mlp.py"]) == 0
+    assert "check 'my mlp.py'" in capsys.readouterr().out
 
 
 def test_lessons_lists_every_style_in_reading_order(capsys):
