@@ -21,6 +21,7 @@ import argparse
 import numpy as np
 
 from . import formulas
+from .divergence import Diverged, exploded
 from .lockstep import batches, trace
 from .options import UsageError, add_spec_options, check_device, count, specs_from_args
 from .problem import make_problem
@@ -76,6 +77,23 @@ def _diff(values):
 
 def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classes=None):
     """The text of one step in every style (a string)."""
+    return _explain(spec, step, styles, device=device, problem=problem, mlp_classes=mlp_classes)[0]
+
+
+def _diverged(spec, traces, x_all, step):
+    """The first step up to `step` where a style's loss exploded (a Diverged with its cause), or None."""
+    for k in range(step + 1):
+        for s, tr in traces.items():
+            loss, first = float(tr[k]["loss"]["loss"]), float(tr[0]["loss"]["loss"])
+            if exploded(loss, first):
+                d = Diverged(step=k, style=s, loss=loss, first_loss=first)
+                d.find_cause(spec, x_all)
+                return d
+    return None
+
+
+def _explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classes=None):
+    """explain's text, and the divergence (a Diverged) where the run blew up by `step`, else None."""
     from .styles import STYLES
     styles = tuple(styles or STYLES)
     check_size(spec)
@@ -106,6 +124,9 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
            ]
     if "relu" in (spec.activation, spec.output_activation):
         out.append("   " + formulas.NOTES["1["])
+    diverged = _diverged(spec, traces, x_all, step)
+    if diverged is not None:                 # the numbers below are the blow-up's: say so before them
+        out.append("DIVERGED: " + diverged.sentence(spec))
     out.append("")
     head = " " * label_w + "".join(LABELS[s].rjust(col) for s in styles) + "   agree"
     for phase in ("inputs", *PHASES):
@@ -124,7 +145,9 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
                 out.append(f"  {name + _index(idx):<{label_w - 2}}" + "".join(fmt(v).rjust(col) for v in vals)
                            + "   " + _diff(vals))
         out.append("")
-    return "\n".join(out)
+    if diverged is not None:
+        out.append("DIVERGED: " + diverged.sentence(spec))
+    return "\n".join(out), diverged
 
 
 # ---------------------------------------------------------------------------
@@ -139,9 +162,9 @@ def main(args):
     except SpecError as exc:
         raise UsageError(str(exc)) from None
     check_device(args.device)
-    text = explain(spec, args.step, args.styles, device=args.device)
+    text, diverged = _explain(spec, args.step, args.styles, device=args.device)
     print(text)                    # `explain | head`: a closed pipe is the command line's (exit 141)
-    return 0
+    return 1 if diverged is not None else 0
 
 
 def add_parser(sub):

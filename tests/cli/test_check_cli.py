@@ -250,3 +250,15 @@ def test_a_class_from_a_notebook_is_checked_without_a_file_and_without_torch():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "MISMATCH at step 0, phase update, layer 1, tensor W1" in proc.stdout
     assert "update with + instead of −" in proc.stdout
+
+
+def test_explain_of_a_run_that_blew_up_says_so_and_exits_1():
+    # lr 1e308 on the three-layer net: the loss is not finite from step 1. explain still prints every
+    # number (the learner sees the overflow), but says first and last that it diverged, with the cause,
+    # and NumPy's overflow warnings stay out of the way
+    proc = run("explain", "--lr", "1e308", "--step", "5")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[2].startswith("DIVERGED: training diverged at step 1") and "lr = 1e+308" in lines[2]
+    assert lines[-1] == lines[2] and proc.stderr == ""
+    assert run("explain", "--step", "2").returncode == 0
