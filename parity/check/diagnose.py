@@ -97,6 +97,7 @@ class Context:
     prev_steps: dict = field(default_factory=dict)  # {W1: the learner's own last update step, after − before}
     flavour: str = "numpy"
     autograd: bool = False        # the learner's torch tensors carry autograd's graph
+    single: tuple = ()            # the learner's tensors held in a dtype narrower than float64 ("self.W[0]", ...)
 
     @property
     def N(self):
@@ -726,11 +727,32 @@ def _numbers(ctx, difference=False):
     return text
 
 
+def _held_narrow(ctx, digits):
+    """lost_precision, said from the dtypes the learner's MLP holds (ctx.single)."""
+    held = ", ".join(ctx.single[:4]) + (", ..." if len(ctx.single) > 4 else "")
+    return Diagnosis("lost_precision", "numbers held in single precision (float32)",
+                     f"your {ctx.name} agrees with the reference to about {digits} digits, and your MLP holds "
+                     f"{held} in a dtype narrower than float64 (torch.tensor and torch.zeros default to "
+                     "float32, np.float32 and .float() ask for it), so every product with it is rounded",
+                     "keep every array in float64, the dtype the check hands you: np.float64 / torch.float64",
+                     numbers=_numbers(ctx, difference=True), hint=f"look at the dtype of {held}")
+
+
 def diagnose(ctx: Context, kind="value", follows=True, known=()) -> Diagnosis:
     """The mistake that reproduces ctx.got from the learner's inputs, or words that say only what is known.
     follows: an earlier mistake was found, so the tensor may only carry it. known: the keys of the mistakes
     found so far: where several candidates reproduce the numbers, one of these is the one named (an ambiguity
-    that an earlier step has resolved)."""
+    that an earlier step has resolved). Where nothing does, but the numbers agree to a few digits and the
+    learner's MLP holds a tensor in float32: that rounding (an update rule's search, say, finds none)."""
+    d = _diagnose(ctx, kind, follows, known)
+    if d.key == "none" and kind == "value" and ctx.single and ctx.got.shape == ctx.expected.shape:
+        err = compare_arrays(ctx.expected, ctx.got, ctx.scale)[0]
+        if err < 1e-4:
+            return _held_narrow(ctx, max(1, int(-math.log10(max(err, 1e-300)))))
+    return d
+
+
+def _diagnose(ctx, kind, follows, known):
     ref_formula = formulas.formula(ctx.spec, ctx.phase, ctx.name)
     if kind == "nonfinite":
         return Diagnosis("not_finite", "NaN or inf in your numbers",
@@ -844,6 +866,8 @@ def _last_resort(ctx, scale, tol, best, ref_formula, kind, same=None):
     err = compare_arrays(exp, got, scale)[0]
     if err < 1e-4:
         digits = max(1, int(-math.log10(max(err, 1e-300))))
+        if ctx.single:
+            return _held_narrow(ctx, digits)
         if _is_float32(got) and not _is_float32(exp):
             return Diagnosis("lost_precision", "numbers rounded to single precision (float32)",
                              f"your {name} agrees with the reference to about {digits} digits, and every number "

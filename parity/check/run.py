@@ -36,7 +36,7 @@ from . import diagnose
 from .nets import learner_problem
 from .protocol import REFERENCE, check_path, flavour_hint, load, shape_words
 from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
-from .worker import AUTOGRAD, INIT, RETURNED, LearnerRun
+from .worker import AUTOGRAD, INIT, RETURNED, SINGLE, LearnerRun
 
 MAX_STEPS = 1000      # the check is a diagnostic on small nets: a mistake shows in the first steps
 
@@ -245,7 +245,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
         for step, rows in enumerate(batches(spec, x_all.shape[0], steps)):
             interrupt.check()                               # a Ctrl-C that the code it landed in lost
             x, y = x_all[rows], y_all[rows]
-            reads, mine, wrong_forward = {}, {}, set()
+            reads, mine, wrong_forward, single = {}, {}, set(), []
             for phase in PHASES:
                 ref.run_phase(phase, x, y)
                 r = ref.read(phase)
@@ -254,6 +254,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                 got = learner.phase(step, phase, x.copy(), y.copy(), {name: a.shape for name, a in r.items()})
                 autograd = bool(got.pop(AUTOGRAD, False)) or autograd
                 returned = got.pop(RETURNED, None)
+                single = list(dict.fromkeys([*single, *got.pop(SINGLE, ())]))
                 mine[phase] = got
                 for name, expected in r.items():
                     now = float(np.max(np.abs(expected), initial=0.0))
@@ -269,7 +270,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                                            y=_targets(y), before=before, reads=reads,
                                            grads_so_far=grads_so_far, expected=expected, got=got[name],
                                            tol=tol, scale=scale, mine=mine, prev_steps=prev_steps,
-                                           flavour=flavour, autograd=autograd)
+                                           flavour=flavour, autograd=autograd, single=tuple(single))
                     try:
                         m.diagnosis = diagnose.diagnose(ctx, kind=m.kind, follows=bool(result.mismatches),
                                                         known={k for k, _ in seen})

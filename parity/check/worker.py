@@ -69,6 +69,7 @@ class LearnerRun:
                                      (n, spec.sizes[-1]), f"forward at step {step}", self.hint)
         if phase == "forward" and self.flavour == "torch" and uses_autograd(learner.net):
             out[AUTOGRAD] = True       # the diagnosis words a fix for autograd's code, not for a hand-written mask
+        out[SINGLE] = narrow_tensors(learner.net)
         return out
 
     def put(self, values):
@@ -116,7 +117,24 @@ class LearnerRun:
 
 
 AUTOGRAD = "_autograd"
+SINGLE = "_single"     # the learner's tensors in a dtype narrower than float64, by where they are held
 RETURNED = "yhat"      # what forward returned, beside the tensors it set
+
+
+def narrow_tensors(net):
+    """Where the learner holds a floating-point array or tensor narrower than float64: ["self.W[0]", ...]."""
+    out = []
+    for group in ("W", "b", "z", "a", "dz", "dW", "db"):
+        items = getattr(net, group, None)
+        if not isinstance(items, (list, tuple)):
+            continue
+        for i, t in enumerate(items):
+            dtype = getattr(t, "dtype", None)
+            if dtype is None:
+                continue
+            if str(dtype).removeprefix("torch.") in ("float32", "float16", "bfloat16"):
+                out.append(f"self.{group}[{i}]")
+    return out
 
 
 def uses_autograd(net):

@@ -161,6 +161,22 @@ def test_a_learning_rate_written_in_as_the_presets_own_is_still_named(tmp_path, 
     assert chk.check(path).status == 0
 
 
+@pytest.mark.parametrize("flavour, old, new", [
+    ("numpy", "self.W = [np.array(w, dtype=float) for w in weights]",
+     "self.W = [np.array(w, dtype=np.float32) for w in weights]"),
+])
+def test_weights_held_in_float32_are_one_mistake_named_from_their_dtype(tmp_path, flavour, old, new):
+    # The products with a float32 W are float64 numbers that are not float32 themselves, and the
+    # update rounds its step: the dtype the MLP holds names the one cause, wherever it shows.
+    src = (SOLUTIONS / f"mlp_{flavour}.py").read_text()
+    assert src.count(old) == 1
+    path = tmp_path / f"w32_{flavour}.py"
+    path.write_text(src.replace(old, new))
+    result = chk.check(path)
+    assert result.status == 1 and result.keys() == ["lost_precision"], result.text()
+    assert "self.W[0]" in result.mismatch.diagnosis.why and "float64" in result.mismatch.diagnosis.fix
+
+
 def test_the_relu_mask_at_zero_is_pinned_to_the_exact_zero():
     problem = chk.learner_problem("relu")
     assert (problem.x[0] @ problem.weights[0][0] + problem.biases[0][0]) == 0.0   # z1[0, 0] is exactly 0
