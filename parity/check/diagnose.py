@@ -411,6 +411,13 @@ def _candidates(ctx):
                         (dzn @ ctx.W(k)) * d0, f"your dz{l} is (dz{l + 1} @ W{k}) ⊙ f'(z{l}): an index off by "
                         f"{k - l - 1} (W[{k - 1}] where W[{l}] belongs)",
                         hint=f"look at which W δ{l} goes back through")
+            if spec.optimizer == "sgd" and dzn.shape[0] == ctx.a(l).shape[0]:
+                moved = ctx.W(l + 1) - spec.lr * (dzn.T @ ctx.a(l))     # W_{l+1} after its own update
+                add("updated_before_backprop", f"W{l + 1} updated in backward before δ{l} was sent back through it",
+                    (dzn @ moved) * d0, f"your dz{l} is (dz{l + 1} @ W{l + 1}′) ⊙ f'(z{l}) with W{l + 1}′ = "
+                    f"W{l + 1} − lr·dW{l + 1}, the weights after their update: δ goes back through the weights "
+                    "the forward pass used. Compute every gradient in backward, then change W in update()",
+                    hint=f"look at when W{l + 1} changes during backward")
             for k in range(1, L + 1):
                 if k not in (l, l + 1) and ctx.dz(k).shape == dzn.shape:
                     add("wrong_layer", f"δ{l} built from dz{k} instead of dz{l + 1}", (ctx.dz(k) @ ctx.W(l + 1)) * d0,
