@@ -317,6 +317,13 @@ def _candidates(ctx):
         if spec.bias:
             add("missing_bias", "bias not added", inp @ W.T, f"your z{l} is {prev} @ W{l}ᵀ without b{l}",
                 hint=f"look at what is added in z{l}")
+        act = spec.activation_of(l)
+        if act not in ("identity", "prelu"):
+            add("z_overwritten", f"z{l} overwritten by its activation, in place", ctx.f(l)[0](inp @ W.T + b),
+                f"your z{l} holds {act}(z{l}) = a{l}: the activation was applied to z in place "
+                "(np.maximum(z, 0, out=z), z.relu_(), z.clamp_(min=0), z[z < 0] = 0), so the pre-activation is "
+                f"lost; make a new array, a = {act}(z), and keep z as it was",
+                hint=f"look for an operation that changes z{l} in place")
         if l > 1 and spec.activation_of(l - 1) != "identity":
             add("pre_activation_used", f"layer {l} fed the pre-activation z{l - 1} instead of a{l - 1}",
                 ctx.z(l - 1) @ W.T + b, f"your z{l} is computed from z{l - 1}: the activation "

@@ -230,7 +230,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
     result = CheckResult(status=2, path=path, flavour=flavour, spec=spec, steps=steps, first=first, hint=hint)
     tol = tolerance(spec.dtype)
     L = spec.depth
-    seen, listed, steps_seen = set(), set(), []
+    seen, listed, steps_seen, overwritten = set(), set(), [], set()
     autograd = False
     try:
         ref = styles.build(REFERENCE[flavour], problem)
@@ -285,6 +285,10 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                     layer = split_name(name)[1]
                     if phase == "backward" and key in DERIVATIVE and f"a{layer}" in wrong_forward:
                         continue      # the derivative of the function the learner's forward applied (autograd)
+                    if key == "z_overwritten":
+                        overwritten.add(layer)
+                    if phase == "backward" and autograd and split_name(name)[0] == "dz" and layer in overwritten:
+                        continue      # z changed in place: autograd's z.grad is then ∂L/∂a, the same mistake
                     if phase == "forward" and split_name(name)[0] == "a":
                         wrong_forward.add(name)
                     if key in ("lr_twice", "learning_rate") and hasattr(learner, "probe"):

@@ -58,6 +58,8 @@ GALLERY = {
     "relu_as_maximum_under_autograd": ("relu", 0, "backward", "dz1", "relu_half_at_zero"),
     "delta_through_own_weights": ("relu", 0, "backward", "dz2", "wrong_layer"),
     "updated_during_backward": ("relu", 0, "backward", "dz2", "updated_before_backprop"),
+    "relu_in_place": ("relu", 0, "forward", "z1", "z_overwritten"),
+    "relu_in_place_autograd": ("relu", 0, "forward", "z1", "z_overwritten"),
     "weight_gradient_from_own_activation": ("relu", 0, "backward", "dW3", "wrong_layer"),
     "bias_gradient_short_range": ("relu", 0, "backward", "db3", "bias_partial_batch"),
     "bias_gradient_left_at_zero": ("relu", 0, "backward", "db3", "left_at_zero"),
