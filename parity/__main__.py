@@ -17,7 +17,32 @@ import sys
 from . import interrupt
 
 
+# The libraries the command line imports: a file of the same name where Python looks first hides them.
+LIBRARIES = ("numpy", "torch", "safetensors", "matplotlib", "tqdm")
+
+
+def shadowing():
+    """A file or package in the folder first on Python's path (the current folder, under `python -m`) that
+    takes the name of a library the command needs, as (its path, the library), or None."""
+    if not sys.path:
+        return None
+    folder = os.path.abspath(sys.path[0] or os.curdir)
+    for lib in LIBRARIES:
+        for name in (f"{lib}.py", os.path.join(lib, "__init__.py")):
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                return path, lib
+    return None
+
+
 def run():
+    hidden = shadowing()
+    if hidden is not None:
+        path, lib = hidden
+        print(f"error: {path} has the name of the library {lib}, which this command imports, and Python looks in "
+              f"{os.path.dirname(path) or os.curdir} first: rename it, or run the command from another folder "
+              "(or as mlp-parity)", file=sys.stderr)
+        return 2
     with interrupt.watching():
         try:
             from .cli import main

@@ -262,3 +262,16 @@ def test_explain_of_a_run_that_blew_up_says_so_and_exits_1():
     assert lines[2].startswith("DIVERGED: training diverged at step 1") and "lr = 1e+308" in lines[2]
     assert lines[-1] == lines[2] and proc.stderr == ""
     assert run("explain", "--step", "2").returncode == 0
+
+
+def test_a_file_named_like_a_library_in_the_current_folder_is_named_not_a_traceback(tmp_path):
+    # `python -m` puts the current folder first on the path: a learner's numpy.py there would hide NumPy
+    (tmp_path / "numpy.py").write_text("raise ImportError('my own numpy.py')\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "parity", "lessons"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env=env)
+    line = refused(proc)
+    assert "numpy.py has the name of the library numpy" in line and "rename it" in line
+    (tmp_path / "numpy.py").unlink()
+    assert subprocess.run([sys.executable, "-m", "parity", "lessons"], cwd=tmp_path, capture_output=True,
+                          timeout=60, env=env).returncode == 0
