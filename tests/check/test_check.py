@@ -180,6 +180,21 @@ def test_weights_held_in_float32_are_one_mistake_named_from_their_dtype(tmp_path
     assert "self.W[0]" in result.mismatch.diagnosis.why and "float64" in result.mismatch.diagnosis.fix
 
 
+def test_a_numpy_file_that_imports_torch_without_flavour_is_told_about_flavour(tmp_path):
+    # no FLAVOUR line and an `import torch` (for a test of the learner's own, say): handed torch
+    # tensors, the NumPy code fails, and the message names the guess and the line that ends it
+    src = (SOLUTIONS / "mlp_numpy.py").read_text()
+    assert src.count('FLAVOUR = "numpy"') == 1
+    path = tmp_path / "mine.py"
+    path.write_text(src.replace('FLAVOUR = "numpy"', "import torch"))
+    result = chk.check(path)
+    assert result.status == 2 and result.flavour == "torch", result.text()
+    assert "does not say FLAVOUR and imports torch, so it is handed torch tensors" in result.problem
+    assert "add the line FLAVOUR = 'numpy'" in result.problem
+    path.write_text(src.replace('FLAVOUR = "numpy"', "import torch\nFLAVOUR = 'numpy'"))
+    assert chk.check(path).status == 0
+
+
 def test_the_relu_mask_at_zero_is_pinned_to_the_exact_zero():
     problem = chk.learner_problem("relu")
     assert (problem.x[0] @ problem.weights[0][0] + problem.biases[0][0]) == 0.0   # z1[0, 0] is exactly 0

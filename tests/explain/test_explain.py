@@ -118,3 +118,19 @@ def test_explain_refuses_politely(capsys, args):
     if args[1] == "two-layer":
         assert "at most 8 units per layer and 4 samples per batch" in lines[0]
         assert "--preset three-layer" in lines[0]
+
+
+def test_a_run_that_blew_up_says_so_and_exits_1(capsys):
+    # lr 1e308 on the three-layer net: the loss is not finite from step 1. explain still prints every
+    # number (the learner sees the overflow), but says first and last that it diverged, with the cause,
+    # and NumPy's overflow warnings stay out of the way
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rc = cli.main(["explain", "--lr", "1e308", "--step", "5"])
+    out, err = capsys.readouterr()
+    assert rc == 1 and err == ""
+    lines = out.splitlines()
+    assert lines[2].startswith("DIVERGED: training diverged at step 1") and "lr = 1e+308" in lines[2]
+    assert lines[-1] == lines[2]
+    assert "DIVERGED" not in explain(capsys, "--step", "2")
