@@ -26,7 +26,7 @@ from .divergence import Diverged, exploded
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
 from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_arrays, build,
-                     build_beside_ranks, gradients_only, shadow, split_name)
+                     TWIN, build_beside_ranks, gradients_only, shadow, split_name)
 from .tolerance import (FEW, HUGE, POLICIES, Disagreement, compare_arrays, finite_error, finite_max_error, floor,
                         noise_tolerances, tolerance)
 
@@ -218,6 +218,8 @@ def run(spec: Spec, styles=STYLES, *, problem: Problem | None = None, steps: int
     least = floor(spec.dtype, spec.optimizer)
     if spec.dtype == "float32":            # every style has a float64 shadow, and they are cheap: always
         live = tuple(s for s in styles if s != RECORDED and s not in PARALLEL_STYLES)    # a trace, the ranks: none
+        if not live and ranked:            # data-parallel styles alone: the noise of the lessons they run, in one
+            live = tuple(dict.fromkeys(TWIN[s] for s in ranked))     # process (a verdict whatever else runs)
         return _run_once(spec, styles, tol=least, policy="noise", shadowed=live, **once)
     # float64: a long double shadow (NumPy only, and slow) is run only where a pair exceeds
     # the floor; where none does, the floor alone is the verdict.

@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from .divergence import DIVERGENCE_FACTOR
-from .styles import LABELS, PHASES, SHORT, split_name
+from .styles import LABELS, PHASES, SHORT, TWIN, split_name
 from .tolerance import NOISE_MULTIPLE
 
 SCHEMA_ID = "mlp-parity/compare/2"
@@ -62,6 +62,10 @@ def tolerance_words(report):
         return f"tolerance {report.tol:g} (fixed)"
     if report.shadow_dtype is None:
         return f"tolerance {report.tol:g} (no error came near it, so no shadow was needed)"
+    if all(s in TWIN for s in report.styles):          # data-parallel styles alone: their lessons' noise
+        twins = " and ".join(dict.fromkeys(LABELS[TWIN[s]] for s in report.styles))
+        return (f"tolerance {NOISE_MULTIPLE}× the rounding noise {twins} (the lessons they run, in one process) "
+                f"show against their {report.shadow_dtype} shadows, at least {report.tol:g}")
     return (f"tolerance {NOISE_MULTIPLE}× the rounding noise each style shows against its {report.shadow_dtype} "
             f"shadow, at least {report.tol:g}")
 

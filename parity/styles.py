@@ -706,6 +706,9 @@ def lessons():
 
 PARALLEL_STYLES = ("torch_allreduce", "torch_ddp")
 PARALLEL_PHASES = ("forward", "loss", "backward", "allreduce", "update")
+# The one-process lesson whose net, loss and update each data-parallel style runs on its shard: where a run
+# compares data-parallel styles alone, the rounding noise is measured on these (float32 against float64).
+TWIN = {"torch_allreduce": "torch_autograd", "torch_ddp": "torch_nn"}
 MODULES.update(torch_allreduce="impl_torch_allreduce", torch_ddp="impl_torch_ddp")
 LIBRARY.update(torch_allreduce="torch", torch_ddp="torch")
 LABELS.update(torch_allreduce="all_reduce by hand", torch_ddp="DDP")

@@ -63,3 +63,20 @@ def test_the_batches_are_a_distributed_samplers_global_order():
         np.testing.assert_array_equal(np.concatenate(got[3 * epoch:3 * epoch + 3]), order)
     own = list(lockstep.batches(spec, 64, 6))
     assert not np.array_equal(np.concatenate(own), np.concatenate(got))
+
+
+def test_the_data_parallel_styles_alone_are_judged_as_beside_the_others(ranks):
+    # float32, softplus and BCE: the two ranks' lessons part by 4.4e-6 in dz2 at step 0, far inside
+    # 16× the rounding noise and beyond the 1e-6 floor. Compared alone they have no shadow of their
+    # own; the noise is measured on the one-process lessons they run (torch autograd, nn + optim),
+    # so the verdict is the one they get beside those lessons.
+    spec = two_layer(dtype="float32", loss="bce_with_logits", activation="softplus", bias=True, steps=2)
+    alone = lockstep.run(spec, PARALLEL_STYLES, group=ranks)
+    beside = lockstep.run(spec, ("torch_autograd", "torch_nn") + PARALLEL_STYLES, group=ranks)
+    assert beside.ok and alone.ok, alone.first.sentence() if alone.first else alone.diverged
+    assert alone.shadow_dtype == "float64"
+    p = alone.pairs.index(PARALLEL_STYLES)
+    q = beside.pairs.index(PARALLEL_STYLES)
+    # (the same errors, but for the scale, which is the largest |x| over every style compared)
+    np.testing.assert_allclose(alone.error_array()[..., p], beside.error_array()[..., q], rtol=1e-6)
+    assert alone.error_array()[..., p].max() > 1e-6            # beyond the floor: the noise is what admits it
