@@ -39,6 +39,7 @@ class Diverged:
     input_size: float = math.nan   # λ: the largest squared size of a batch of inputs
     depth: int = 1                 # linear layers in the net
     optimizer: str = "sgd"         # the spec's optimizer: the stable-lr bound is SGD's only
+    tensor: str | None = None      # a parameter not finite after the last step's update, which no loss shows
 
     def find_cause(self, spec, x, lr_schedule=None):
         """Fill in what the sentence needs: the lr in force at the step, the stable limit on inputs x, the depth."""
@@ -54,6 +55,9 @@ class Diverged:
         what = "is not finite" if not math.isfinite(self.loss) else \
             f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
         head = f"training diverged at step {self.step}: the loss in {LABELS.get(self.style, self.style)} {what}"
+        if self.tensor is not None:
+            head = (f"training diverged at step {self.step}, its last: {self.tensor} in "
+                    f"{LABELS.get(self.style, self.style)} is not finite after the update")
         lr = self.lr if math.isfinite(self.lr) or spec is None else spec.lr
         optimizer = spec.optimizer if spec is not None else self.optimizer
         if optimizer in ADAPTIVE:
@@ -100,6 +104,12 @@ def stable_lr(spec: Spec, x) -> tuple:
     k, per_row, per_out = _CURVATURE.get(spec.loss, (2.0, False, False))
     k = k / (rows if per_row else 1) / (spec.sizes[-1] if per_out else 1)
     return (2.0 / (k * lam) if lam > 0 else math.inf), lam
+
+
+def not_finite(reads):
+    """The first name in {name: array} whose array holds NaN or inf, or None."""
+    return next((name for name, a in reads.items() if not np.isfinite(np.asarray(a, dtype=np.float64)).all()),
+                None)
 
 
 def exploded(loss, first_loss):

@@ -21,7 +21,7 @@ import argparse
 import numpy as np
 
 from . import formulas
-from .divergence import Diverged, exploded
+from .divergence import Diverged, exploded, not_finite
 from .lockstep import batches, trace
 from .options import UsageError, add_spec_options, check_device, count, specs_from_args
 from .problem import make_problem
@@ -89,6 +89,13 @@ def _diverged(spec, traces, x_all, step):
                 d = Diverged(step=k, style=s, loss=loss, first_loss=first)
                 d.find_cause(spec, x_all)
                 return d
+    for s, tr in traces.items():             # the step shown is the last run: its update, which no loss shows
+        bad = not_finite(tr[step]["update"])
+        if bad is not None:
+            d = Diverged(step=step, style=s, loss=float(tr[step]["loss"]["loss"]),
+                         first_loss=float(tr[0]["loss"]["loss"]), tensor=bad)
+            d.find_cause(spec, x_all)
+            return d
     return None
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import interrupt, threads
-from .divergence import Diverged, exploded
+from .divergence import Diverged, exploded, not_finite
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
 from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_arrays, build,
@@ -330,6 +330,16 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
     finally:                    # closed on Ctrl-C too, so the line that reports it starts clean
         if bar is not None:
             bar.close()
+    if report.diverged is None and report.steps_run == steps and steps:
+        # the last step's update: no later loss shows a parameter that blew up there
+        for s in styles:
+            if s in parallel or s not in built:
+                continue
+            bad = not_finite(built[s].view("update"))         # (no copies: the run is over)
+            if bad is not None:
+                report.diverged = Diverged(step=steps - 1, style=s, loss=report.losses[s][-1],
+                                           first_loss=report.losses[s][0], tensor=bad)
+                break
     if report.diverged is not None:
         report.diverged.find_cause(spec, x_all, lr_schedule)
     return report

@@ -216,6 +216,7 @@ def run_record(report, *, device="cpu"):
     if report.diverged is not None:
         dv = report.diverged
         diverged = {"step": dv.step, "style": dv.style, "loss": _num(dv.loss), "first_loss": _num(dv.first_loss),
+                    "tensor": dv.tensor,
                     "factor": DIVERGENCE_FACTOR, "sentence": dv.sentence(report.spec)}
     sec = per_step_seconds(report)
     return {

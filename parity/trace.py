@@ -199,7 +199,7 @@ def write_trace(path, spec: Spec, style: str = "torch_nn", *, device="cpu", prob
     not a lesson or a trace over `limit` bytes, and RunDiverged (writing nothing) where the
     run's loss explodes.
     """
-    from .divergence import Diverged, exploded
+    from .divergence import Diverged, exploded, not_finite
     from .lockstep import batches
     from .problem import make_problem
     from .styles import build
@@ -236,6 +236,13 @@ def write_trace(path, spec: Spec, style: str = "torch_nn", *, device="cpu", prob
             d = Diverged(step=k, style=style, loss=loss, first_loss=first_loss)
             d.find_cause(spec, x_all)
             raise RunDiverged(d)
+    bad = not_finite({name: tensors[key(k, "update", name)] for name in names["update"]}) if names else None
+    if bad is not None:                     # the last update blew up: no later loss says so
+        if bar is not None:
+            bar.close()
+        d = Diverged(step=k, style=style, loss=loss, first_loss=first_loss, tensor=bad)
+        d.find_cause(spec, x_all)
+        raise RunDiverged(d)
     if bar is not None:
         bar.close()
     meta = {"format": FORMAT, "spec": spec_json(spec), "style": style, "steps": str(spec.steps),

@@ -138,3 +138,25 @@ def test_a_finite_disagreement_at_the_step_that_blows_up_is_still_named():
     assert d is not None and (d.step, d.phase, d.tensor) == (1, "forward", "z1")
     assert math.isfinite(d.value_a) and math.isfinite(d.value_b) and d.value_a == pytest.approx(2 * d.value_b, rel=1e-6)
     assert report.judged_steps() == 2
+
+
+def test_a_parameter_that_blows_up_in_the_last_update_is_a_divergence(tmp_path):
+    # lr 1.7e308: the one step's loss is finite, but its update sends W3 to -inf in every style.
+    # No later loss shows it, so the parameters are looked at: DIVERGED at step 0, not AGREE;
+    # record writes nothing, and explain says so too.
+    from parity.explain import _explain
+    from parity.spec import three_layer
+    from parity.trace import RunDiverged, write_trace
+
+    spec = three_layer(lr=1.7e308, loss="sse")
+    report = lockstep.run(spec, steps=1)
+    d = report.diverged
+    assert d is not None and not report.ok and (d.step, d.tensor) == (0, "W3") and math.isfinite(d.loss)
+    assert "W3 in NumPy by hand is not finite after the update" in d.sentence(spec)
+    with pytest.raises(RunDiverged):
+        write_trace(tmp_path / "run.safetensors", spec.replace(steps=1))
+    assert not list(tmp_path.iterdir())
+    assert _explain(spec, 0)[1].tensor == "W3"
+    # a step later, the loss itself shows it: the loss's divergence, as before
+    later = lockstep.run(spec, steps=2).diverged
+    assert (later.step, later.tensor) == (1, None)
