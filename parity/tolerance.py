@@ -396,6 +396,9 @@ class Disagreement:
         else:
             why = "" if not self.noise > 0 else (f", {NOISE_MULTIPLE}× the rounding noise {self.noise:.2g} "
                                                    f"measured against {self.shadow_dtype} shadows")
+            if self.noise > 0 and self.tol > NOISE_MULTIPLE * self.noise * (1 + 1e-9):
+                why = (f", the floor: above {NOISE_MULTIPLE}× the rounding noise {self.noise:.2g} measured against "
+                       f"{self.shadow_dtype} shadows")
             what = (f"{a} gives {self.value_a:.10g} but {b} gives {self.value_b:.10g}{idx} "
                     f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g}; "
                     f"scaled err {self.error:.3g} > tolerance {self.tol:.3g}{why})")

@@ -127,6 +127,17 @@ def test_the_sentence_names_everything():
         assert word in s, s
 
 
+def test_the_sentence_says_which_tolerance_held_the_floor_or_the_noise():
+    from parity.tolerance import NOISE_MULTIPLE, Disagreement
+    d = Disagreement(step=0, phase="backward", tensor="dz2", layer=2, pair=("numpy", "torch_nn"), index=(0, 0),
+                     value_a=1.0, value_b=1.5, abs_err=0.5, rel_err=1 / 3, error=0.2, tol=1e-12, scale=1.0,
+                     noise=1.4e-16, shadow_dtype="float64")
+    assert "tolerance 1e-12, the floor: above 16× the rounding noise 1.4e-16" in d.sentence()
+    d.tol = NOISE_MULTIPLE * d.noise
+    assert "16× the rounding noise 1.4e-16 measured against float64 shadows" in d.sentence()
+    assert "the floor" not in d.sentence()
+
+
 # ----------------------------------------------------------------------------
 # Optimizers, activations, losses and mini-batches (seeds 002-004)
 # ----------------------------------------------------------------------------
