@@ -17,21 +17,27 @@ import sys
 from . import interrupt
 
 
-# The libraries the command line imports: a file of the same name where Python looks first hides them.
+# The libraries the command line imports, and the lessons it opens (parity.styles.MODULES): a file or
+# package of the same name where Python looks first hides them.
 LIBRARIES = ("numpy", "torch", "safetensors", "matplotlib", "tqdm")
+LESSONS = ("impl_numpy", "impl_torch_manual", "impl_numpy_autograd", "impl_torch_autograd", "impl_torch_nn",
+           "impl_torch_func", "impl_torch_allreduce", "impl_torch_ddp")
 
 
 def shadowing():
     """A file or package in the folder first on Python's path (the current folder, under `python -m`) that
-    takes the name of a library the command needs, as (its path, the library), or None."""
+    takes the name of a library the command needs, or of a lesson (a copy of one, say, being edited) where
+    that folder is not this project's own, as (its path, the name), or None."""
     if not sys.path:
         return None
     folder = os.path.abspath(sys.path[0] or os.curdir)
-    for lib in LIBRARIES:
-        for name in (f"{lib}.py", os.path.join(lib, "__init__.py")):
-            path = os.path.join(folder, name)
-            if os.path.isfile(path):
-                return path, lib
+    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))        # the folder that holds parity/
+    names = LIBRARIES + (LESSONS if os.path.realpath(folder) != os.path.realpath(own) else ())
+    for lib in names:
+        if os.path.isfile(os.path.join(folder, f"{lib}.py")):
+            return os.path.join(folder, f"{lib}.py"), lib
+        if os.path.isfile(os.path.join(folder, lib, "__init__.py")):
+            return os.path.join(folder, lib), lib
     return None
 
 
@@ -39,7 +45,8 @@ def run():
     hidden = shadowing()
     if hidden is not None:
         path, lib = hidden
-        print(f"error: {path} has the name of the library {lib}, which this command imports, and Python looks in "
+        what = "lesson" if lib in LESSONS else "library"
+        print(f"error: {path} has the name of the {what} {lib}, which this command imports, and Python looks in "
               f"{os.path.dirname(path) or os.curdir} first: rename it, or run the command from another folder "
               "(or as mlp-parity)", file=sys.stderr)
         return 2

@@ -251,3 +251,12 @@ def test_a_file_named_like_a_library_in_the_current_folder_is_named_not_a_traceb
     (tmp_path / "numpy.py").unlink()
     assert subprocess.run([sys.executable, "-m", "parity", "lessons"], cwd=tmp_path, capture_output=True,
                           timeout=60, env=env).returncode == 0
+    # a copy of a lesson, being edited, would be compared in place of the lesson: named too
+    (tmp_path / "impl_numpy").mkdir()
+    (tmp_path / "impl_numpy" / "__init__.py").write_text("print('my copy')\n")
+    line = refused(subprocess.run([sys.executable, "-m", "parity", "lessons"], cwd=tmp_path, capture_output=True,
+                                  text=True, timeout=60, env=env))
+    assert f"{tmp_path / 'impl_numpy'} has the name of the lesson impl_numpy" in line
+    from parity import __main__ as entry
+    from parity.styles import MODULES
+    assert set(entry.LESSONS) == set(MODULES.values())
