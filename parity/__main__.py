@@ -41,7 +41,20 @@ def shadowing():
     return None
 
 
+def streams():
+    """Standard output and error that take any text: a closed one (`>&-`) writes to nowhere, and a character
+    its encoding lacks (× under PYTHONIOENCODING=ascii) is written as an escape, not an error."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))
+        try:
+            getattr(sys, name).reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def run():
+    streams()
     hidden = shadowing()
     if hidden is not None:
         path, lib = hidden

@@ -84,6 +84,12 @@ def _main(argv):
             raise
         _silence_stdout()
         return BROKEN_PIPE
+    except OSError as exc:      # a file or stream the system refuses: a full disk, a device that takes no writes
+        _say(f"error: {exc.filename or 'standard output'}: {exc.strerror or exc} (give another place, or make "
+             "room)")
+        if not exc.filename:
+            _silence_stdout()   # what is left in its buffer would fail again at exit
+        return 1
 
 
 def _interrupted():

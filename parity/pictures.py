@@ -30,6 +30,7 @@ OPTIMIZER_RUNS = {
 
 
 def _plt():
+    os.environ["MPLBACKEND"] = "Agg"       # files only; matplotlib refuses to import under an unknown one
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..files import save_figure
@@ -12,6 +14,7 @@ COLORS = {"numpy": "tab:blue", "torch_manual": "tab:orange", "torch_autograd": "
 
 def plot(result, path):
     """Left: µs per sample against N, each style and both bounds; right: each style as a multiple of its bound."""
+    os.environ["MPLBACKEND"] = "Agg"       # files only; matplotlib refuses to import under an unknown one
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

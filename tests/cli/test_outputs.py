@@ -190,6 +190,29 @@ def test_a_closed_stdout_ends_quietly_with_141(tmp_path):
     assert err == b"", err                                   # quietly: no traceback, no "Exception ignored"
 
 
+def test_an_output_the_system_refuses_is_one_line_not_a_traceback(tmp_path):
+    # stdout closed (`>&-`): the report goes nowhere, the run is whole; a full disk: one line, exit 1;
+    # an encoding without ×: escaped; an unknown matplotlib backend in the environment: the plot is Agg's
+    def run(*args, env=ENV, **kw):
+        return subprocess.run([sys.executable, "-m", "parity", "compare", *SMALL, *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300, **kw)
+    closed = subprocess.run([sys.executable, "-m", "parity", "compare", *SMALL, "--json", "run.json"],
+                            cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            timeout=300, preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 0 and closed.stderr == "", closed.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["verdict"] == "agree"
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([sys.executable, "-m", "parity", "compare", *SMALL], cwd=tmp_path, env=ENV,
+                                  stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("error: standard output: No space left on device")
+    proc = run(env={**ENV, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0 and "\\xd7" in proc.stdout and "Traceback" not in proc.stderr, proc.stderr
+    proc = run("--plot", "run.png", env={**ENV, "MPLBACKEND": "no-such-backend"})
+    assert proc.returncode == 0 and (tmp_path / "run.png").stat().st_size > 0, proc.stderr
+
+
 def test_every_example_draws_no_progress_bar_unless_asked():
     # the command asks for a bar only when stderr is a terminal: `example fizzbuzz > log 2>&1` stays clean
     import inspect
