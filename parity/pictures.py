@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from .files import save_figure
+from .lockstep import MAX_STEPS
 from .options import count, output_path
 from .spec import ACTIVATIONS, Spec
 from .styles import reference_activations
@@ -65,6 +66,10 @@ def activations_png(path):
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
     plt.close(fig)
+
+
+BATCHES = 32                       # batches of 32 in an epoch of the 1000 samples
+MAX_EPOCHS = MAX_STEPS // BATCHES
 
 
 def optimizer_runs(epochs=12, n=1000, batch_size=32, lr=0.01, seed=1):
@@ -135,6 +140,7 @@ def add_parser(sub):
     """Register `pictures` on the command line's subparsers."""
     p = sub.add_parser("pictures", help="write seed 002's pictures: activations, and the loss of four optimizers")
     p.add_argument("--out", required=True, help="folder for the PNG files (made if missing; its parent must exist)")
-    p.add_argument("--epochs", type=count("--epochs", 1, "12"), default=12, help="epochs of the optimizer comparison (default: 12)")
+    p.add_argument("--epochs", type=count("--epochs", 1, "12", high=MAX_EPOCHS,
+                                          why=f"{BATCHES} batches an epoch, {MAX_STEPS} steps a run at most"), default=12, help="epochs of the optimizer comparison (default: 12)")
     p.set_defaults(func=main)
     return p

@@ -43,6 +43,13 @@ def main(args):
         output_path("--save", args.save, example="net.safetensors")     # a folder, a missing one, a read-only file
         format_of(args.save)                        # and a bad suffix stop here, before any training
     names = list(EXAMPLES) if args.name == "all" else [args.name]
+    if args.epochs is not None:                     # a run past the step limit is refused before any runs
+        from ..lockstep import MAX_STEPS
+        for name in names:
+            per_epoch = EXAMPLES[name].spec(epochs=1).steps
+            if args.epochs * per_epoch > MAX_STEPS:
+                raise UsageError(f"--epochs {args.epochs}: {name} takes {per_epoch} steps an epoch, and a run takes "
+                                 f"at most {MAX_STEPS} steps: give --epochs {MAX_STEPS // per_epoch} or fewer")
     results = []
     for name in names:
         example = EXAMPLES[name]

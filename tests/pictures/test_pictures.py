@@ -12,3 +12,16 @@ def test_pictures_command_writes_both_pngs(tmp_path, capsys):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     for label in ("SGD", "Momentum", "RMSprop", "Adam"):
         assert f"{label}" in out and "styles agree" in out
+
+
+def test_epochs_past_the_step_limit_are_refused_before_any_picture_or_run(tmp_path, capsys):
+    from parity import cli
+    out = tmp_path / "pics"
+    assert cli.main(["pictures", "--out", str(out), "--epochs", "100000000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--epochs must be a whole number from 1 to 31250" in err
+    assert not out.exists()
+    for name, per_epoch in (("prelu", 5), ("all", 5)):
+        assert cli.main(["example", name, "--epochs", "1000000000"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"takes {per_epoch} steps an epoch" in err and "--epochs 200000" in err
