@@ -36,6 +36,8 @@ def main(args):
     if os.path.lexists(path):
         raise UsageError(f"{path} exists and is left as it is: give another PATH, or remove it first")
     parent = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(parent) and not os.path.isdir(parent):
+        raise UsageError(f"{os.path.dirname(path)} is a file, not a folder: give a path in a folder")
     if not os.path.isdir(parent):
         raise UsageError(f"folder {os.path.dirname(path)} does not exist: create it first, or give another PATH")
     text = resources.template(args.flavour).read_bytes()

@@ -54,6 +54,8 @@ def test_template_writes_the_starter_and_never_overwrites(tmp_path, monkeypatch,
     assert "is a folder" in capsys.readouterr().err
     assert cli.main(["template", "numpy", "nowhere/mine.py"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["template", "numpy", "mine.py/x.py"]) == 2
+    assert "mine.py is a file, not a folder" in capsys.readouterr().err
     assert cli.main(["template", "jax"]) == 2
     capsys.readouterr()
     for name in ("mine.txt", "mine", "-"):          # a file the check would refuse to run: refused here
