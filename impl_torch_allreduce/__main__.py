@@ -36,8 +36,11 @@ def start_process_group(timeout_s=60):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m impl_torch_allreduce")
-    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--steps", type=int, default=500, help="steps to train (default: 500)")
+    parser.error = lambda message: parser.exit(2, f"{parser.prog}: error: {message}\n")     # one line
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error(f"--steps must be 1 or more, got {args.steps}: give e.g. --steps 50")
     start_process_group()
     try:
         main(steps=args.steps)

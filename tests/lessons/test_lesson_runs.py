@@ -62,3 +62,23 @@ def test_the_numpy_lessons_run_without_torch(lesson):
     assert printed[0::2] == ["0", "0"]
     # compare's two-layer loss at step 0, to the last bits the thread count leaves alone
     assert [float(v) for v in printed[1::2]] == pytest.approx([31525333.780046366] * 2, rel=1e-12)
+
+
+def test_a_lesson_run_as_a_module_refuses_an_option_in_one_line_and_ends_quietly_in_a_pipe():
+    # `python -m impl_numpy` takes no options: --help says what it runs, anything else is one line, exit 2,
+    # before training; `| head` (the reader gone) ends it as it ends any command, without a traceback
+    def run(*args, module="impl_numpy"):
+        return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+    proc = run("--bogus")
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    assert "unrecognized arguments: --bogus (it takes no options)" in proc.stderr
+    proc = run("--help")
+    assert proc.returncode == 0 and "in NumPy, everything by hand" in proc.stdout and "31525333" not in proc.stdout
+    pipe = subprocess.Popen([sys.executable, "-m", "impl_numpy"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    pipe.stdout.close()                                        # as `| head` does once it has read enough
+    _, err = pipe.communicate(timeout=120)
+    assert err == b"", err
+    proc = run("--steps", "0", module="impl_torch_allreduce")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--steps must be 1 or more" in proc.stderr
