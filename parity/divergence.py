@@ -25,6 +25,7 @@ DIVERGENCE_FACTOR = 1e6
 
 # The optimizers whose step is about lr per entry, whatever the gradient's size (g / √v ≈ ±1).
 ADAPTIVE = {"rmsprop": "RMSprop", "adam": "Adam", "adamw": "AdamW"}
+ADAPTIVE_DEFAULT_LR = {"rmsprop": 0.01, "adam": 0.001, "adamw": 0.001}      # torch.optim's own defaults
 
 
 @dataclass
@@ -63,10 +64,12 @@ class Diverged:
         if optimizer in ADAPTIVE:
             # |x|² bounds plain gradient descent, whose step grows with the gradient; an adaptive
             # step divides the gradient by its own running size, so it does not apply here.
+            usual = ADAPTIVE_DEFAULT_LR[optimizer]
+            fix = (f"lower lr, e.g. by 10× to {lr / 10:g}" if lr / 10 <= usual else
+                   f"lower lr, e.g. to {usual:g}, torch.optim.{ADAPTIVE[optimizer]}'s default")
             return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for the scale of the "
                     f"weights ({ADAPTIVE[optimizer]} moves every entry by about lr each step, whatever the "
-                    f"size of its gradient, so the inputs' size sets no bound); fix: lower lr, e.g. by 10× "
-                    f"to {lr / 10:g}.")
+                    f"size of its gradient, so the inputs' size sets no bound); fix: {fix}.")
         if not math.isfinite(self.lr_limit):
             return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
         if lr > self.lr_limit:

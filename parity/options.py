@@ -64,6 +64,9 @@ def styles_list(text, minimum=2):
     if text.strip() == "all":                 # every lesson, in reading order
         return STYLES
     names = [t.strip() for t in text.split(",") if t.strip()]
+    if "all" in names:
+        raise argparse.ArgumentTypeError(f"--styles {text}: all names every lesson and stands alone: give "
+                                         "--styles all, or the styles one by one")
     for n in names:
         if n not in _ALIASES:
             raise argparse.ArgumentTypeError(f"unknown style {n!r}: choose from {', '.join(STYLES)} "

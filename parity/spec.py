@@ -135,7 +135,7 @@ class Spec:
         if self.loss in CLASS_TARGETS and sizes[-1] < 2:    # softmax over one class is 1: the loss is always 0
             raise SpecError(f"loss {self.loss} needs at least 2 outputs (one per class), but the last layer has "
                             f"{sizes[-1]}: its loss would always be 0; use loss bce_with_logits for one output, "
-                            "or give the last layer 2 or more units")
+                            "or a net whose last layer has 2 or more units (the two-layer preset has 10)")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         # weight_decay=None is torch.optim's default for this optimizer (AdamW 0.01, the others 0),
         # resolved here so that describe() and the JSON show the number; replace() resolves it

@@ -79,6 +79,13 @@ def test_unknown_style_is_refused_before_any_step():
         lockstep.run(three_layer(), styles=("numpy", "jax"))
 
 
+def test_all_among_other_styles_is_refused_with_what_it_means(capsys):
+    from parity import cli
+    assert cli.main(["compare", "--styles", "all,nn"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "all names every lesson and stands alone" in err
+
+
 def test_presets_match_the_seeds():
     s3 = three_layer()
     assert (s3.sizes, s3.activation, s3.loss, s3.bias, s3.lr, s3.steps) == ((2, 3, 2, 1), "identity", "half_sse",
