@@ -28,9 +28,11 @@ def shadowing():
     """A file or package in the folder first on Python's path (the current folder, under `python -m`) that
     takes the name of a library the command needs, or of a lesson (a copy of one, say, being edited) where
     that folder is not this project's own, as (its path, the name), or None."""
-    if not sys.path:
+    if not sys.path or getattr(sys.flags, "safe_path", False):
         return None
     folder = os.path.abspath(sys.path[0] or os.curdir)
+    if os.path.realpath(folder) != os.path.realpath(os.curdir):       # `python -m` puts the current folder first
+        return None
     own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))        # the folder that holds parity/
     names = LIBRARIES + (LESSONS if os.path.realpath(folder) != os.path.realpath(own) else ())
     for lib in names:

@@ -16,6 +16,7 @@ it is not read as a verdict (0, 1) or as bad input (2).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -85,11 +86,18 @@ def _main(argv):
         _silence_stdout()
         return BROKEN_PIPE
     except OSError as exc:      # a file or stream the system refuses: a full disk, a device that takes no writes
+        if exc.errno not in REFUSED_WRITES:
+            raise
         _say(f"error: {exc.filename or 'standard output'}: {exc.strerror or exc} (give another place, or make "
              "room)")
         if not exc.filename:
             _silence_stdout()   # what is left in its buffer would fail again at exit
         return 1
+
+
+# The errors of a write the system refuses (ENOSPC, EDQUOT, EFBIG, EIO, EROFS, EACCES, EPERM): said in one line.
+REFUSED_WRITES = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EACCES", "EPERM")
+                  if hasattr(errno, name)}
 
 
 def _interrupted():

@@ -55,9 +55,11 @@ def atomic_write(path, write):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:                   # KeyboardInterrupt too: the old file stays, the temporary goes
+    except BaseException as exc:            # KeyboardInterrupt too: the old file stays, the temporary goes
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = path             # a full disk says which file it could not take
         raise
     note_written(path)
 
@@ -96,6 +98,21 @@ def figure_format(path):
         raise ValueError(f"{path}: cannot draw a {suffix or 'suffix-less'} picture: name the file "
                          f"{', '.join(PLOT_FORMATS)}")
     return PLOT_FORMATS[suffix]
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no window). matplotlib refuses to import at all
+    under an MPLBACKEND it does not know, so that is set aside while it imports, and put back: a notebook
+    this process starts later still draws inline."""
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        import matplotlib
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def save_figure(fig, path, **kwargs):

@@ -73,8 +73,8 @@ class Report:
         before the step it diverged at (that step's numbers are the blow-up's, see _compare_phase), with
         that step where it holds the first disagreement."""
         n, d = len(self.errors), self.diverged
-        if d is not None and not (self.first is not None and self.first.step >= d.step):
-            n = min(n, d.step)
+        if d is not None and d.tensor is None and not (self.first is not None and self.first.step >= d.step):
+            n = min(n, d.step)          # (a parameter found after the last update: every step was judged)
         return n
 
     def margins_by(self, key):
@@ -333,9 +333,10 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
     if report.diverged is None and report.steps_run == steps and steps:
         # the last step's update: no later loss shows a parameter that blew up there
         for s in styles:
-            if s in parallel or s not in built:
+            if s not in built:
                 continue
-            bad = not_finite(built[s].view("update"))         # (no copies: the run is over)
+            st = built[s]           # (no copies: the run is over; a data-parallel style holds its last reads)
+            bad = not_finite(st.record("update") if s in parallel else st.view("update"))
             if bad is not None:
                 report.diverged = Diverged(step=steps - 1, style=s, loss=report.losses[s][-1],
                                            first_loss=report.losses[s][0], tensor=bad)

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .files import save_figure
+from .files import pyplot, save_figure
 from .lockstep import MAX_STEPS
 from .options import count, output_path
 from .spec import ACTIVATIONS, Spec
@@ -31,11 +31,7 @@ OPTIMIZER_RUNS = {
 
 
 def _plt():
-    os.environ["MPLBACKEND"] = "Agg"       # files only; matplotlib refuses to import under an unknown one
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    return pyplot()
 
 
 def activations_png(path):

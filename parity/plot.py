@@ -9,11 +9,9 @@ line; a pair agrees while its curve stays under the line. Drawn headless (Agg).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from .files import save_figure
+from .files import pyplot, save_figure
 from .report import verdict
 from .styles import LABELS, SHORT
 
@@ -26,10 +24,7 @@ _LINES = [dict(lw=4.0, ls="-", alpha=0.35), dict(lw=2.0, ls="--"), dict(lw=1.5, 
 
 
 def plot(reports, path):
-    os.environ["MPLBACKEND"] = "Agg"       # files only; matplotlib refuses to import under an unknown one
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     n = len(reports)

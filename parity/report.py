@@ -21,7 +21,7 @@ from .divergence import DIVERGENCE_FACTOR
 from .styles import LABELS, PHASES, SHORT, TWIN, split_name
 from .tolerance import NOISE_MULTIPLE
 
-SCHEMA_ID = "mlp-parity/compare/2"
+SCHEMA_ID = "mlp-parity/compare/3"
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "compare.schema.json")
 
 GREEN, RED, BOLD, RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
@@ -62,7 +62,7 @@ def tolerance_words(report):
         return f"tolerance {report.tol:g} (fixed)"
     if report.shadow_dtype is None:
         return f"tolerance {report.tol:g} (no error came near it, so no shadow was needed)"
-    if all(s in TWIN for s in report.styles):          # data-parallel styles alone: their lessons' noise
+    if all(s in TWIN for s in report.styles) and report.spec.dtype == "float32":   # alone: their lessons' noise
         twins = " and ".join(dict.fromkeys(LABELS[TWIN[s]] for s in report.styles))
         return (f"tolerance {NOISE_MULTIPLE}× the rounding noise {twins} (the lessons they run, in one process) "
                 f"show against their {report.shadow_dtype} shadows, at least {report.tol:g}")

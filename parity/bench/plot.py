@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from ..files import save_figure
+from ..files import pyplot, save_figure
 from ..styles import LABELS, LIBRARY
 
 COLORS = {"numpy": "tab:blue", "torch_manual": "tab:orange", "torch_autograd": "tab:green", "torch_nn": "tab:red"}
@@ -14,10 +12,7 @@ COLORS = {"numpy": "tab:blue", "torch_manual": "tab:orange", "torch_autograd": "
 
 def plot(result, path):
     """Left: µs per sample against N, each style and both bounds; right: each style as a multiple of its bound."""
-    os.environ["MPLBACKEND"] = "Agg"       # files only; matplotlib refuses to import under an unknown one
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import matplotlib.ticker
     sc = result["scaling"]
     N = np.array(sc["sizes"])

@@ -744,7 +744,7 @@ def _numbers(ctx, difference=False):
 def _held_narrow(ctx, digits):
     """lost_precision, said from the dtypes the learner's MLP holds (ctx.single)."""
     held = ", ".join(ctx.single[:4]) + (", ..." if len(ctx.single) > 4 else "")
-    return Diagnosis("lost_precision", "numbers held in single precision (float32)",
+    return Diagnosis("lost_precision", "numbers held in single precision (float32) or less",
                      f"your {ctx.name} agrees with the reference to about {digits} digits, and your MLP holds "
                      f"{held} in a dtype narrower than float64 (torch.tensor and torch.zeros default to "
                      "float32, np.float32 and .float() ask for it), so every product with it is rounded",

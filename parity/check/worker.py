@@ -61,12 +61,12 @@ class LearnerRun:
         try:
             out = read_learner(learner.net, phase, shapes, self.flavour, spec.depth, f"{phase} at step {step}",
                                loss_value=getattr(learner, "loss_value", None), hint=self.hint)
+            if phase == "forward":     # what forward returns, ŷ, which must be its a_L (the caller's prediction)
+                out[RETURNED] = as_array(learner.yhat, "what forward returned", RETURNED, self.flavour,
+                                         (n, spec.sizes[-1]), f"forward at step {step}", self.hint)
         except CannotRun as exc:
             exc.step, exc.phase = step, phase
             raise
-        if phase == "forward":         # what forward returns, ŷ, which must be its a_L (the caller's prediction)
-            out[RETURNED] = as_array(learner.yhat, "what forward returned", RETURNED, self.flavour,
-                                     (n, spec.sizes[-1]), f"forward at step {step}", self.hint)
         if phase == "forward" and self.flavour == "torch" and uses_autograd(learner.net):
             out[AUTOGRAD] = True       # the diagnosis words a fix for autograd's code, not for a hand-written mask
         out[SINGLE] = narrow_tensors(learner.net)

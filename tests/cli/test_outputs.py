@@ -213,6 +213,26 @@ def test_an_output_the_system_refuses_is_one_line_not_a_traceback(tmp_path):
     assert proc.returncode == 0 and (tmp_path / "run.png").stat().st_size > 0, proc.stderr
 
 
+def test_a_write_the_system_refuses_names_its_file_and_leaves_nothing(tmp_path):
+    import errno
+    path = tmp_path / "run.json"
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError) as info:
+        files.atomic_write(path, full)
+    assert info.value.filename == str(path) and not list(tmp_path.iterdir())
+
+
+def test_the_plots_leave_the_environments_backend_as_it_was(monkeypatch):
+    # set aside while matplotlib imports, then put back: a notebook started later from this
+    # process (its kernel inherits the environment) still draws inline
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    plt = files.pyplot()
+    assert os.environ["MPLBACKEND"] == "module://matplotlib_inline.backend_inline"
+    assert plt.get_backend().lower() == "agg"
+
+
 def test_every_example_draws_no_progress_bar_unless_asked():
     # the command asks for a bar only when stderr is a terminal: `example fizzbuzz > log 2>&1` stays clean
     import inspect

@@ -155,6 +155,7 @@ def test_a_parameter_that_blows_up_in_the_last_update_is_a_divergence(tmp_path):
     d = report.diverged
     assert d is not None and not report.ok and (d.step, d.tensor) == (0, "W3") and math.isfinite(d.loss)
     assert "W3 in NumPy by hand is not finite after the update" in d.sentence(spec)
+    assert report.judged_steps() == 1       # the step's phases were compared before its update blew up
     with pytest.raises(RunDiverged):
         write_trace(tmp_path / "run.safetensors", spec.replace(steps=1))
     assert not list(tmp_path.iterdir())

@@ -80,3 +80,10 @@ def test_the_data_parallel_styles_alone_are_judged_as_beside_the_others(ranks):
     # (the same errors, but for the scale, which is the largest |x| over every style compared)
     np.testing.assert_allclose(alone.error_array()[..., p], beside.error_array()[..., q], rtol=1e-6)
     assert alone.error_array()[..., p].max() > 1e-6            # beyond the floor: the noise is what admits it
+
+
+def test_a_parameter_that_blows_up_in_the_last_update_is_a_divergence_in_the_ranks_too(ranks):
+    from parity.spec import three_layer
+    report = lockstep.run(three_layer(lr=1.7e308, loss="sse", n_samples=4), PARALLEL_STYLES, group=ranks, steps=1)
+    d = report.diverged
+    assert d is not None and (d.step, d.style) == (0, "torch_allreduce") and d.tensor.startswith("W")
