@@ -37,8 +37,12 @@ def plot(reports, path):
         for k, s in enumerate(rep.styles):
             loss = np.asarray(rep.losses[s][:rep.steps_run], dtype=float)
             loss = np.where(loss > 0, loss, np.nan)     # a loss of exactly 0 has no place on a log axis
-            ax_loss.plot(steps, loss, label=LABELS[s], **_LINES[k % len(_LINES)])
+            dots = dict(marker="o", ms=4) if np.count_nonzero(np.isfinite(loss)) < 3 else {}   # a point, not a line
+            ax_loss.plot(steps, loss, label=LABELS[s], **_LINES[k % len(_LINES)], **dots)
         ax_loss.set_yscale("log")
+        shown = [v for s in rep.styles for v in rep.losses[s][:rep.steps_run] if np.isfinite(v) and v > 0]
+        if shown and max(shown) < 1.01 * min(shown):    # a flat curve (or one point): a decade each side, not
+            ax_loss.set_ylim(min(shown) / 10, max(shown) * 10)      # ticks that all read the same number
         ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_loss.set_xlabel("step")
@@ -50,12 +54,21 @@ def plot(reports, path):
         # each error as a fraction of its own tolerance: a pair agrees while its curve stays under 1
         with np.errstate(divide="ignore", invalid="ignore"):
             err = rep.error_array() / rep.tolerance_array()
+        judged = rep.judged_steps()      # a diverged run: the steps before it (the blow-up's are not judged)
+        err = err[:judged]
         if err.size:
             per_step = np.nan_to_num(err.max(axis=1), nan=np.inf, posinf=1e300)   # (steps, pairs)
+            dots = dict(marker="o", ms=4) if judged < 3 else {}
             for p, (a, b) in enumerate(rep.pairs):
                 # identical pairs draw the same curve: each its own width and dash, so all stay visible
-                ax_err.plot(steps, np.maximum(per_step[:, p], FLOOR), label=f"{SHORT[a]} vs {SHORT[b]}",
-                            lw=max(0.8, 3.5 - 0.5 * p), ls=["-", "--", "-.", ":", "-", "--"][p % 6], alpha=0.8)
+                ax_err.plot(steps[:judged], np.maximum(per_step[:, p], FLOOR), label=f"{SHORT[a]} vs {SHORT[b]}",
+                            lw=max(0.8, 3.5 - 0.5 * p), ls=["-", "--", "-.", ":", "-", "--"][p % 6], alpha=0.8,
+                            **dots)
+        if judged < rep.steps_run:
+            ax_err.axvline(judged, color="red", lw=1, ls=":")
+            ax_err.annotate(f"diverged at step {judged}: from here\nthe numbers are the blow-up's, not judged",
+                            xy=(judged, 0.5), xycoords=("data", "axes fraction"), fontsize=8, color="red",
+                            ha="right")
         ax_err.axhline(1.0, color="red", ls="--", lw=1.5, label="the tolerance")
         # room above the line for the legend; the band above it is where a pair disagrees
         top = max(1.0, float(np.nanmax(np.where(np.isfinite(err), err, 0), initial=0))) * 1e5
@@ -85,7 +98,9 @@ def plot(reports, path):
         ax_err.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax_err.grid(True, which="major", alpha=0.3)
     first = reports[0].spec
-    fig.suptitle(f"mlp-parity: six styles of one MLP, compared after every phase of every step "
+    count = len(reports[0].styles)
+    count = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}.get(count, str(count))
+    fig.suptitle(f"mlp-parity: {count} styles of one MLP, compared after every phase of every step "
                  f"({first.dtype}; a pair agrees while its curve stays under the red line, its tolerance)", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)

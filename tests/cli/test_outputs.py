@@ -396,3 +396,22 @@ def test_a_name_too_long_for_its_temporary_twin_is_refused_before_any_work(tmp_p
     with pytest.raises(UsageError, match=r"250 bytes long.*at most 239 bytes"):
         output_path("--json", str(tmp_path / ("x" * 245 + ".json")))
     assert output_path("--json", str(tmp_path / ("x" * 234 + ".json")))
+
+
+def test_the_plot_of_a_diverged_run_draws_the_judged_steps_and_a_lone_loss_as_a_point(monkeypatch):
+    # lr 1e30 in float32: step 0 is judged, step 1 is the blow-up's. The error panel stops at step 0 and
+    # marks the divergence; the one finite loss is a point (a line of one point is not drawn at all)
+    from parity import lockstep, plot as plot_module
+    from parity.spec import two_layer
+    report = lockstep.run(two_layer(lr=1e30, dtype="float32"), ("numpy", "torch_manual"), steps=3)
+    assert report.diverged is not None and report.judged_steps() == 1 and report.steps_run == 2
+    figures = []
+    monkeypatch.setattr(plot_module, "save_figure", lambda fig, path, **kw: figures.append(fig))
+    plot_module.plot([report], "run.png")
+    ax_loss, ax_err = figures[0].axes[:2]
+    curves = [line for line in ax_err.get_lines() if line.get_label() == "np vs manual"]
+    assert len(curves) == 1 and list(curves[0].get_xdata()) == [0] and curves[0].get_marker() == "o"
+    assert any("not judged" in t.get_text() for t in ax_err.texts)
+    assert all(line.get_marker() == "o" for line in ax_loss.get_lines() if line.get_label() in ("NumPy by hand",
+                                                                                              "torch by hand"))
+    assert "two styles of one MLP" in figures[0]._suptitle.get_text()
