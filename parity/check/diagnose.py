@@ -244,6 +244,9 @@ def _derivatives(ctx, l):
             "inputs; nn.ReLU's derivative is 0 at 0",
             f"use torch.relu(z{l}) (or nn.ReLU) in forward, not torch.maximum(z, 0)" if torch_words else fix,
             hint=f"look at the ReLU derivative of layer {l} where z{l} is exactly 0")
+        add("relu_derivative_sign", "ReLU derivative −1 where z < 0 (sign(z)) instead of 0", np.sign(z),
+            f"your dz{l} turns the gradient around where z{l} < 0 instead of stopping it: sign(z{l}) is −1 there, "
+            "and the ReLU's slope is 0", fix, hint=f"look at the ReLU derivative of layer {l} where z{l} < 0")
         add("relu_mask_on_activation", "ReLU derivative missing (mask taken from the activation)",
             np.ones_like(z), f"nothing in your dz{l} was masked: {formulas.upstream(spec, l)} passed through "
             f"unchanged. A mask computed from a{l} = relu(z{l}), as `grad[a < 0] = 0`, never fires, since "
@@ -738,6 +741,10 @@ def _numbers(ctx, difference=False):
         finite = ratio[np.isfinite(ratio)]
         if finite.size:
             text += f"\ngot / expected ranges from {finite.min():.10g} to {finite.max():.10g}"
+            apart = int(np.count_nonzero((exp == 0) & (got != 0)))
+            if apart:      # no ratio there: the line above says nothing about them
+                text += (f" where expected is not 0; at {apart} element{'s' if apart > 1 else ''} expected is 0 "
+                         "and yours is not")
     return text
 
 
@@ -758,6 +765,15 @@ def diagnose(ctx: Context, kind="value", follows=True, known=()) -> Diagnosis:
     found so far: where several candidates reproduce the numbers, one of these is the one named (an ambiguity
     that an earlier step has resolved). Where nothing does, but the numbers agree to a few digits and the
     learner's MLP holds a tensor in float32: that rounding (an update rule's search, say, finds none)."""
+    got, exp = np.asarray(ctx.got), np.asarray(ctx.expected)
+    if kind == "shape" and got.size == exp.size and got.size and np.squeeze(got).shape == np.squeeze(exp).shape \
+            and compare_arrays(exp, got.reshape(exp.shape), ctx.scale)[0] <= ctx.tol:
+        return Diagnosis("shape_only", f"the right numbers in shape {got.shape} instead of {exp.shape}",
+                         f"your {ctx.name} holds the reference's numbers with an axis of length 1 "
+                         f"{'added' if got.ndim > exp.ndim else 'dropped'} (keepdims=True, a [None] or a "
+                         "reshape, or a parameter made that shape in __init__)",
+                         f"give {ctx.name} shape {exp.shape}: drop keepdims, or reshape",
+                         numbers=_numbers(ctx), hint=f"look at the shape of {ctx.name}")
     d = _diagnose(ctx, kind, follows, known)
     if d.key == "none" and kind == "value" and ctx.single and ctx.got.shape == ctx.expected.shape:
         err = compare_arrays(ctx.expected, ctx.got, ctx.scale)[0]
@@ -895,6 +911,12 @@ def _last_resort(ctx, scale, tol, best, ref_formula, kind, same=None):
                          "numbers are not themselves float32, so look for the term or the approximation. The "
                          "difference:", "", numbers=_numbers(ctx, difference=True),
                          hint=f"{name} is almost right: look for a tiny extra term or an approximation")
+    if factor_fits and np.count_nonzero(exp) >= 1 and math.isclose(c, ctx.spec.lr, rel_tol=1e-6):
+        return Diagnosis("factor_lr", f"scaled by the learning rate lr = {ctx.spec.lr:g}",
+                         f"your {name} is lr = {ctx.spec.lr:g} times {whose}, everywhere: lr multiplied into the "
+                         "loss (or a gradient) instead of into the update's step alone",
+                         f"{ref_formula}; the learning rate belongs in the update, W ← W − lr·dW",
+                         hint=f"look for the learning rate where {name} is computed")
     if factor_fits and not scalar and np.count_nonzero(exp) > 1:
         return Diagnosis("constant_factor", f"off by a constant factor {c:.6g}",
                          f"your {name} is {c:.6g} times {whose}, everywhere; no classic factor (2, ½, N, "

@@ -162,8 +162,9 @@ def as_array(value, name, tensor, flavour, expected_shape, where, hint=""):
     return styles._np(value)
 
 
-def not_a_leaf(net, group, layer):
-    """Why autograd left a .grad None (a parameter that is not a leaf, a z whose grad was not retained), or ""."""
+def not_a_leaf(net, group, layer, updated=False):
+    """Why autograd left a .grad None (a parameter that is not a leaf, a z whose grad was not retained), or "".
+    updated: an update has run (a step after the first), which may have made the parameter."""
     if group == "dz":
         z = (getattr(net, "z", None) or [None] * layer)[layer - 1]
         if getattr(z, "requires_grad", False):
@@ -179,10 +180,14 @@ def not_a_leaf(net, group, layer):
                 f"`self.{group[1:]} = [w.detach().clone().requires_grad_() for w in ...]`")
     if not p.is_leaf:
         op = type(p.grad_fn).__name__ if p.grad_fn is not None else "an operation"
-        return (f"self.{group[1:]}[{layer - 1}] is not a leaf: it was made by an operation ({op}) on a tensor "
-                "that requires grad, so autograd passes its gradient on and keeps no .grad on it. Make it a leaf, "
-                "with requires_grad_() last: "
-                f"`self.{group[1:]} = [w.detach().clone().requires_grad_() for w in ...]`")
+        head = (f"self.{group[1:]}[{layer - 1}] is not a leaf: it was made by an operation ({op}) on a tensor "
+                "that requires grad, so autograd passes its gradient on and keeps no .grad on it. ")
+        if updated and op.startswith(("Sub", "Add")):    # W = W - lr * W.grad: an update autograd recorded
+            return head + ("That is an update written outside torch.no_grad(), which autograd recorded as part "
+                           f"of the graph: update in place under torch.no_grad(), `with torch.no_grad(): "
+                           f"{group[1:]} -= lr * {group[1:]}.grad`")
+        return head + ("Make it a leaf, with requires_grad_() last: "
+                       f"`self.{group[1:]} = [w.detach().clone().requires_grad_() for w in ...]`")
     return ""
 
 
@@ -209,7 +214,7 @@ def read_learner(net, phase, shapes, flavour, L, where, loss_value=None, hint=""
             raise CannotRun(f"self.{group} has {len(attr)} entries after {phase}, expected L = {L} "
                             f"(one per layer, layer 1 first){extra}")
         if attr[layer - 1] is None and flavour == "torch" and group in ("dW", "db", "dz"):
-            why = not_a_leaf(net, group, layer)
+            why = not_a_leaf(net, group, layer, updated=not where.endswith(" at step 0"))
             if why:
                 raise CannotRun(f"self.{group}[{layer - 1}] ({name}) is None after {where}: {why}")
         out[name] = as_array(attr[layer - 1], f"self.{group}[{layer - 1}] ({name})", name, flavour,

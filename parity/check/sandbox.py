@@ -126,9 +126,20 @@ def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes="", h
             raise CannotRun(f"{what} could not be called: {type(exc).__name__}: {exc}", step=step,
                             phase=phase) from None
         flavour = f": {hint}" if hint and isinstance(exc, (AttributeError, TypeError)) else ""
+        flavour = flavour or next((f": {words}" for says, words in AUTOGRAD_ERRORS if says in str(exc)), "")
         raise CannotRun(f"{what} raised {type(exc).__name__}{flavour}; your traceback:\n{text}" + shapes,
                         step=step, phase=phase) from None
 
+
+# torch's own words for two autograd mistakes, and what they mean in an MLP of the protocol
+AUTOGRAD_ERRORS = (
+    ("a leaf Variable that requires grad is being used in an in-place operation",
+     "an in-place update of a parameter that requires grad, which autograd would record; update under "
+     "torch.no_grad(): `with torch.no_grad(): W -= lr * W.grad`"),
+    ("does not require grad and does not have a grad_fn",
+     "the loss is not connected to any parameter that requires grad: something in forward or loss left the graph "
+     "(a .detach(), .item(), .numpy() or torch.tensor(...) of a result), or the parameters do not require grad"),
+)
 
 _counter = itertools.count()
 

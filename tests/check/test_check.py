@@ -195,6 +195,43 @@ def test_a_numpy_file_that_imports_torch_without_flavour_is_told_about_flavour(t
     assert chk.check(path).status == 0
 
 
+# One line of a correct solution changed as students change it: the key the check names, or the words of a
+# message where the code cannot run (torch's own error, said in an MLP's terms).
+STUDENT_SLIPS = {
+    "relu_derivative_as_sign": ("mlp_numpy.py", "return (z > 0).astype(z.dtype)", "return np.sign(z)",
+                                "relu_derivative_sign"),
+    "lr_in_the_loss": ("torch_autograd.py", "self.L = self.loss_fn(yhat, y)",
+                       "self.L = self.lr * self.loss_fn(yhat, y)", "factor_lr"),
+    "bias_gradient_keepdims": ("mlp_numpy.py", "self.db[l] = dz.sum(axis=0)", "self.db[l] = dz.sum(axis=0, "
+                               "keepdims=True)", "shape_only"),
+    "update_in_place_without_no_grad": ("torch_autograd.py", "        with torch.no_grad():\n            for p in "
+                                        "self.params():\n                p -= self.lr * p.grad",
+                                        "        for p in self.params():\n            p -= self.lr * p.grad",
+                                        "update under torch.no_grad()"),
+    "update_rebinding_without_no_grad": ("torch_autograd.py", "        with torch.no_grad():\n            for p in "
+                                         "self.params():\n                p -= self.lr * p.grad",
+                                         "        self.W = [W - self.lr * W.grad for W in self.W]\n"
+                                         "        self.b = [b - self.lr * b.grad for b in self.b]",
+                                         "update written outside torch.no_grad()"),
+    "z_detached": ("torch_autograd.py", "            z.retain_grad()", "            z = z.detach()",
+                   "the loss is not connected to any parameter that requires grad"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STUDENT_SLIPS))
+def test_a_students_slip_is_named_in_its_own_terms(tmp_path, name):
+    solution, old, new, says = STUDENT_SLIPS[name]
+    src = (SOLUTIONS / solution).read_text()
+    assert src.count(old) == 1, old
+    path = tmp_path / f"{name}.py"
+    path.write_text(src.replace(old, new))
+    result = chk.check(path)
+    if result.status == 1:
+        assert result.keys()[0] == says, result.text()
+    else:
+        assert result.status == 2 and says in result.problem, result.text()
+
+
 def test_the_relu_mask_at_zero_is_pinned_to_the_exact_zero():
     problem = chk.learner_problem("relu")
     assert (problem.x[0] @ problem.weights[0][0] + problem.biases[0][0]) == 0.0   # z1[0, 0] is exactly 0
