@@ -240,6 +240,14 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
         if spec.bias:
             before.update({f"b{l + 1}": np.asarray(b0[l], dtype=np.float64) for l in range(L)})
         initial = dict(before)
+        m = _not_given(learner, initial, spec) if hasattr(learner, "params") else None
+        if m is not None:        # listed, then the given parameters put in place: the run goes on from them
+            seen.add((m.diagnosis.key, ""))
+            result.mismatches.append(m)
+            result.status, result.mismatch = 1, m
+            if first:
+                return result
+            learner.put(initial)
         grads_so_far, prev_steps = {}, {}
         scales = {}
         for step, rows in enumerate(batches(spec, x_all.shape[0], steps)):
@@ -435,6 +443,38 @@ def _probe_lr(learner, problem, x, y, reads, initial, diagnosis, name):
     elif same(alpha2 / lr2, alpha / spec.lr):
         diagnosis.why += (f" It follows lr: {alpha / spec.lr:.6g}·lr (a second MLP of yours at lr = {lr2:g} steps "
                           f"by {alpha2:.6g}·d{name}).")
+
+
+def _not_given(learner, given, spec):
+    """The mistake where the learner's parameters after __init__ are not the ones it was given (its own random
+    draw, a scale, a transpose), else None. Only numbers that differ beyond rounding count here: a float32 copy
+    is found, and named, where its products first show."""
+    mine = learner.params({name: a.shape for name, a in given.items()})
+    for name, expected in (mine and given or {}).items():
+        got = mine.get(name)
+        if got is None or got.shape != expected.shape:
+            continue
+        e, idx, _, _ = compare_arrays(expected, got, float(np.max(np.abs(expected), initial=0.0)))
+        if e <= 1e-3:
+            continue
+        group, layer = split_name(name)
+        attr = f"self.{group}[{layer - 1}]"
+        given_as = "weights" if group == "W" else "biases"
+        m = Mismatch(step=0, phase="__init__", tensor=name, layer=layer, kind="value", index=idx,
+                     expected=float(expected[idx]), got=float(got[idx]), expected_shape=expected.shape,
+                     got_shape=got.shape, error=e, tol=1e-3,
+                     formula=f"{name} = {given_as}[{layer - 1}], as given to __init__",
+                     expected_array=expected, got_array=got)
+        m.diagnosis = diagnose.Diagnosis(
+            "params_not_given", f"{attr} is not the {given_as[:-1]} __init__ was given",
+            f"after __init__ your {name} holds other numbers than {given_as}[{layer - 1}]: drawn on its own "
+            "(np.random, torch.randn, nn.Linear's own init), scaled, or changed, so no step of yours can match "
+            "the reference's; the check puts the given ones in place and goes on",
+            f"{attr} = a copy of {given_as}[{layer - 1}], e.g. `self.{group} = [np.array(w, dtype=float) for w "
+            f"in {given_as}]` (torch: `[w.detach().clone() for w in {given_as}]`)",
+            tensor=name, hint=f"look at what __init__ does with the {given_as} it is given")
+        return m
+    return None
 
 
 def _returned(step, returned, own, expected, scale, tol, spec):

@@ -295,6 +295,11 @@ class Child:
         self._send(("put", values), "putting the reference's tensors in place")
         return self._reply("putting the reference's tensors in place")
 
+    def params(self, shapes):
+        what = "reading your parameters after __init__"
+        self._send(("params", shapes), what, phase="__init__")
+        return self._reply(what, phase="__init__")
+
     def probe(self, problem, x, y, shapes):
         what = "a second MLP of yours, one step at another learning rate"
         self._send(("probe", problem, x, y, shapes), what, step=0, phase="update")

@@ -106,6 +106,15 @@ class LearnerRun:
         else:
             items[l - 1] = np.array(array)
 
+    def params(self, shapes):
+        """The learner's parameters as they are now ({name: float64 array} for the names of `shapes`), or None
+        where they cannot be read yet (set in forward, say: the phases' reads say what is missing)."""
+        try:
+            return read_learner(self.learner.net, "update", shapes, self.flavour, self.spec.depth,
+                                "__init__", hint=self.hint)
+        except CannotRun:
+            return None
+
     def probe(self, problem, x, y, shapes):
         """A second MLP of the learner's, built on `problem` (another lr), run for one step on x, y: its
         backward and update reads. The check's own MLP is left as it was."""
@@ -187,6 +196,8 @@ def serve(fd):
                 answer = ("ok", None)
             elif kind == "probe":
                 answer = ("ok", run.probe(*args))
+            elif kind == "params":
+                answer = ("ok", run.params(*args))
             else:
                 answer = ("ok", run.phase(*args))
         except CannotRun as exc:

@@ -213,6 +213,9 @@ STUDENT_SLIPS = {
                                          "        self.W = [W - self.lr * W.grad for W in self.W]\n"
                                          "        self.b = [b - self.lr * b.grad for b in self.b]",
                                          "update written outside torch.no_grad()"),
+    "own_random_weights": ("mlp_numpy.py", "self.W = [np.array(w, dtype=float) for w in weights]",
+                           "self.W = [np.random.default_rng(0).normal(size=w.shape) for w in weights]",
+                           "params_not_given"),
     "z_detached": ("torch_autograd.py", "            z.retain_grad()", "            z = z.detach()",
                    "the loss is not connected to any parameter that requires grad"),
 }
@@ -228,6 +231,8 @@ def test_a_students_slip_is_named_in_its_own_terms(tmp_path, name):
     result = chk.check(path)
     if result.status == 1:
         assert result.keys()[0] == says, result.text()
+        if says == "params_not_given":      # one mistake: the given weights are put in place and the run goes on
+            assert result.keys() == [says] and (result.mismatch.step, result.mismatch.phase) == (0, "__init__")
     else:
         assert result.status == 2 and says in result.problem, result.text()
 
