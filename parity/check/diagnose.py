@@ -766,8 +766,9 @@ def diagnose(ctx: Context, kind="value", follows=True, known=()) -> Diagnosis:
     that an earlier step has resolved). Where nothing does, but the numbers agree to a few digits and the
     learner's MLP holds a tensor in float32: that rounding (an update rule's search, say, finds none)."""
     got, exp = np.asarray(ctx.got), np.asarray(ctx.expected)
-    if kind == "shape" and got.size == exp.size and got.size and np.squeeze(got).shape == np.squeeze(exp).shape \
-            and compare_arrays(exp, got.reshape(exp.shape), ctx.scale)[0] <= ctx.tol:
+    if kind == "shape" and got.size == exp.size and got.size and got.ndim != exp.ndim \
+            and np.squeeze(got).shape == np.squeeze(exp).shape \
+            and compare_arrays(exp, got.reshape(exp.shape), ctx.scale)[0] <= ctx.tol:      # (not a transpose)
         return Diagnosis("shape_only", f"the right numbers in shape {got.shape} instead of {exp.shape}",
                          f"your {ctx.name} holds the reference's numbers with an axis of length 1 "
                          f"{'added' if got.ndim > exp.ndim else 'dropped'} (keepdims=True, a [None] or a "

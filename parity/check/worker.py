@@ -89,10 +89,12 @@ class LearnerRun:
 
     def _put_one(self, items, l, array):
         old = items[l - 1]
-        # in the learner's own layout where it holds the same numbers in another shape (a bias kept (1, n))
-        if getattr(old, "shape", None) is not None and old.shape != array.shape and \
-                int(np.prod(old.shape)) == array.size:
-            array = array.reshape(tuple(old.shape))
+        # in the learner's own layout where it holds the same numbers with an axis of length 1 more or less
+        # (a bias kept (1, n)); a W stored transposed is not reshaped, which would scramble it
+        shape = tuple(getattr(old, "shape", None) or ())
+        if shape and shape != array.shape and len(shape) != array.ndim and \
+                tuple(n for n in shape if n != 1) == tuple(n for n in array.shape if n != 1):
+            array = array.reshape(shape)
         if self.flavour == "torch":
             import torch
             new = torch.from_numpy(np.array(array))
@@ -109,9 +111,10 @@ class LearnerRun:
     def params(self, shapes):
         """The learner's parameters as they are now ({name: float64 array} for the names of `shapes`), or None
         where they cannot be read yet (set in forward, say: the phases' reads say what is missing)."""
-        try:
-            return read_learner(self.learner.net, "update", shapes, self.flavour, self.spec.depth,
-                                "__init__", hint=self.hint)
+        try:             # under the timer, as any of the learner's code (a property that reads state forward sets)
+            return call("reading your parameters after __init__", read_learner, self.learner.net, "update", shapes,
+                        self.flavour, self.spec.depth, "__init__", hint=self.hint, timeout=self.timeout,
+                        phase="__init__", paths=self.paths)
         except CannotRun:
             return None
 

@@ -202,8 +202,9 @@ STUDENT_SLIPS = {
                                 "relu_derivative_sign"),
     "lr_in_the_loss": ("torch_autograd.py", "self.L = self.loss_fn(yhat, y)",
                        "self.L = self.lr * self.loss_fn(yhat, y)", "factor_lr"),
-    "bias_gradient_keepdims": ("mlp_numpy.py", "self.db[l] = dz.sum(axis=0)", "self.db[l] = dz.sum(axis=0, "
-                               "keepdims=True)", "shape_only"),
+    # kept (1, n) from __init__ through every update: the check's reset between steps keeps that shape
+    "bias_kept_as_a_row": ("mlp_numpy.py", "[np.array(b, dtype=float) for b in biases]",
+                           "[np.array(b, dtype=float)[None, :] for b in biases]", "shape_only"),
     "update_in_place_without_no_grad": ("torch_autograd.py", "        with torch.no_grad():\n            for p in "
                                         "self.params():\n                p -= self.lr * p.grad",
                                         "        for p in self.params():\n            p -= self.lr * p.grad",
@@ -229,12 +230,44 @@ def test_a_students_slip_is_named_in_its_own_terms(tmp_path, name):
     path = tmp_path / f"{name}.py"
     path.write_text(src.replace(old, new))
     result = chk.check(path)
-    if result.status == 1:
-        assert result.keys()[0] == says, result.text()
-        if says == "params_not_given":      # one mistake: the given weights are put in place and the run goes on
-            assert result.keys() == [says] and (result.mismatch.step, result.mismatch.phase) == (0, "__init__")
+    if result.status == 1:                  # one mistake, and the run went on to its end
+        assert result.keys() == [says] and result.problem is None, result.text()
+        assert result.steps_run == result.steps
+        if says == "params_not_given":      # the given weights were put in place after it
+            assert (result.mismatch.step, result.mismatch.phase) == (0, "__init__")
     else:
         assert result.status == 2 and says in result.problem, result.text()
+
+
+def test_parameters_built_on_the_first_forward_are_not_read_before_it(tmp_path):
+    # correct: W and b are views of per-layer state made by the first forward. Reading the parameters
+    # after __init__ (to see they are the ones given) meets nothing yet, and must not end the check.
+    path = tmp_path / "lazy.py"
+    path.write_text(f"""import sys
+sys.path.insert(0, {str(SOLUTIONS)!r})
+import numpy as np
+from mlp_numpy import FLAVOUR, ACTIVATIONS, LOSSES, MLP as Correct  # noqa
+
+
+class MLP(Correct):
+    def __init__(self, weights, biases=None, *, activation, output_activation, loss, lr):
+        self._given, self.layers = (weights, biases), None
+        L = len(weights)
+        self.f = [ACTIVATIONS[activation]] * (L - 1) + [ACTIVATIONS[output_activation]]
+        self.loss_fn, self.loss_grad = LOSSES[loss]
+        self.lr = lr
+
+    def forward(self, x):
+        if self.layers is None:
+            w, b = self._given
+            self.layers = [{{"W": np.array(wi, dtype=float), "b": np.array(bi, dtype=float)}} for wi, bi in zip(w, b)]
+        return super().forward(x)
+
+    W = property(lambda self: [layer["W"] for layer in self.layers])
+    b = property(lambda self: [layer["b"] for layer in self.layers])
+""")
+    result = chk.check(path)
+    assert result.status == 0, result.text()
 
 
 def test_the_relu_mask_at_zero_is_pinned_to_the_exact_zero():
