@@ -379,7 +379,8 @@ def _lr_followed(learner, problem, flavour, x, y, shapes, initial, tol):
         alpha = (-float(np.sum(moved * g) / np.sum(g * g))
                  if moved is not None and g is not None and g.shape == moved.shape and np.any(g) else None)
         fix = f"{formulas.formula(spec, 'update', name)}: use self.lr"
-        m.formula = f"{formulas.formula(other.spec, 'update', name)} (a second MLP of yours, built at that lr: one step)"
+        m.formula = (f"{formulas.formula(other.spec, 'update', name)} "
+                     "(a second MLP of yours, built at that lr: one step)")
         if alpha is not None and math.isclose(alpha, spec.lr, rel_tol=1e-6):
             m.diagnosis = diagnose.Diagnosis(
                 "lr_hardcoded", f"a learning rate {spec.lr:g} written into the code instead of self.lr",
