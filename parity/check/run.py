@@ -243,9 +243,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
         m = _not_given(learner, initial, spec) if hasattr(learner, "params") else None
         if m is not None:        # listed, then the given parameters put in place: the run goes on from them
             seen.add((m.diagnosis.key, ""))
-            result.mismatches.append(m)
-            result.status, result.mismatch = 1, m
-            if first:
+            if _keep(result, m, first):
                 return result
             learner.put(initial)
         grads_so_far, prev_steps = {}, {}
@@ -314,17 +312,13 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                         continue
                     seen.add((key, group))
                     listed.add((phase, name))
-                    result.mismatches.append(m)
-                    result.status, result.mismatch, result.steps_run = 1, result.mismatches[0], step
-                    if first or m.kind == "nonfinite" or len(result.mismatches) >= MAX_MISTAKES:
+                    if _keep(result, m, first, step) or m.kind == "nonfinite":
                         return result
                 if returned is not None and ("returned_not_a_L", "") not in seen:
                     m = _returned(step, returned, got.get(f"a{L}"), r[f"a{L}"], scales[f"a{L}"], tol, spec)
                     if m is not None:
                         seen.add(("returned_not_a_L", ""))
-                        result.mismatches.append(m)
-                        result.status, result.mismatch, result.steps_run = 1, result.mismatches[0], step
-                        if first or len(result.mismatches) >= MAX_MISTAKES:
+                        if _keep(result, m, first, step):
                             return result
             for name, g in reads["backward"].items():
                 grads_so_far[name] = grads_so_far.get(name, 0) + g
@@ -345,10 +339,19 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
     if not result.mismatches and hasattr(learner, "probe"):
         m = _lr_followed(learner, problem, flavour, *batch0, initial, tol)
         if m is not None:
-            result.mismatches.append(m)
-            result.mismatch = m
+            _keep(result, m, first)
     result.status = 1 if result.mismatches else 0
     return result
+
+
+def _keep(result, m, first, step=None):
+    """List mistake m in the result (the first listed is result.mismatch); True where the run ends here:
+    --first, or MAX_MISTAKES listed. step: the step it was seen at, which the run reached."""
+    result.mismatches.append(m)
+    result.status, result.mismatch = 1, result.mismatches[0]
+    if step is not None:
+        result.steps_run = step
+    return first or len(result.mismatches) >= MAX_MISTAKES
 
 
 def _lr_followed(learner, problem, flavour, x, y, shapes, initial, tol):
