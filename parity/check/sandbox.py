@@ -3,7 +3,7 @@ into words.
 
 `check(path)` runs the learner's code in a worker process (parity.check.worker,
 started here by Child: a fork of the check's process where that is safe, else
-a fresh `python`; either way torch is there only where the file mentions it);
+a fresh `python`; either way torch is there only where the file imports it);
 the reference runs in the check's own process. The two speak over a socket
 pair: the check asks for one thing at a time (import the file, build the MLP,
 run a phase) and gets back the learner's tensors as float64 NumPy arrays, or
@@ -32,6 +32,7 @@ import faulthandler
 import importlib.util
 import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -147,7 +148,7 @@ _counter = itertools.count()
 def import_file(path, timeout, ready=None):
     """Import the learner's .py file at `path` (it exists) under the timer, as `python my_mlp.py` would see
     its neighbours; return the module. Raises CannotRun. ready(): called when the file's own code is about
-    to run (after torch is imported, if the file mentions it): the worker tells the check to start its clock."""
+    to run (after torch is imported, if the file imports it): the worker tells the check to start its clock."""
     p = Path(path)
     name = f"_parity_learner_{next(_counter)}_{p.stem}"
     mspec = importlib.util.spec_from_file_location(name, p)
@@ -199,11 +200,19 @@ def isolation_available():
     return os.name == "posix"
 
 
+# `import torch`, `import numpy as np, torch.nn as nn`, `from torch import nn`, importlib's and __import__'s
+# forms; torchvision and the like (which import torch) too
+_IMPORTS_TORCH = re.compile(r"\bfrom[ \t]+torch|\bimport[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*torch"
+                            r"|(?:import_module|__import__)\([ \t]*['\"]torch")
+
+
 def mentions_torch(path):
-    """The file's text says torch: it is imported before the file runs, outside the timer (seconds).
+    """The file's text imports torch: torch is then imported before the file runs, outside the timer (it
+    takes a second or more). A word "torch" in a comment or a message is not an import: the NumPy
+    template's hints name torch, and a student's first check of it should not wait for torch.
     (A file that cannot be read says nothing: its import says why.)"""
     try:
-        return "torch" in Path(path).read_text(errors="replace")
+        return _IMPORTS_TORCH.search(Path(path).read_text(errors="replace")) is not None
     except OSError:
         return False
 
@@ -217,9 +226,9 @@ class Child:
     manager: the worker, and anything its code started, is killed on the way out.
 
     The worker is a fork of this process where that is safe and cheap: torch not yet run here (torch is
-    imported first where the file mentions it, so the worker has it for free) and no other thread.
+    imported first where the file imports it, so the worker has it for free) and no other thread.
     Otherwise (say, a test run that has used torch already) it is a fresh `python`, which imports NumPy,
-    the protocol and the file, and torch where the file mentions it. Either way the worker is the leader
+    the protocol and the file, and torch where the file imports it. Either way the worker is the leader
     of a session of its own: Ctrl-C in the terminal reaches the check only."""
 
     def __init__(self, timeout):

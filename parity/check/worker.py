@@ -8,7 +8,7 @@ its own, `serve` below (started by sandbox.Child: `python -c` with the socket's
 file descriptor); `check_class` runs it in the check's own process.
 
 The worker imports NumPy and the check's protocol, then the learner's file
-(and torch only where the file mentions it, as the file needs it); it answers
+(and torch only where the file imports it, as the file needs it); it answers
 each request with ("ok", value), ("cannot", message, step, phase), or ("bug",
 traceback) for a failure of the check's own code. Before the file's own code
 runs it says ("begin",), so that the check's clock does not count the import

@@ -391,11 +391,15 @@ def test_python_dash_m_parity_check_exits_1_on_a_mistake():
 
 def test_a_numpy_file_is_checked_without_torch_and_the_command_line_opens_no_lesson():
     # The command line imports every command module; none may import torch or a lesson at import time,
-    # and checking a NumPy file imports the NumPy reference only.
+    # and checking a NumPy file imports the NumPy reference only: the NumPy template too, whose hints
+    # name torch (a student's first check of it, not yet written, waited a second for torch).
+    assert "torch" in (ROOT / "templates" / "mlp_numpy.py").read_text()
     code = ("import sys\n"
             "from parity import cli\n"
             "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('impl_'))\n"
             "assert not loaded, loaded\n"
+            "assert cli.main(['check', 'templates/mlp_numpy.py']) == 2\n"
+            "assert 'torch' not in sys.modules\n"
             "assert cli.main(['check', 'examples/solutions/mlp_numpy.py']) == 0\n"
             "assert 'torch' not in sys.modules\n"
             "assert not [m for m in sys.modules if m.startswith('impl_torch')]\n")
