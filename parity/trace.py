@@ -31,11 +31,13 @@ small: a run whose trace would exceed MAX_BYTES is refused before any work.
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 import math
 import os
 import platform
 import re
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,8 +160,9 @@ def _numpy(t):
 
 
 def environment(device="cpu"):
-    """What a trace says about where it was made: versions, device, threads (all strings, for the metadata)."""
-    import torch
+    """What a trace says about where it was made: versions, device, threads (all strings, for the metadata).
+    torch is not imported for it: a NumPy style's trace says torch's installed version, and no torch threads."""
+    torch = sys.modules.get("torch")          # loaded where a torch style ran (on a GPU: always)
     pools = []
     try:
         from threadpoolctl import threadpool_info
@@ -168,15 +171,25 @@ def environment(device="cpu"):
     except ImportError:                                   # pragma: no cover: a dependency of the project
         pass
     if device == "cuda":
+        import torch
         device_name = torch.cuda.get_device_name()
     else:
         from .bench.machine import _cpuinfo
         device_name = _cpuinfo("model name") or platform.processor() or platform.machine()
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__}
-    threads = {"torch": torch.get_num_threads(), "pools": pools,
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "torch": torch.__version__ if torch is not None else _installed("torch")}
+    threads = {"torch": torch.get_num_threads() if torch is not None else None, "pools": pools,
                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
     return {"device": device, "device_name": device_name,
             "versions": json.dumps(versions), "threads": json.dumps(threads)}
+
+
+def _installed(package):
+    """A package's installed version, read without importing it; None where it is not installed."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def spec_json(spec: Spec) -> str:

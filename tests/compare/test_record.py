@@ -8,6 +8,9 @@ import dataclasses
 import json
 import os
 import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,8 @@ import torch
 from parity import cli, record
 from parity.spec import three_layer
 from parity.trace import FORMAT, read_trace
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(capsys, *args):
@@ -54,6 +59,23 @@ def test_the_metadata_holds_the_spec_style_versions_device_and_threads(tmp_path,
     assert "step0003/backward/dW2" in keys and "step0000/loss/loss" in keys and len(keys) == 4 * 16
     trace = read_trace(path)
     assert trace.label == f"recorded (torch_autograd, torch {torch.__version__.split('+')[0]}, cpu)"
+
+
+def test_a_numpy_style_is_recorded_without_importing_torch(tmp_path):
+    # torch's version is read from its installed metadata, its threads left out: importing torch
+    # for two fields took a second, five times the run itself
+    path = tmp_path / "np.safetensors"
+    code = ("import json, sys\n"
+            "from parity import cli\n"
+            f"assert cli.main(['record', '--preset', 'three-layer', '--style', 'numpy', '--out', {str(path)!r}]) == 0\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n"
+            "from safetensors import safe_open\n"
+            f"with safe_open({str(path)!r}, framework='numpy') as f:\n"
+            "    meta = f.metadata()\n"
+            "print(json.loads(meta['versions'])['torch'], json.loads(meta['threads'])['torch'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split()[-2:] == [torch.__version__, "None"]
 
 
 def test_a_diverged_run_is_not_written_and_leaves_the_old_file(tmp_path, capsys):
