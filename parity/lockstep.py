@@ -789,54 +789,47 @@ def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, inde
     """
     styles, sources = report.styles, list(reads)
     first = reads[styles[0]]
-    sizes = [first[n].size for n in names]
+    sizes = tuple(first[n].size for n in names)
     total = sum(sizes)
     if not names or total > SMALL_PHASE or 0 in sizes:
         return False
-    for s in sources:
-        r = reads[s]
-        for n in names:
-            x = r.get(n)
-            if x is None or x.dtype.kind != "f" or x.shape != first[n].shape:
-                return False
+    lay = _small_layout(report, rows, sources, names, sizes, shadowed)
+    try:
+        xs = [reads[s][n] for s in sources for n in names]      # source by source, each tensor in order
+    except KeyError:
+        return False
+    if [x.shape for x in xs] != [first[n].shape for n in names] * len(sources) \
+            or not all(x.dtype.kind == "f" for x in xs):
+        return False
     matrix = np.empty((len(sources), total))
-    for i, s in enumerate(sources):
-        r = reads[s]
-        np.concatenate([r[n].reshape(-1) for n in names], out=matrix[i])
+    np.concatenate(xs, axis=None, out=matrix.reshape(-1))       # (axis None: each flattened, end to end)
     mag = np.abs(matrix)
-    if not (mag < HUGE).all():                          # NaN and inf fail it too
+    if not mag.max() < HUGE:                            # NaN and inf fail it too
         return False
-    starts = np.cumsum([0] + sizes[:-1])
-    peaks = np.maximum.reduceat(mag, starts, axis=1)    # (sources, tensors): each read's largest |x|
-    row_of = {s: i for i, s in enumerate(sources)}
-    style_rows = [row_of[s] for s in styles]
-    now = peaks[style_rows].max(axis=0)
-    scale = np.array([max(scales.get((phase, n), now[t]), now[t]) for t, n in enumerate(names)])
-    if not ((scale > 0) & (scale < HUGE)).all():
+    peaks = np.maximum.reduceat(mag, lay.starts, axis=1)    # (sources, tensors): each read's largest |x|
+    now = peaks[lay.style_rows].max(axis=0).tolist()
+    scale = [max(scales.get((phase, n), v), v) for n, v in zip(names, now)]
+    if not all(0 < v < HUGE for v in scale):
         return False
-    for t, n in enumerate(names):
-        scales.setdefault((phase, n), float(now[t]))
-    # The pairs: every pair of styles, then each shadowed source against its shadow.
-    noisy = [s for s in shadowed if s in row_of and SHADOW + s in row_of]
-    left = np.concatenate([np.array(style_rows)[rows.first_of], [row_of[s] for s in noisy]]).astype(int)
-    right = np.concatenate([np.array(style_rows)[rows.second_of], [row_of[SHADOW + s] for s in noisy]]).astype(int)
+    for n, v in zip(names, now):
+        scales.setdefault((phase, n), v)
+    left, right = lay.left, lay.right
     err = np.subtract(matrix[left], matrix[right])
     np.abs(err, out=err)
     denom = np.maximum(mag[left], mag[right])
-    denom += np.repeat(scale, sizes)
+    denom += np.array(scale)[lay.tensor_of]
     err /= denom
-    err = np.maximum.reduceat(err, starts, axis=1).T    # (tensors, pairs, then noises)
+    err = np.maximum.reduceat(err, lay.starts, axis=1).T    # (tensors, pairs, then noises)
     n_pairs = len(report.pairs)
     at = [index[(phase, n)] for n in names]
     rows.err[at] = err[:, :n_pairs]
+    noisy = lay.noisy
     if noisy:
         noise = err[:, n_pairs:]                        # (tensors, shadowed sources)
         fallback = noise.max(axis=1)                    # a style without a shadow: the others' noise
         own = np.repeat(fallback[:, None], len(styles), axis=1)
-        for k, s in enumerate(noisy):
-            if s in styles:                             # (a shadowed source that is no style: its noise
-                own[:, styles.index(s)] = noise[:, k]   # counts in the fallback alone, as tensor by tensor)
-        rows.noise[at] = own
+        own[:, lay.noisy_styles] = noise[:, lay.noisy_of_styles]   # (a shadowed source that is no style:
+        rows.noise[at] = own                            # its noise counts in the fallback alone, as tensor by tensor)
         tol = noise_tolerances(report.spec.dtype, own[:, rows.first_of], own[:, rows.second_of],
                                report.spec.optimizer)
         rows.tol[at] = tol
@@ -847,11 +840,50 @@ def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, inde
         t = int(np.flatnonzero(over)[0])                # the first tensor that disagrees
         name = names[t]
         present = {s: reads[s][name] for s in sources}
-        peak_of = {s: float(peaks[row_of[s], t]) for s in sources}
+        peak_of = {s: float(peaks[i, t]) for i, s in enumerate(sources)}
         own_of = {s: float(own[t, i]) for i, s in enumerate(styles)} if noisy else None
         _judge(report, rows, step, phase, name, err[t, :n_pairs], tol[t], present, peak_of, float(scale[t]),
                own_of, lambda s: np.asarray(present[s], dtype=np.float64), scratch)
     return True
+
+
+@dataclass(frozen=True)
+class _SmallLayout:
+    """Where each source's and each tensor's numbers lie in _compare_small_phase's rows, and which rows
+    make each pair: the same at every step of a run (its sources, tensors and sizes), so made once."""
+    starts: np.ndarray          # where each tensor's stretch of a row begins
+    tensor_of: np.ndarray       # the tensor of each number in a row
+    style_rows: np.ndarray      # the rows of the styles, in report.styles' order
+    left: np.ndarray            # each pair's two rows: every pair of styles, then each noisy style and its shadow
+    right: np.ndarray
+    noisy: tuple                # the shadowed sources whose shadow runs too
+    noisy_styles: list          # of those that are styles: their index in report.styles,
+    noisy_of_styles: list       # and their index in noisy
+
+
+_SMALL_LAYOUTS: dict = {}
+
+
+def _small_layout(report, rows, sources, names, sizes, shadowed):
+    """The _SmallLayout of these sources and tensors, made on first use and kept (a few per run)."""
+    key = (tuple(report.styles), tuple(report.pairs), tuple(sources), tuple(names), sizes, tuple(shadowed))
+    lay = _SMALL_LAYOUTS.get(key)
+    if lay is not None:
+        return lay
+    styles = report.styles
+    row_of = {s: i for i, s in enumerate(sources)}
+    style_rows = np.array([row_of[s] for s in styles], dtype=int)
+    noisy = tuple(s for s in shadowed if s in row_of and SHADOW + s in row_of)
+    left = np.concatenate([style_rows[rows.first_of], [row_of[s] for s in noisy]]).astype(int)
+    right = np.concatenate([style_rows[rows.second_of], [row_of[SHADOW + s] for s in noisy]]).astype(int)
+    lay = _SmallLayout(starts=np.cumsum((0,) + sizes[:-1]), tensor_of=np.repeat(np.arange(len(sizes)), sizes),
+                       style_rows=style_rows, left=left, right=right, noisy=noisy,
+                       noisy_styles=[styles.index(s) for s in noisy if s in styles],
+                       noisy_of_styles=[k for k, s in enumerate(noisy) if s in styles])
+    if len(_SMALL_LAYOUTS) >= 64:                       # runs of other nets and styles: start again
+        _SMALL_LAYOUTS.clear()
+    _SMALL_LAYOUTS[key] = lay
+    return lay
 
 
 def _end_step(report, rows, step, stop_at_first):
