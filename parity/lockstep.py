@@ -320,13 +320,14 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
         from tqdm import tqdm
         bar = tqdm(total=steps, desc=spec.name, unit="step", leave=False, delay=1.0)  # shown after 1 s
     try:
-        if reads_live(parallel):
-            _run_live(report, runs, schedule, inputs, steps=steps, lr_schedule=lr_schedule,
-                      shadowed=shadowed, index=index, scales=scales, stop_at_first=stop_at_first, bar=bar)
-        else:
-            _run_blocks(report, runs, built, schedule, inputs, steps=steps, lr_schedule=lr_schedule,
-                        shadowed=shadowed, index=index, scales=scales, stop_at_first=stop_at_first, bar=bar,
-                        parallel=parallel)
+        with np.errstate(over="ignore", invalid="ignore"):     # a blow-up is reported as Diverged
+            if reads_live(parallel):
+                _run_live(report, runs, schedule, inputs, steps=steps, lr_schedule=lr_schedule,
+                          shadowed=shadowed, index=index, scales=scales, stop_at_first=stop_at_first, bar=bar)
+            else:
+                _run_blocks(report, runs, built, schedule, inputs, steps=steps, lr_schedule=lr_schedule,
+                            shadowed=shadowed, index=index, scales=scales, stop_at_first=stop_at_first,
+                            bar=bar, parallel=parallel)
     finally:                    # closed on Ctrl-C too, so the line that reports it starts clean
         if bar is not None:
             bar.close()
@@ -359,10 +360,10 @@ def reads_live(parallel=None):
 
 
 def _run_phase(st, phase, x, y):
-    """Run one phase of a style; its seconds."""
+    """Run one phase of a style; its seconds. (Under _run_styles' np.errstate: a blow-up is reported as
+    Diverged, not warned of.)"""
     t0 = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):      # a blow-up is reported as Diverged
-        st.run_phase(phase, x, y)
+    st.run_phase(phase, x, y)
     return time.perf_counter() - t0
 
 
