@@ -335,11 +335,11 @@ def _candidates(ctx):
         for k in range(1, L + 1):
             if k != l and ctx.W(k).shape == W.shape:
                 add("wrong_layer", f"layer {l} computed with W{k}, another layer's weights", inp @ ctx.W(k).T + b,
-                    f"your z{l} is {prev} @ W{k}ᵀ: an index off by {k - l} (W[{k - 1}] for W[{l - 1}])",
+                    f"your z{l} is {prev} @ W{k}ᵀ: {_index_slip('W', k, l, L)}",
                     hint=f"look at which layer's weights layer {l} uses")
             if spec.bias and k != l and ctx.b(k) is not None and ctx.b(k).shape == ctx.b(l).shape:
                 add("wrong_layer", f"layer {l} given b{k}, another layer's bias", inp @ W.T + ctx.b(k),
-                    f"your z{l} adds b{k}: an index off by {k - l}", hint=f"look at which bias layer {l} uses")
+                    f"your z{l} adds b{k}: {_index_slip('b', k, l, L)}", hint=f"look at which bias layer {l} uses")
     elif group == "a":
         act = spec.activation_of(l)
         if act != "identity":
@@ -418,8 +418,8 @@ def _candidates(ctx):
             for k in range(1, L + 1):
                 if k != l + 1 and ctx.W(k).shape == ctx.W(l + 1).shape:
                     add("wrong_layer", f"δ{l} sent back through W{k}, another layer's weights",
-                        (dzn @ ctx.W(k)) * d0, f"your dz{l} is (dz{l + 1} @ W{k}) ⊙ f'(z{l}): an index off by "
-                        f"{k - l - 1} (W[{k - 1}] where W[{l}] belongs)",
+                        (dzn @ ctx.W(k)) * d0, f"your dz{l} is (dz{l + 1} @ W{k}) ⊙ f'(z{l}): "
+                        f"{_index_slip('W', k, l + 1, L)}",
                         hint=f"look at which W δ{l} goes back through")
             if spec.optimizer == "sgd" and dzn.shape[0] == ctx.a(l).shape[0]:
                 moved = ctx.W(l + 1) - spec.lr * (dzn.T @ ctx.a(l))     # W_{l+1} after its own update
@@ -447,13 +447,14 @@ def _candidates(ctx):
             add("pre_activation_used", f"dW{l} built from the pre-activation z{l - 1} instead of a{l - 1}",
                 dz.T @ ctx.z(l - 1), f"your dW{l} is dz{l}ᵀ @ z{l - 1}; layer {l}'s input is a{l - 1}",
                 hint=f"look at the input used in dW{l}")
+        # (another layer's input of another width gives dW another shape: a mistake of shape, named too)
         for k in range(0, L + 1):
-            if k != l - 1 and ctx.a(k).shape == inp.shape:
+            if k != l - 1 and ctx.a(k).shape[0] == inp.shape[0]:
                 add("wrong_layer", f"dW{l} built from {formulas.layer_input(k + 1)} instead of {prev}",
                     dz.T @ ctx.a(k), f"your dW{l} is dz{l}ᵀ @ {formulas.layer_input(k + 1)}: layer {l}'s input is "
-                    f"{prev} (an index off by {k - l + 1})", hint=f"look at which activation dW{l} uses")
+                    f"{prev} (an index off by {abs(k - l + 1)})", hint=f"look at which activation dW{l} uses")
         for k in range(1, L + 1):
-            if k != l and ctx.dz(k).shape == dz.shape:
+            if k != l and ctx.dz(k).shape[0] == dz.shape[0]:
                 add("wrong_layer", f"dW{l} built from dz{k} instead of dz{l}", ctx.dz(k).T @ inp,
                     f"your dW{l} is dz{k}ᵀ @ {prev}", hint=f"look at which δ dW{l} uses")
         g = dz.T @ inp
@@ -483,7 +484,7 @@ def _candidates(ctx):
                     f"your db{l} sums dz{l} over {words}, not over all N = {N} samples",
                     hint=f"look at which rows db{l} sums")
         for k in range(1, L + 1):
-            if k != l and ctx.dz(k).shape == dz.shape:
+            if k != l and ctx.dz(k).shape[0] == dz.shape[0]:
                 add("wrong_layer", f"db{l} built from dz{k} instead of dz{l}", ctx.dz(k).sum(axis=0),
                     f"your db{l} sums dz{k}", hint=f"look at which δ db{l} sums")
     if exp.ndim == 2 and not _square(exp) and group in ("z", "a", "dz"):
@@ -860,6 +861,36 @@ def _diagnose(ctx, kind, follows, known):
     why = ("tried the formula's operands, layers, transposes, derivatives, masks, reductions and update rules"
            + (", none of which gives its shape" if kind == "shape" else "") + ". Both tensors:")
     return Diagnosis("none", "", why + _near(best), "", numbers=_numbers(ctx), tensor=ctx.name)
+
+
+def aliased(name, pairs):
+    """The mistake where the learner's list holding `name` holds one array more than once (pairs: the
+    worker's [(group, i, j)] of entries that share memory); None where its entry shares with no other."""
+    group, l = split_name(name)
+    if l is None:
+        return None
+    others = sorted({j if i == l - 1 else i for g, i, j in pairs if g == group and l - 1 in (i, j)})
+    if not others:
+        return None
+    items = [f"self.{group}[{k}]" for k in sorted({l - 1, *others})]
+    return Diagnosis("aliased_list", f"{', '.join(items[:-1])} and {items[-1]} are one array",
+                     f"your list self.{group} holds the same array more than once, so writing one layer's {group} "
+                     f"writes the other's too: a list made as [np.zeros(n)] * L (or [t] * L) repeats one array, "
+                     "it does not copy it",
+                     f"one array per layer: a list comprehension ([np.zeros_like(z) for z in self.z]), or a new "
+                     f"array appended for each layer", hint=f"look at how the list self.{group} is made")
+
+
+def _index_slip(name, used, right, L):
+    """How layer `used`'s tensor came to stand where layer `right`'s belongs (layers counted from 1, a list's
+    items from 0): 'an index off by 2 (W[2] for W[0])'; or, where an index one or two too low ran past the
+    list's start and Python counted it from the end, 'an index one too low: b[-1] ... for b[0]'."""
+    d = used - right
+    low = L - d                       # an index `low` too low, past 0, lands on layer `used`
+    if 0 < low < d and right - 1 - low < 0:
+        return (f"an index {'one' if low == 1 else low} too low: {name}[{right - 1 - low}], which Python counts "
+                f"from the end of the list (layer {used}'s), for {name}[{right - 1}]")
+    return f"an index off by {abs(d)} ({name}[{used - 1}] for {name}[{right - 1}])"
 
 
 def _near(best):

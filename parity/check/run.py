@@ -36,7 +36,7 @@ from . import diagnose
 from .nets import learner_problem
 from .protocol import REFERENCE, check_path, flavour_hint, load, shape_words
 from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
-from .worker import AUTOGRAD, INIT, RETURNED, SINGLE, LearnerRun
+from .worker import ALIASED, AUTOGRAD, INIT, RETURNED, SINGLE, LearnerRun
 
 MAX_STEPS = 1000      # the check is a diagnostic on small nets: a mistake shows in the first steps
 
@@ -261,6 +261,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                 autograd = bool(got.pop(AUTOGRAD, False)) or autograd
                 returned = got.pop(RETURNED, None)
                 single = list(dict.fromkeys([*single, *got.pop(SINGLE, ())]))
+                aliased = got.pop(ALIASED, ())
                 mine[phase] = got
                 for name, expected in r.items():
                     now = float(np.max(np.abs(expected), initial=0.0))
@@ -285,6 +286,8 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                         m.diagnosis = diagnose.Diagnosis("none", "", "the search could not be run on these "
                                                          "shapes. Both tensors:", "",
                                                          numbers=diagnose._numbers(ctx), tensor=name)
+                    if m.diagnosis.key != "follows":
+                        m.diagnosis = diagnose.aliased(name, aliased) or m.diagnosis
                     key = m.diagnosis.key
                     if key == "follows" and result.mismatches:
                         continue

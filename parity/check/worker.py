@@ -18,6 +18,7 @@ of torch. It flushes the learner's printing before each answer.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import sys
 import traceback
@@ -70,6 +71,7 @@ class LearnerRun:
         if phase == "forward" and self.flavour == "torch" and uses_autograd(learner.net):
             out[AUTOGRAD] = True       # the diagnosis words a fix for autograd's code, not for a hand-written mask
         out[SINGLE] = narrow_tensors(learner.net)
+        out[ALIASED] = aliased_entries(learner.net)
         return out
 
     def put(self, values):
@@ -134,6 +136,7 @@ class LearnerRun:
 
 AUTOGRAD = "_autograd"
 SINGLE = "_single"     # the learner's tensors in a dtype narrower than float64, by where they are held
+ALIASED = "_aliased"   # entries of one of the learner's lists that are one array: [(group, i, j), ...]
 RETURNED = "yhat"      # what forward returned, beside the tensors it set
 
 
@@ -151,6 +154,44 @@ def narrow_tensors(net):
             if str(dtype).removeprefix("torch.") in ("float32", "float16", "bfloat16"):
                 out.append(f"self.{group}[{i}]")
     return out
+
+
+def aliased_entries(net):
+    """[(group, i, j)]: self.<group>[i] and self.<group>[j] hold the same memory, as a list made as
+    [np.zeros(n)] * L does (one array, L times). Views of one buffer that do not overlap are not aliases."""
+    out = []
+    for group in ("W", "b", "z", "a", "dz", "dW", "db"):
+        items = getattr(net, group, None)
+        if not isinstance(items, (list, tuple)):
+            continue
+        spans = [_span(t) for t in items]
+        for i, j in itertools.combinations(range(len(items)), 2):
+            if spans[i] is not None and spans[j] is not None and (
+                    items[i] is items[j] or (spans[i][0] < spans[j][1] and spans[j][0] < spans[i][1])):
+                out.append((group, i, j))
+    return out
+
+
+try:                                      # NumPy 2 moved it; NumPy 1 has it at the top
+    from numpy.lib.array_utils import byte_bounds as _byte_bounds
+except ImportError:                       # pragma: no cover
+    _byte_bounds = np.byte_bounds
+
+
+def _span(t):
+    """(first byte, past the last byte) of an array's or a CPU tensor's memory; None for anything else."""
+    if isinstance(t, np.ndarray):
+        if t.size == 0:
+            return None
+        return _byte_bounds(t)
+    ptr, numel, size = getattr(t, "data_ptr", None), getattr(t, "numel", None), getattr(t, "element_size", None)
+    if ptr is None or numel is None or size is None or getattr(getattr(t, "device", None), "type", "cpu") != "cpu":
+        return None
+    try:
+        start, n = int(ptr()), int(numel()) * int(size())
+    except Exception:                     # not a tensor after all
+        return None
+    return (start, start + n) if n else None
 
 
 def uses_autograd(net):

@@ -60,6 +60,8 @@ GALLERY = {
     "updated_during_backward": ("relu", 0, "backward", "dz2", "updated_before_backprop"),
     "relu_in_place": ("relu", 0, "forward", "z1", "z_overwritten"),
     "relu_in_place_autograd": ("relu", 0, "forward", "z1", "z_overwritten"),
+    "aliased_gradient_list": ("relu", 0, "backward", "dz3", "aliased_list"),
+    "aliased_gradient_list_torch": ("relu", 0, "backward", "dz3", "aliased_list"),
     "weight_gradient_from_own_activation": ("relu", 0, "backward", "dW3", "wrong_layer"),
     "bias_gradient_short_range": ("relu", 0, "backward", "db3", "bias_partial_batch"),
     "bias_gradient_left_at_zero": ("relu", 0, "backward", "db3", "left_at_zero"),

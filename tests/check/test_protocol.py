@@ -152,3 +152,21 @@ def test_an_attribute_error_of_its_own_gets_no_flavour_hint(tmp_path, flavour):
     assert result.status == 2 and (result.step, result.phase) == (0, "backward")
     assert result.problem.startswith("backward() raised AttributeError; your traceback:")
     assert "FLAVOUR" not in result.problem
+
+
+def test_entries_of_a_list_that_are_one_array_are_found_and_views_of_one_buffer_are_not():
+    import numpy as np
+    import torch
+    from types import SimpleNamespace
+    from parity.check.worker import aliased_entries
+    one = np.zeros((5, 4))
+    flat = np.arange(40.0)
+    t = torch.zeros(3, 2)
+    tflat = torch.arange(12.0)
+    net = SimpleNamespace(dz=[one] * 3,                                  # one array, three times
+                          W=[flat[:20].reshape(5, 4), flat[20:].reshape(5, 4)],   # one buffer, two views apart
+                          a=[one[1:], one[:2]],                          # two views that overlap
+                          dW=[t, t.T, torch.zeros(3, 2)],                # a tensor and its transpose
+                          b=[tflat[:6], tflat[6:]], db=[None, None], z=[1.0, 2.0])
+    found = set(aliased_entries(net))
+    assert found == {("dz", 0, 1), ("dz", 0, 2), ("dz", 1, 2), ("a", 0, 1), ("dW", 0, 1)}
