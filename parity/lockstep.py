@@ -332,16 +332,15 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
         if bar is not None:
             bar.close()
     if report.diverged is None and report.steps_run == steps and steps:
-        # the last step's update: no later loss shows a parameter that blew up there
-        for s in styles:
-            if s not in built:
-                continue
-            st = built[s]           # (no copies: the run is over; a data-parallel style holds its last reads)
-            bad = not_finite(st.record("update") if s in parallel else st.view("update"))
-            if bad is not None:
-                report.diverged = Diverged(step=steps - 1, style=s, loss=report.losses[s][-1],
-                                           first_loss=report.losses[s][0], tensor=bad)
-                break
+        # the last step's update: no later loss shows a parameter that blew up there. Where it blew up
+        # in some styles only, beside a disagreement, those styles parted from the others: that is the verdict.
+        bad = {s: not_finite(built[s].record("update") if s in parallel else built[s].view("update"))
+               for s in styles if s in built}      # (no copies: the run is over; data-parallel styles' last reads)
+        blown = [s for s in bad if bad[s] is not None]
+        if blown and (report.first is None or len(blown) == len(bad)):
+            s = blown[0]
+            report.diverged = Diverged(step=steps - 1, style=s, loss=report.losses[s][-1],
+                                       first_loss=report.losses[s][0], tensor=bad[s])
     if report.diverged is not None:
         report.diverged.find_cause(spec, x_all, lr_schedule)
     return report
@@ -898,12 +897,25 @@ def _end_step(report, rows, step, stop_at_first):
     report.steps_run = step + 1
     if report.first is not None and stop_at_first:
         return True
-    for s in styles:
-        loss, first_loss = report.losses[s][-1], report.losses[s][0]
-        if exploded(loss, first_loss):
-            report.diverged = Diverged(step=step, style=s, loss=loss, first_loss=first_loss)
-            return True
-    return False
+    blown = [s for s in styles if exploded(report.losses[s][-1], report.losses[s][0])]
+    if not blown:
+        return False
+    if report.first is not None and any(_calm(report.losses[s]) for s in styles if s not in blown):
+        # One style's loss blew up while another's is still near where it began: not the training
+        # diverging, which takes every style with it, but that style parting from the others (a bug of
+        # its own, a damaged trace): the disagreement is the verdict, and the run ends here.
+        return True
+    s = blown[0]
+    report.diverged = Diverged(step=step, style=s, loss=report.losses[s][-1], first_loss=report.losses[s][0])
+    return True
+
+
+CALM = 1e3      # a loss at most this many times its first value: training that has not begun to blow up
+
+
+def _calm(losses):
+    """The run's losses so far end near where they began: finite, at most CALM times the first."""
+    return math.isfinite(losses[-1]) and losses[-1] <= CALM * max(losses[0], 0.0)
 
 
 def trace(spec: Spec, style: str, *, problem: Problem | None = None, steps: int | None = None,

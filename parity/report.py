@@ -19,7 +19,7 @@ import numpy as np
 
 from .divergence import DIVERGENCE_FACTOR
 from .styles import LABELS, PHASES, SHORT, TWIN, split_name
-from .tolerance import NOISE_MULTIPLE
+from .tolerance import NOISE_MULTIPLE, place
 
 SCHEMA_ID = "mlp-parity/compare/3"
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "compare.schema.json")
@@ -89,7 +89,7 @@ def format_run(report, *, colour=False, device="cpu"):
     """The terminal report of one run, as a string."""
     spec = report.spec
     lines = []
-    lines.append(_paint(f"== {spec.describe()}, {report.steps_run} steps on {device}, "
+    lines.append(_paint(f"== {spec.describe()}, {report.steps_run} step{'' if report.steps_run == 1 else 's'} on {device}, "
                         f"{tolerance_words(report)}", BOLD, colour))
     if report.first is not None:
         lines.append(_paint("DISAGREE: ", RED, colour) + disagreement_sentence(report.first))
@@ -166,11 +166,11 @@ def format_run(report, *, colour=False, device="cpu"):
         how = (f"largest error {largest:.2g}; every error at most 1/{_times(margin)[1:]} of its tolerance"
                if largest > 0 else "every error 0: the same numbers in every style")
         lines.append(_paint("AGREE", GREEN, colour) + f": {pairs} within {_within(report)} "
-                     f"over {report.steps_run} steps ({how})")
+                     f"over {report.steps_run} step{'' if report.steps_run == 1 else 's'} ({how})")
     elif v == "disagree":
         d = report.first
-        lines.append(_paint("DISAGREE", RED, colour) + f": first at step {d.step}, phase {d.phase}, "
-                     f"tensor {d.tensor}, between {d.pair[0]} and {d.pair[1]}")
+        lines.append(_paint("DISAGREE", RED, colour) + f": first at {place(d.step, d.phase, d.layer, d.tensor)}, "
+                     f"between {d.pair[0]} and {d.pair[1]}")
     else:
         lines.append(_paint("DIVERGED", RED, colour) + f": at step {report.diverged.step} "
                      f"in {report.diverged.style}")

@@ -191,7 +191,7 @@ def test_compare_against_a_golden_trace(capsys, tmp_path):
 def test_compare_one_style_against_the_two_layer_trace_over_fewer_steps(capsys):
     rc, out, err = compare(capsys, "--against", str(TWO), "--styles", "np", "--steps", "1")
     assert rc == 0, out + err
-    assert "== two-layer:" in out and "1 steps on cpu" in out and "AGREE: the pair" in out
+    assert "== two-layer:" in out and "1 step on cpu" in out and "AGREE: the pair" in out
 
 
 def _rewrite(src, dst, *, rename=None, reshape=None, names=None):

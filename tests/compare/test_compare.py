@@ -52,7 +52,7 @@ def test_compare_a_preset_agrees_and_prints_table_losses_and_times(capsys, tmp_p
     path = tmp_path / "run.json"
     rc, out, err = compare(capsys, "--preset", preset, "--steps", str(steps), "--json", str(path))
     assert rc == 0, out + err
-    assert f"== {preset}:" in out and f"{steps} steps on cpu" in out
+    assert f"== {preset}:" in out and f"{steps} step{'' if steps == 1 else 's'} on cpu" in out
     # the table: six styles make 15 pairs, a row each (a column each would not fit a screen),
     # and a column per phase × tensor group; every cell ok
     lines = out.splitlines()

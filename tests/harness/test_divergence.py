@@ -163,3 +163,68 @@ def test_a_parameter_that_blows_up_in_the_last_update_is_a_divergence(tmp_path):
     # a step later, the loss itself shows it: the loss's divergence, as before
     later = lockstep.run(spec, steps=2).diverged
     assert (later.step, later.tensor) == (1, None)
+
+
+def test_a_loss_that_blows_up_in_one_style_alone_is_that_styles_disagreement_not_a_divergence():
+    # NumPy's update steps a million times too far: its loss explodes at step 1 while the other
+    # styles train on. That is not the training diverging (no cause to give, no lr to lower) but
+    # NumPy parting from the others: DISAGREE where it parts, at step 0's update.
+    from impl_numpy.mlp import MLP
+    from parity.report import format_run
+    from parity.spec import three_layer
+
+    class Overstepped(MLP):
+        def update(self):
+            self.lr *= 1e6
+            super().update()
+            self.lr /= 1e6
+
+    spec = three_layer()
+    report = lockstep.run(spec, ("numpy", "torch_nn"), steps=5, mlp_classes={"numpy": Overstepped})
+    assert report.diverged is None
+    d = report.first
+    assert d is not None and (d.step, d.phase, d.tensor) == (0, "update", "W1")
+    assert report.steps_run == 2                     # ended at the step it blew up
+    assert divergence.exploded(report.losses["numpy"][1], report.losses["numpy"][0])
+    text = format_run(report)
+    assert "DIVERGED" not in text and "likely cause" not in text and "DISAGREE" in text
+    # where every style oversteps alike, the same run is the divergence, with its cause
+    both = lockstep.run(spec.replace(lr=spec.lr * 1e6), ("numpy", "torch_nn"), steps=5)
+    assert both.first is None and both.diverged is not None and both.diverged.step == 1
+
+
+@pytest.mark.parametrize("steps", [1, 2], ids=["in-the-last-update", "then-its-loss"])
+def test_a_parameter_that_turns_nan_in_one_style_alone_is_a_disagreement(steps):
+    # NumPy's W1 turns NaN in the update; at 2 steps its next loss is NaN too, the others' finite
+    from impl_numpy.mlp import MLP
+    from parity.spec import three_layer
+
+    class NanInTheUpdate(MLP):
+        def update(self):
+            super().update()
+            self.W[0][0, 0] = np.nan
+
+    report = lockstep.run(three_layer(), ("numpy", "torch_nn"), steps=steps, mlp_classes={"numpy": NanInTheUpdate})
+    assert report.diverged is None
+    assert report.first is not None and (report.first.step, report.first.phase, report.first.tensor) == \
+        (0, "update", "W1")
+    assert math.isnan(report.first.value_a)
+
+
+def test_a_trace_whose_last_update_holds_a_nan_is_a_disagreement_not_a_divergence(tmp_path, capsys):
+    # a recorded run damaged after it was written: the live styles train on; the trace parts from them
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+    from parity.spec import three_layer
+    from parity.trace import write_trace
+
+    path = tmp_path / "run.safetensors"
+    write_trace(path, three_layer(steps=2), "torch_nn")
+    with safe_open(str(path), framework="numpy") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors["step0001/update/W1"].flat[0] = np.nan
+    save_file(tensors, str(path), metadata=meta)
+    rc = cli.main(["compare", "--against", str(path), "--styles", "numpy"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "DIVERGED" not in out and "likely cause" not in out
+    assert "DISAGREE: first at step 1, phase update, layer 1, tensor W1, between numpy and recorded" in out
