@@ -11,6 +11,7 @@ A summary is printed at the end.
 from __future__ import annotations
 
 import csv
+import re
 import io
 import sys
 from pathlib import Path
@@ -28,7 +29,24 @@ def row(result):
     return {"file": result.path, "status": STATUS[result.status], "exit": result.status,
             "first_mistake": m.where() if m else "", "first_key": result.keys()[0] if m else "",
             "mistakes": " ".join(result.keys()),
-            "problem": (result.problem or "").splitlines()[0] if result.problem else ""}
+            "problem": one_line(result.problem) if result.problem else ""}
+
+
+def one_line(problem):
+    """A problem in one line, for a CSV cell: its first line, and where that line ends with "your traceback:",
+    the exception's own line from the traceback in its place ("loss() raised IndexError: arrays used as ...")."""
+    lines = problem.splitlines()
+    first = lines[0]
+    said = re.search(r"raised (\w+)(?::.*)?; your traceback:$", first)
+    if said is None:
+        return first
+    own = next((line for line in reversed(lines) if line.startswith(said.group(1) + ":")), None)
+    said_so = first.removesuffix("; your traceback:")
+    if own is None:
+        return said_so
+    if said_so.endswith(f"raised {said.group(1)}"):          # no words of the check's own: the exception's
+        return f"{said_so}: {own.split(':', 1)[1].strip()}"
+    return f"{said_so} ({own})"
 
 
 def run_folder(args):

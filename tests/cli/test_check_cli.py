@@ -195,9 +195,17 @@ def test_a_folder_is_checked_file_by_file_into_a_csv(tmp_path):
             "parents[1] / \"solutions\"", f"parents[0] / {str(SOLUTIONS)!r}"))
     (folder / "right.py").write_text((SOLUTIONS / "mlp_numpy.py").read_text())
     (folder / "broken.py").write_text("raise SystemExit(3)\n")
+    # a file that raises in loss: its cell names the exception's own words, not "your traceback:"
+    (folder / "raises.py").write_text((SOLUTIONS / "mlp_numpy.py").read_text() + (
+        "\n\nclass MLP(MLP):\n    def loss(self, yhat, y):\n        return np.eye(3)[y]\n"))
     out = tmp_path / "results.csv"
     proc = run("check", folder, "--csv", out)
     assert proc.returncode == 2, proc.stdout + proc.stderr          # the worst of the files: one cannot run
+    raises = [r for r in csv.DictReader(out.open()) if r["file"].endswith("raises.py")][0]
+    assert raises["problem"] == ("loss() raised IndexError: arrays used as indices must be of integer (or "
+                                 "boolean) type"), raises["problem"]
+    (folder / "raises.py").unlink()
+    proc = run("check", folder, "--csv", out)
     rows = {os.path.basename(r["file"]): r for r in csv.DictReader(out.open())}
     assert rows["right.py"]["status"] == "match" and rows["right.py"]["mistakes"] == ""
     assert rows["update_plus.py"]["first_mistake"] == "step 0, phase update, layer 1, tensor W1"
