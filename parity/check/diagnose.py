@@ -225,6 +225,13 @@ def _derivatives(ctx, l):
     def add(key, title, d, why, fix=ref, hint=""):
         out.append((key, title, d, why, fix, hint))
 
+    if ctx.autograd and act != "identity":
+        # under autograd no derivative is written by hand: a δ without one is the gradient at a, not at z
+        add("grad_of_a", f"dz{l} read from a{l}.grad, ∂L/∂a{l}, instead of z{l}.grad", np.ones_like(z),
+            f"your dz{l} is ∂L/∂a{l} = {formulas.upstream(spec, l)}, the gradient at the activation's output: "
+            f"autograd gives δ{l} = ∂L/∂z{l} at z{l}, before {act}",
+            f"call z.retain_grad() on each z in forward and read self.dz = [z.grad for z in self.z]",
+            hint=f"look at which tensor's .grad dz{l} is")
     if act == "relu":
         if ctx.autograd:
             fix = (f"use torch.relu(z{l}) (or nn.ReLU) in forward: autograd then gives {ref}; "
@@ -239,21 +246,21 @@ def _derivatives(ctx, l):
             fix, hint=f"look at the ReLU derivative of layer {l} where z{l} is exactly 0")
         add("relu_half_at_zero", "ReLU derivative ½ at 0 instead of 0",
             (z > 0).astype(float) + 0.5 * (z == 0),
-            f"your dz{l} passes half the gradient where z{l} is exactly 0: autograd's derivative of "
-            "torch.maximum(z, 0) (and of np.maximum written as a custom op) splits a tie between its two "
-            "inputs; nn.ReLU's derivative is 0 at 0",
-            f"use torch.relu(z{l}) (or nn.ReLU) in forward, not torch.maximum(z, 0)" if torch_words else fix,
+            f"your dz{l} passes half the gradient where z{l} is exactly 0: the derivative autograd gives a "
+            "ReLU written as torch.maximum(z, 0) (a tie split between its two inputs) or as (z + |z|)/2 (|z|' = 0 "
+            "at 0), and a hand-written mask with ½ at a tie; nn.ReLU's derivative is 0 at 0",
+            f"use torch.relu(z{l}) (or nn.ReLU) in forward" if torch_words else fix,
             hint=f"look at the ReLU derivative of layer {l} where z{l} is exactly 0")
         add("relu_derivative_sign", "ReLU derivative −1 where z < 0 (sign(z)) instead of 0", np.sign(z),
             f"your dz{l} turns the gradient around where z{l} < 0 instead of stopping it: sign(z{l}) is −1 there, "
             "and the ReLU's slope is 0", fix, hint=f"look at the ReLU derivative of layer {l} where z{l} < 0")
         add("relu_mask_on_activation", "ReLU derivative missing (mask taken from the activation)",
-            np.ones_like(z), f"nothing in your dz{l} was masked: {formulas.upstream(spec, l)} passed through "
+            None if ctx.autograd else np.ones_like(z), f"nothing in your dz{l} was masked: {formulas.upstream(spec, l)} passed through "
             f"unchanged. A mask computed from a{l} = relu(z{l}), as `grad[a < 0] = 0`, never fires, since "
             f"a{l} is never negative", f"{ref}, the mask from the pre-activation z{l}",
             hint=f"look at the ReLU derivative of layer {l}")
     elif act != "identity":
-        add("derivative_missing", f"the derivative of {act} left out", np.ones_like(z),
+        add("derivative_missing", f"the derivative of {act} left out", None if ctx.autograd else np.ones_like(z),
             f"your dz{l} is {formulas.upstream(spec, l)} itself, not multiplied by {act}'(z{l})",
             hint=f"look at the derivative of {act} in layer {l}")
         if act == "sigmoid":
@@ -408,7 +415,7 @@ def _candidates(ctx):
                     f"your dz{l} is (ŷ − y) / (N·n_L) with ŷ the logits themselves: on logits the gradient is "
                     "σ(ŷ) − y", hint="look at what the target is subtracted from")
         for key, title, d, why, fix, hint in _derivatives(ctx, l):
-            add(key, title, up0 * d, why, fix, hint)
+            add(key, title, None if d is None else up0 * d, why, fix, hint)
         if l < L:
             dzn = ctx.dz(l + 1)
             if _square(ctx.W(l + 1)):

@@ -298,6 +298,11 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                         overwritten.add(layer)
                     if phase == "backward" and autograd and split_name(name)[0] == "dz" and layer in overwritten:
                         continue      # z changed in place: autograd's z.grad is then ∂L/∂a, the same mistake
+                    if phase == "backward" and autograd and split_name(name)[0] == "dz" \
+                            and ("grad_of_a", "") in seen:
+                        continue      # every dz read from a.grad: the same mistake, layer after layer
+                    if phase == "backward" and autograd and name == f"dz{L}" and ("loss", "loss") in listed:
+                        continue      # autograd's δ_L is the derivative of the learner's own loss: the same mistake
                     if phase == "forward" and split_name(name)[0] == "a":
                         wrong_forward.add(name)
                     if key in ("lr_twice", "learning_rate") and hasattr(learner, "probe"):

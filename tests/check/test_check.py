@@ -62,6 +62,7 @@ GALLERY = {
     "relu_in_place_autograd": ("relu", 0, "forward", "z1", "z_overwritten"),
     "aliased_gradient_list": ("relu", 0, "backward", "dz3", "aliased_list"),
     "aliased_gradient_list_torch": ("relu", 0, "backward", "dz3", "aliased_list"),
+    "delta_from_activation_grad": ("relu", 0, "backward", "dz2", "grad_of_a"),
     "weight_gradient_from_own_activation": ("relu", 0, "backward", "dW3", "wrong_layer"),
     "bias_gradient_short_range": ("relu", 0, "backward", "db3", "bias_partial_batch"),
     "bias_gradient_left_at_zero": ("relu", 0, "backward", "db3", "left_at_zero"),
@@ -483,3 +484,16 @@ def test_autograd_through_a_wrong_activation_is_one_mistake_at_every_step(tmp_pa
     result = chk.check(path)
     assert result.keys() == ["wrong_activation"], result.text()
     assert (result.mismatch.phase, result.mismatch.tensor) == ("forward", "a3")
+
+
+def test_a_wrong_loss_under_autograd_is_one_mistake_not_a_second_in_the_output_delta(tmp_path):
+    # the squared error summed where the net's loss is its mean: under autograd dz3 is the derivative of
+    # that very loss, so it carries the loss's mistake and is not listed again with a fix of its own
+    src = (SOLUTIONS / "torch_autograd.py").read_text()
+    old = '"mse": lambda yhat, y: ((yhat - y) ** 2).mean(),'
+    assert src.count(old) == 1
+    path = tmp_path / "sum_for_mean.py"
+    path.write_text(src.replace(old, '"mse": lambda yhat, y: ((yhat - y) ** 2).sum(),'))
+    result = chk.check(path)
+    assert [(m.phase, m.tensor) for m in result.mismatches] == [("loss", "loss")], result.text()
+    assert result.status == 1 and result.steps_run == 3
