@@ -497,3 +497,28 @@ def test_a_wrong_loss_under_autograd_is_one_mistake_not_a_second_in_the_output_d
     result = chk.check(path)
     assert [(m.phase, m.tensor) for m in result.mismatches] == [("loss", "loss")], result.text()
     assert result.status == 1 and result.steps_run == 3
+
+
+def test_another_layers_input_of_another_width_is_named_though_it_changes_dWs_shape(tmp_path):
+    # an off-by-one in backward on the 2-3-2-1 net: dW3 = dz3ᵀ @ a1 has shape (1, 3), not (1, 2). The search
+    # tried only the activations of a2's width, and said no formula gives that shape
+    src = (SOLUTIONS / "mlp_numpy.py").read_text()
+    old = "a_prev = self.x if l == 0 else self.a[l - 1]   # (N, n_{l-1})"
+    assert src.count(old) == 1
+    path = tmp_path / "off_by_one.py"
+    path.write_text(src.replace(old, "a_prev = self.x if l <= 1 else self.a[l - 2]"))
+    m = chk.check(path, preset_name="three-layer").mismatches[0]
+    assert (m.phase, m.tensor, m.kind, m.diagnosis.key) == ("backward", "dW3", "shape", "wrong_layer")
+    assert m.diagnosis.title == "dW3 built from a1 instead of a2"
+
+
+def test_a_bias_index_that_ran_past_0_is_said_to_wrap_to_the_last_layer(tmp_path):
+    src = (SOLUTIONS / "mlp_numpy.py").read_text()
+    old = "z = z + self.b[l]                          # (n_l,) broadcast over the N rows"
+    assert src.count(old) == 1
+    path = tmp_path / "bias_index.py"
+    path.write_text(src.replace(old, "z = z + self.b[l - 1]"))
+    m = chk.check(path).mismatches[0]
+    assert (m.tensor, m.diagnosis.key) == ("z1", "wrong_layer")
+    assert m.diagnosis.why == ("your z1 adds b3: an index one too low: b[-1], which Python counts from the end "
+                               "of the list (layer 3's), for b[0]")
