@@ -240,14 +240,40 @@ class Spec:
                     softplus_threshold=self.softplus_threshold)
 
     def describe(self):
+        """'two-layer: 1000-100-10, relu, no bias, loss sse, sgd lr 1e-06, float64, seed 0': every setting that
+        applies and is not torch's default is named (an output activation, an activation's or optimizer's own)."""
         net = "-".join(map(str, self.sizes))
         bias = "bias" if self.bias else "no bias"
-        settings = [f"{k}={v:g}" for k, v in (("momentum", self.momentum), ("weight_decay", self.weight_decay)) if v]
+        own = [f"{k}={_word(getattr(self, k))}" for k in ACTIVATION_SETTINGS.get(self.activation, ())
+               if getattr(self, k) != _DEFAULTS[k]]
+        act = self.activation + (f"({', '.join(own)})" if own else "")
+        if self.output_activation != "identity":
+            act += f" ({self.output_activation} output)"
+        default = dict(_DEFAULTS, weight_decay=0.0)      # a decay is named wherever there is one (AdamW's own)
+        settings = [f"{k}={_word(getattr(self, k))}" for k in OPTIMIZER_SETTINGS[self.optimizer]
+                    if getattr(self, k) != default[k]]
         opt = self.optimizer + (f"({', '.join(settings)})" if settings else "")
         if self.batch_size is not None:
             opt += f", batches of {self.batch_size}" + (" shuffled" if self.shuffle else "")
-        return (f"{self.name}: {net}, {self.activation}, {bias}, loss {self.loss}, {opt} lr {self.lr:g}, "
+        return (f"{self.name}: {net}, {act}, {bias}, loss {self.loss}, {opt} lr {self.lr:g}, "
                 f"{self.dtype}, seed {self.seed}")
+
+
+# The settings that apply to each optimizer and activation, in torch's order (Spec.describe names those set)
+OPTIMIZER_SETTINGS = {"sgd": ("momentum", "dampening", "nesterov", "weight_decay"),
+                      "rmsprop": ("alpha", "eps", "weight_decay", "momentum", "centered"),
+                      "adam": ("betas", "eps", "weight_decay"), "adamw": ("betas", "eps", "weight_decay")}
+ACTIVATION_SETTINGS = {"leaky_relu": ("negative_slope",), "softplus": ("softplus_beta", "softplus_threshold")}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Spec)}
+
+
+def _word(v):
+    """A setting as the header says it: 0.9, True, (0.8, 0.99)."""
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (tuple, list)):
+        return "(" + ", ".join(_word(x) for x in v) + ")"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 # ---------------------------------------------------------------------------

@@ -275,3 +275,15 @@ def test_weight_decay_left_out_is_torch_optims_default_for_the_optimizer():
     assert spec.replace(weight_decay=0.1).replace(optimizer="adam").weight_decay == 0.1   # given: kept
     assert Spec(optimizer="adamw", weight_decay=0.0).weight_decay == 0.0  # off, by choice
     assert "sgd lr" in three_layer().describe()                          # nothing added where it is 0
+
+
+def test_the_header_names_every_setting_that_applies_and_is_not_torchs_default():
+    spec = Spec(sizes=(3, 4, 3), activation="leaky_relu", negative_slope=-0.3, output_activation="sigmoid",
+                optimizer="sgd", momentum=0.9, dampening=0.1, nesterov=False, weight_decay=0.01, alpha=0.5)
+    assert ("custom: 3-4-3, leaky_relu(negative_slope=-0.3) (sigmoid output), no bias, loss sse, "
+            "sgd(momentum=0.9, dampening=0.1, weight_decay=0.01) lr 1e-06") in spec.describe()   # (alpha: RMSprop's)
+    rms = Spec(sizes=(3, 4, 3), activation="softplus", softplus_threshold=1.0, optimizer="rmsprop", alpha=0.5,
+               centered=True, eps=1e-6)
+    assert "softplus(softplus_threshold=1), no bias" in rms.describe()
+    assert "rmsprop(alpha=0.5, eps=1e-06, centered=True) lr" in rms.describe()
+    assert "adam(betas=(0.8, 0.99)) lr" in Spec(optimizer="adam", betas=(0.8, 0.99)).describe()
