@@ -37,7 +37,8 @@ def main(args):
         styles += (RECORDED,)
     else:
         if len(styles) < 2:
-            raise UsageError(two_styles_needed(",".join(styles)) + " (or one with --against a trace)")
+            raise UsageError(two_styles_needed(getattr(args.styles, "text", ",".join(styles)))
+                             + " (or one with --against a trace)")
         names = list(spec_module.PRESETS) if args.preset == "all" else [args.preset]
         specs = specs_from_args(args, names)     # every spec is checked before any run starts
     check_device(args.device)

@@ -79,6 +79,11 @@ def styles_list(text, minimum=2):
 
 
 def two_styles_needed(text):
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    same = [n for n in names if n in _ALIASES]
+    if len(same) > 1 and len({_ALIASES[n] for n in same}) == 1:    # a style under its name and its short name
+        return (f"--styles {text}: {' and '.join(repr(n) for n in same)} are one style, {_ALIASES[same[0]]}; "
+                "--styles needs at least two to compare: e.g. --styles numpy,torch_nn")
     return f"--styles needs at least two styles to compare, got {text!r}: e.g. --styles numpy,torch_nn"
 
 
@@ -99,7 +104,16 @@ def compare_styles(text):
         single = some_styles(rest) if rest or not names else ()
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc}; data parallel: {', '.join(_RANKED)}") from None
-    return single + tuple(dict.fromkeys(_RANKED[n] for n in names if n in _RANKED))
+    return Named(single + tuple(dict.fromkeys(_RANKED[n] for n in names if n in _RANKED)), text)
+
+
+class Named(tuple):
+    """Styles as parsed, with the text they were given as (`.text`): 'np,numpy' is one style, and says so."""
+
+    def __new__(cls, styles, text):
+        out = super().__new__(cls, styles)
+        out.text = text
+        return out
 
 
 def style_name(text):

@@ -86,6 +86,13 @@ def test_all_among_other_styles_is_refused_with_what_it_means(capsys):
     assert err.count("\n") == 1 and "all names every lesson and stands alone" in err
 
 
+def test_one_style_by_its_name_and_its_short_name_is_said_to_be_one_style(capsys):
+    from parity import cli
+    assert cli.main(["compare", "--styles", "np,numpy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'np' and 'numpy' are one style, numpy" in err
+
+
 def test_presets_match_the_seeds():
     s3 = three_layer()
     assert (s3.sizes, s3.activation, s3.loss, s3.bias, s3.lr, s3.steps) == ((2, 3, 2, 1), "identity", "half_sse",
