@@ -77,13 +77,19 @@ def main(args):
     if folder:
         from .batch import run_folder
         return run_folder(args)
+    said = []
+
+    def started(header):            # the first line as soon as the file is imported, before its code runs
+        print(header, flush=True)
+        said.append(header)
+
     result = check(args.file, preset_name=args.preset, steps=args.steps, timeout=args.timeout, first=args.first,
-                   hint=args.hint)
+                   hint=args.hint, started=None if args.json == "-" else started)
     if args.json == "-":
         from ..files import write_json
         write_json("-", result.as_dict())
         return result.status
-    print(result.text())
+    print(result.text(header=not said))
     if args.json is not None:
         from ..files import write_json
         write_json(args.json, result.as_dict())

@@ -114,12 +114,16 @@ class CheckResult:
             lines.extend("  " + s for s in m.diagnosis.lines())
         return lines
 
-    def text(self):
+    def header(self):
+        """'checking my_mlp.py (numpy) against impl_numpy on relu: ..., 3 steps': the result's first line."""
+        ref = REFERENCE.get(self.flavour, "?")
+        return f"checking {self.path} ({self.flavour}) against impl_{ref} on {self.spec.describe()}, {self.steps} steps"
+
+    def text(self, header=True):
+        """The result in words; header=False leaves out the first line (the command line printed it already)."""
         lines = []
-        if self.spec is not None:
-            ref = REFERENCE.get(self.flavour, "?")
-            lines.append(f"checking {self.path} ({self.flavour}) against impl_{ref} on {self.spec.describe()}, "
-                         f"{self.steps} steps")
+        if self.spec is not None and header:
+            lines.append(self.header())
         if self.status == 0:
             lines.append(f"MATCH: every tensor of every phase matches the reference over {self.steps_run} steps "
                          f"(tolerance {tolerance(self.spec.dtype):g})")
@@ -530,10 +534,12 @@ def _compare(step, phase, name, expected, got, scale, tol, spec):
 
 
 def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, problem=None, first=False,
-          hint=False) -> CheckResult:
+          hint=False, started=None) -> CheckResult:
     """Check the learner's file at `path`, its code in a process of its own (see sandbox.Child). Never raises
     on the learner's account: see CheckResult.status. A bad preset, step count or timeout is a SpecError,
-    raised before any work. timeout: seconds per call of the learner's code, 0 or None for no limit."""
+    raised before any work. timeout: seconds per call of the learner's code, 0 or None for no limit.
+    started(header): called with the result's first line once the file is imported, before its MLP runs
+    (the command line prints it then, before what the learner's code prints as it runs)."""
     problem = problem or learner_problem(preset_name)    # a bad preset name is a SpecError, before any work
     steps = validate(problem, steps, timeout)
     try:
@@ -547,10 +553,17 @@ def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, prob
             return CheckResult(status=2, path=str(path), problem=str(exc))
         run = LearnerRun(cls, flavour, timeout=timeout, paths=learner_paths(path, cls),
                          hint=flavour_hint(module, flavour, path))
+        _started(started, path, flavour, problem, steps)
         return _lockstep(run, flavour, problem, steps, str(path), first=first, hint=hint)
     with Child(timeout) as child:
         try:
             flavour = child.load(path)
         except CannotRun as exc:
             return CheckResult(status=2, path=str(path), problem=str(exc), step=exc.step, phase=exc.phase)
+        _started(started, path, flavour, problem, steps)
         return _lockstep(child, flavour, problem, steps, str(path), first=first, hint=hint)
+
+
+def _started(started, path, flavour, problem, steps):
+    if started is not None:
+        started(CheckResult(status=2, path=str(path), flavour=flavour, spec=problem.spec, steps=steps).header())

@@ -268,3 +268,18 @@ def test_a_file_named_like_a_library_in_the_current_folder_is_named_not_a_traceb
     from parity import __main__ as entry
     from parity.styles import MODULES
     assert set(entry.LESSONS) == set(MODULES.values())
+
+
+def test_the_header_comes_before_what_the_learners_code_prints_as_it_runs(tmp_path):
+    # stdout and stderr into one pipe, as `check my_mlp.py 2>&1 | less` gives them: the learner's prints (its
+    # stderr) come after the line that says what is being checked, not all of them before it
+    path = tmp_path / "chatty.py"
+    path.write_text((SOLUTIONS / "mlp_numpy.py").read_text() + (
+        "\n\nclass MLP(MLP):\n    def forward(self, x):\n        print('in forward')\n"
+        "        return super().forward(x)\n"))
+    proc = subprocess.run([sys.executable, "-m", "parity", "check", str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stdout
+    assert lines[0].startswith(f"checking {path} (numpy)") and lines[1] == "in forward", lines[:3]
+    assert lines[-1].startswith("MATCH") and sum(line.startswith("checking") for line in lines) == 1
