@@ -61,6 +61,10 @@ class Diverged:
                     f"{LABELS.get(self.style, self.style)} is not finite after the update")
         lr = self.lr if math.isfinite(self.lr) or spec is None else spec.lr
         optimizer = spec.optimizer if spec is not None else self.optimizer
+        if spec is not None and optimizer == "rmsprop" and spec.centered and spec.alpha == 0:
+            return (f"{head}; likely cause: RMSprop centered with alpha = 0: its running variance E[g²] − E[g]² "
+                    f"is g² − g² = 0 (up to rounding), so every step is lr·g/eps with eps = {spec.eps:g}, whatever "
+                    "lr is; fix: alpha above 0 (torch's default is 0.99), or centered off.")
         if optimizer in ADAPTIVE:
             # |x|² bounds plain gradient descent, whose step grows with the gradient; an adaptive
             # step divides the gradient by its own running size, so it does not apply here.
@@ -72,6 +76,12 @@ class Diverged:
                     f"size of its gradient, so the inputs' size sets no bound); fix: {fix}.")
         if not math.isfinite(self.lr_limit):
             return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
+        if spec is not None and spec.loss == "l1":
+            # no curvature: |ŷ − y|'s gradient is sign(ŷ − y), the same size however near the minimum
+            return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large: the L1 loss's gradient is "
+                    "sign(ŷ − y), of one size however near the minimum, so every step moves the weights by lr times "
+                    f"the inputs' size (squared size {self.input_size:.4g}) and overshoots by as much; fix: lower lr, "
+                    f"e.g. to {lr / 10:g}.")
         if lr > self.lr_limit:
             return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for inputs this size (the largest squared "
                     f"input norm |x|² is {self.input_size:.4g}, so one linear layer is stable only below "

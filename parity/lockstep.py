@@ -900,11 +900,13 @@ def _end_step(report, rows, step, stop_at_first):
     blown = [s for s in styles if exploded(report.losses[s][-1], report.losses[s][0])]
     if not blown:
         return False
-    if report.first is not None and any(_calm(report.losses[s]) for s in styles if s not in blown):
+    if any(_calm(report.losses[s]) for s in styles if s not in blown):
         # One style's loss blew up while another's is still near where it began: not the training
         # diverging, which takes every style with it, but that style parting from the others (a bug of
-        # its own, a damaged trace): the disagreement is the verdict, and the run ends here.
-        return True
+        # its own, a damaged trace): the disagreement is the verdict, and the run ends here. Where no
+        # pair has disagreed, the styles parted within their rounding noise (a loss that began at
+        # rounding level, as at an exact minimum, "grows a million-fold" at its first step): run on.
+        return report.first is not None
     s = blown[0]
     report.diverged = Diverged(step=step, style=s, loss=report.losses[s][-1], first_loss=report.losses[s][0])
     return True

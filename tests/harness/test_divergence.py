@@ -228,3 +228,32 @@ def test_a_trace_whose_last_update_holds_a_nan_is_a_disagreement_not_a_divergenc
     out = capsys.readouterr().out
     assert rc == 1 and "DIVERGED" not in out and "likely cause" not in out
     assert "DISAGREE: first at step 1, phase update, layer 1, tensor W1, between numpy and recorded" in out
+
+
+def test_an_l1_loss_is_not_given_a_curvature_bound_it_does_not_have():
+    spec = two_layer(loss="l1", lr=100.0)
+    d = lockstep.run(spec, ("numpy", "torch_manual"), steps=5).diverged
+    text = d.sentence(spec)
+    assert "the L1 loss's gradient is sign(ŷ − y)" in text and "fix: lower lr, e.g. to 10" in text
+    assert "stable only below" not in text
+
+
+def test_centered_rmsprop_at_alpha_0_is_named_as_the_cause_not_the_lr():
+    spec = Spec(sizes=(3, 4, 3), n_samples=5, steps=8, lr=0.01, seed=1, optimizer="rmsprop", alpha=0.0,
+                centered=True)
+    d = lockstep.run(spec, ("numpy", "torch_manual")).diverged
+    assert d is not None
+    text = d.sentence(spec)
+    assert "RMSprop centered with alpha = 0" in text and "fix: alpha above 0" in text
+
+
+def test_a_loss_that_began_at_rounding_level_is_not_a_divergence_where_another_style_stays_put():
+    # y made by the net itself: the L1 loss is 0 exactly in NumPy and 8e-17 in torch (its matmul rounds
+    # otherwise). sign(0) = 0 leaves NumPy where it is; sign(8e-17) = 1 steps torch to a loss of 1.07, "a
+    # million times its first value": not training that diverged, but a split at L1's kink, in the noise
+    x = np.array([[1.0, -1.0], [2.0, 1.0]])
+    W1, W2 = np.array([[1.0, 1.0], [0.5, 0.5], [0.3, -0.7]]), np.array([[1.0, -2.0, 0.5]])
+    spec = Spec(sizes=(2, 3, 1), activation="identity", loss="l1", lr=0.1, steps=3, n_samples=2)
+    report = lockstep.run(spec, problem=make_problem(spec, x=x, y=(x @ W1.T) @ W2.T, weights=[W1, W2]))
+    assert report.losses["numpy"][:2] == [0.0, 0.0] and report.losses["torch_manual"][1] > 1
+    assert report.diverged is None and report.steps_run == 3
