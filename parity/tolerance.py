@@ -400,6 +400,6 @@ class Disagreement:
                 why = (f", the floor: above {NOISE_MULTIPLE}× the rounding noise {self.noise:.2g} measured against "
                        f"{self.shadow_dtype} shadows")
             what = (f"{a} gives {self.value_a:.10g} but {b} gives {self.value_b:.10g}{idx} "
-                    f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g}; "
+                    f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g} of {b}'s; "
                     f"scaled err {self.error:.3g} > tolerance {self.tol:.3g}{why})")
         return f"{place(self.step, self.phase, self.layer, self.tensor)}: {what}"
