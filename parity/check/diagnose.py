@@ -378,6 +378,10 @@ def _candidates(ctx):
                 np.asarray(-np.mean(_log_softmax(yhat, 0)[rows, ctx.y])),
                 "your loss normalises each column (one class over the batch), not each row: softmax(ŷ) is "
                 "taken over the classes of one sample, axis 1", hint="look at the axis of the softmax")
+            add("softmax_axis", "softmax taken over the whole array instead of over each sample's classes",
+                np.asarray(-np.mean(_log_softmax(yhat, None)[rows, ctx.y])),
+                "your loss normalises over every number of ŷ at once (np.sum without an axis): softmax(ŷ) is "
+                "taken over the classes of one sample, axis 1 (keepdims=True)", hint="look at the axis of the softmax")
         if spec.loss in ("half_sse", "sse", "mse"):
             base = np.asarray(losses[spec.loss][0](yhat, ctx.y), float)
             d = (yhat - ctx.y) ** 2
@@ -408,6 +412,10 @@ def _candidates(ctx):
                     (np.exp(_log_softmax(yhat, 0)) - onehot) / N, f"your dz{l} normalises each column (one class "
                     "over the batch): softmax(ŷ) is taken over the classes of one sample, axis 1",
                     hint="look at the axis of the softmax")
+                add("softmax_axis", "softmax taken over the whole array instead of over each sample's classes",
+                    (np.exp(_log_softmax(yhat, None)) - onehot) / N, f"your dz{l} normalises over every number of "
+                    "ŷ at once (np.sum without an axis): softmax(ŷ) is taken over the classes of one sample, axis 1 "
+                    "(keepdims=True)", hint="look at the axis of the softmax")
                 add("onehot_missing", "the one-hot target not subtracted", np.exp(_log_softmax(yhat, 1)) / N,
                     f"your dz{l} is softmax(ŷ) / N: the − onehot(y) is missing", hint="look for the target in dz")
             else:

@@ -522,3 +522,22 @@ def test_a_bias_index_that_ran_past_0_is_said_to_wrap_to_the_last_layer(tmp_path
     assert (m.tensor, m.diagnosis.key) == ("z1", "wrong_layer")
     assert m.diagnosis.why == ("your z1 adds b3: an index one too low: b[-1], which Python counts from the end "
                                "of the list (layer 3's), for b[0]")
+
+
+def test_a_softmax_over_the_whole_array_is_named_in_the_loss_and_in_its_gradient(tmp_path):
+    src = (SOLUTIONS / "mlp_numpy.py").read_text()
+    for changes, phase, tensor in (
+            ((("shifted = yhat - np.max(yhat, axis=1, keepdims=True)", "shifted = yhat - np.max(yhat)"),
+              ("np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))", "np.log(np.sum(np.exp(shifted)))")),
+             "loss", "loss"),
+            ((("e = np.exp(yhat - np.max(yhat, axis=1, keepdims=True))", "e = np.exp(yhat - np.max(yhat))"),
+              ("p = e / np.sum(e, axis=1, keepdims=True)", "p = e / np.sum(e)")), "backward", "dz3")):
+        text = src
+        for old, new in changes:
+            assert text.count(old) == 1
+            text = text.replace(old, new)
+        path = tmp_path / f"whole_{phase}.py"
+        path.write_text(text)
+        m = chk.check(path, preset_name="cross-entropy").mismatches[0]
+        assert (m.phase, m.tensor, m.diagnosis.key) == (phase, tensor, "softmax_axis")
+        assert "over the whole array" in m.diagnosis.title
