@@ -41,6 +41,7 @@ class Diverged:
     depth: int = 1                 # linear layers in the net
     optimizer: str = "sgd"         # the spec's optimizer: the stable-lr bound is SGD's only
     tensor: str | None = None      # a parameter not finite after the last step's update, which no loss shows
+    floor: float = 0.0             # loss_floor, the baseline where the first loss is below it
 
     def find_cause(self, spec, x, lr_schedule=None):
         """Fill in what the sentence needs: the lr in force at the step, the stable limit on inputs x, the depth."""
@@ -54,7 +55,10 @@ class Diverged:
 
     def sentence(self, spec=None):
         what = "is not finite" if not math.isfinite(self.loss) else \
-            f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}"
+            f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times its first value {self.first_loss:.4g}" \
+            if self.first_loss >= self.floor else \
+            (f"reached {self.loss:.4g}, over {DIVERGENCE_FACTOR:g} times {self.floor:.4g}, a thousandth of the loss "
+             f"of predicting 0 (its first value, {self.first_loss:.4g}, is smaller)")
         head = f"training diverged at step {self.step}: the loss in {LABELS.get(self.style, self.style)} {what}"
         if self.tensor is not None:
             head = (f"training diverged at step {self.step}, its last: {self.tensor} in "
@@ -125,6 +129,24 @@ def not_finite(reads):
                 None)
 
 
-def exploded(loss, first_loss):
-    """True when a loss is not finite or grew past DIVERGENCE_FACTOR times its first value."""
-    return not math.isfinite(loss) or (first_loss > 0 and loss > DIVERGENCE_FACTOR * first_loss)
+def exploded(loss, first_loss, floor=0.0):
+    """True when a loss is not finite or grew past DIVERGENCE_FACTOR times its first value, or times `floor`
+    where that is larger (loss_floor: a first loss at rounding level, as at an exact minimum, is no baseline)."""
+    base = max(first_loss, floor)
+    return not math.isfinite(loss) or (base > 0 and loss > DIVERGENCE_FACTOR * base)
+
+
+FLOOR_SHARE = 1e-3      # loss_floor: this share of the loss of predicting 0
+
+
+def loss_floor(spec: Spec, y) -> float:
+    """The least first loss a blow-up is measured from: FLOOR_SHARE of the loss that predicting ŷ = 0 has on
+    these targets (the data's own scale for the loss). A net that starts where the loss is 0 up to rounding
+    (targets made by the net itself) would otherwise "grow a million-fold" at its first ordinary step."""
+    from .styles import reference_losses
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        y = y.astype(np.float64)
+    with np.errstate(all="ignore"):
+        zero = float(reference_losses()[spec.loss][0](np.zeros((y.shape[0], spec.sizes[-1])), y))
+    return FLOOR_SHARE * zero if math.isfinite(zero) and zero > 0 else 0.0

@@ -21,7 +21,7 @@ import argparse
 import numpy as np
 
 from . import formulas
-from .divergence import Diverged, exploded, not_finite
+from .divergence import Diverged, exploded, loss_floor, not_finite
 from .lockstep import batches, trace
 from .options import UsageError, add_spec_options, check_device, count, specs_from_args
 from .problem import make_problem
@@ -80,13 +80,13 @@ def explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_classe
     return _explain(spec, step, styles, device=device, problem=problem, mlp_classes=mlp_classes)[0]
 
 
-def _diverged(spec, traces, x_all, step):
+def _diverged(spec, traces, x_all, step, floor=0.0):
     """The first step up to `step` where a style's loss exploded (a Diverged with its cause), or None."""
     for k in range(step + 1):
         for s, tr in traces.items():
             loss, first = float(tr[k]["loss"]["loss"]), float(tr[0]["loss"]["loss"])
-            if exploded(loss, first):
-                d = Diverged(step=k, style=s, loss=loss, first_loss=first)
+            if exploded(loss, first, floor):
+                d = Diverged(step=k, style=s, loss=loss, first_loss=first, floor=floor)
                 d.find_cause(spec, x_all)
                 return d
     for s, tr in traces.items():             # the step shown is the last run: its update, which no loss shows
@@ -131,7 +131,7 @@ def _explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_class
            ]
     if "relu" in (spec.activation, spec.output_activation):
         out.append("   " + formulas.NOTES["1["])
-    diverged = _diverged(spec, traces, x_all, step)
+    diverged = _diverged(spec, traces, x_all, step, loss_floor(spec, y_all))
     if diverged is not None:                 # the numbers below are the blow-up's: say so before them
         out.append("DIVERGED: " + diverged.sentence(spec))
     out.append("")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import interrupt, threads
-from .divergence import Diverged, exploded, not_finite
+from .divergence import Diverged, exploded, loss_floor, not_finite
 from .problem import Problem, make_problem
 from .spec import Spec, SpecError
 from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_arrays, build,
@@ -50,6 +50,7 @@ class Report:
     steps_run: int = 0
     built: dict = field(default_factory=dict)            # style -> its Style, trained, for predictions
     phases: tuple = PHASES                               # with a data-parallel style: PARALLEL_PHASES
+    loss_floor: float = 0.0                              # the least first loss a blow-up is measured from
     parallel: dict = field(default_factory=dict)         # a data-parallel run: world size, notes, ranks (see run)
 
     @property
@@ -294,6 +295,7 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
                     losses={s: [] for s in styles}, seconds={s: dict.fromkeys(phases, 0.0) for s in styles},
                     built=built, phases=phases)
     x_all, y_all, _, _ = problem.cast(spec.dtype)
+    report.loss_floor = loss_floor(spec, y_all)
     # The rows of each step, drawn block by block as the run reaches them, never the whole
     # run's list up front: the schedule holds one block however many steps are asked for.
     if parallel:
@@ -337,7 +339,9 @@ def _run_styles(spec, styles, *, problem, steps, device, mlp_classes, lr_schedul
         bad = {s: not_finite(built[s].record("update") if s in parallel else built[s].view("update"))
                for s in styles if s in built}      # (no copies: the run is over; data-parallel styles' last reads)
         blown = [s for s in bad if bad[s] is not None]
-        if blown and (report.first is None or len(blown) == len(bad)):
+        parted = report.first is not None and any(_calm(report.losses[s], report.loss_floor)
+                                                  for s in bad if s not in blown)
+        if blown and not parted:
             s = blown[0]
             report.diverged = Diverged(step=steps - 1, style=s, loss=report.losses[s][-1],
                                        first_loss=report.losses[s][0], tensor=bad[s])
@@ -438,7 +442,7 @@ def _run_blocks(report, runs, built, schedule, inputs, *, steps, lr_schedule, sh
                 kept[s].append((reads, secs))
                 loss = float(reads["loss"]["loss"])
                 first_loss.setdefault(s, loss)
-                if s in built and exploded(loss, first_loss[s]):
+                if s in built and exploded(loss, first_loss[s], report.loss_floor):
                     break
             # NumPy arrays for the comparison, once the block has run (views of the copies, as a rule)
             kept[s] = [({phase: as_arrays(r) for phase, r in reads.items()}, secs) for reads, secs in kept[s]]
@@ -661,7 +665,7 @@ def _compare_phase(report, rows, step, phase, reads, shadowed, index, scales, sc
         # at this step as diverged. Its later phases are still measured, but not judged: they are
         # arithmetic on numbers at the edge of the dtype's range, where a shadow's noise is not
         # finite and no tolerance means anything; the verdict is the divergence, named below.
-        blown = [exploded(report.losses[s][-1], report.losses[s][0]) for s in styles]
+        blown = [exploded(report.losses[s][-1], report.losses[s][0], report.loss_floor) for s in styles]
         rows.blown = any(blown)
         # Where every style's loss exploded at once, so is a disagreement found earlier in this step
         # where a value is not finite: the forward pass of the step that blows up overflows first,
@@ -897,27 +901,27 @@ def _end_step(report, rows, step, stop_at_first):
     report.steps_run = step + 1
     if report.first is not None and stop_at_first:
         return True
-    blown = [s for s in styles if exploded(report.losses[s][-1], report.losses[s][0])]
+    blown = [s for s in styles if exploded(report.losses[s][-1], report.losses[s][0], report.loss_floor)]
     if not blown:
         return False
-    if any(_calm(report.losses[s]) for s in styles if s not in blown):
+    if report.first is not None and any(_calm(report.losses[s], report.loss_floor) for s in styles
+                                        if s not in blown):
         # One style's loss blew up while another's is still near where it began: not the training
         # diverging, which takes every style with it, but that style parting from the others (a bug of
-        # its own, a damaged trace): the disagreement is the verdict, and the run ends here. Where no
-        # pair has disagreed, the styles parted within their rounding noise (a loss that began at
-        # rounding level, as at an exact minimum, "grows a million-fold" at its first step): run on.
-        return report.first is not None
+        # its own, a damaged trace): the disagreement is the verdict, and the run ends here.
+        return True
     s = blown[0]
-    report.diverged = Diverged(step=step, style=s, loss=report.losses[s][-1], first_loss=report.losses[s][0])
+    report.diverged = Diverged(step=step, style=s, loss=report.losses[s][-1], first_loss=report.losses[s][0],
+                               floor=report.loss_floor)
     return True
 
 
 CALM = 1e3      # a loss at most this many times its first value: training that has not begun to blow up
 
 
-def _calm(losses):
-    """The run's losses so far end near where they began: finite, at most CALM times the first."""
-    return math.isfinite(losses[-1]) and losses[-1] <= CALM * max(losses[0], 0.0)
+def _calm(losses, floor=0.0):
+    """The run's losses so far end near where they began: finite, at most CALM times the first (or the floor)."""
+    return math.isfinite(losses[-1]) and losses[-1] <= CALM * max(losses[0], floor)
 
 
 def trace(spec: Spec, style: str, *, problem: Problem | None = None, steps: int | None = None,

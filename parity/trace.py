@@ -212,7 +212,7 @@ def write_trace(path, spec: Spec, style: str = "torch_nn", *, device="cpu", prob
     not a lesson or a trace over `limit` bytes, and RunDiverged (writing nothing) where the
     run's loss explodes.
     """
-    from .divergence import Diverged, exploded, not_finite
+    from .divergence import Diverged, exploded, loss_floor, not_finite
     from .lockstep import batches
     from .problem import make_problem
     from .styles import build
@@ -223,6 +223,7 @@ def write_trace(path, spec: Spec, style: str = "torch_nn", *, device="cpu", prob
     check_size(spec, limit)
     st = build(style, problem, device=device, mlp_class=mlp_class)
     x_all, y_all, _, _ = problem.cast(spec.dtype)
+    floor = loss_floor(spec, y_all)
     tensors, names, first_loss = {}, None, None
     bar = None
     if progress:
@@ -243,10 +244,10 @@ def write_trace(path, spec: Spec, style: str = "torch_nn", *, device="cpu", prob
         first_loss = loss if first_loss is None else first_loss
         if bar is not None:
             bar.update(1)
-        if exploded(loss, first_loss):
+        if exploded(loss, first_loss, floor):
             if bar is not None:
                 bar.close()
-            d = Diverged(step=k, style=style, loss=loss, first_loss=first_loss)
+            d = Diverged(step=k, style=style, loss=loss, first_loss=first_loss, floor=floor)
             d.find_cause(spec, x_all)
             raise RunDiverged(d)
     bad = not_finite({name: tensors[key(k, "update", name)] for name in names["update"]}) if names else None

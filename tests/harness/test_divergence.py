@@ -247,13 +247,27 @@ def test_centered_rmsprop_at_alpha_0_is_named_as_the_cause_not_the_lr():
     assert "RMSprop centered with alpha = 0" in text and "fix: alpha above 0" in text
 
 
-def test_a_loss_that_began_at_rounding_level_is_not_a_divergence_where_another_style_stays_put():
+@pytest.mark.parametrize("block", ["live", "blocks"])
+def test_a_loss_that_began_at_rounding_level_is_not_a_divergence(block, monkeypatch):
     # y made by the net itself: the L1 loss is 0 exactly in NumPy and 8e-17 in torch (its matmul rounds
     # otherwise). sign(0) = 0 leaves NumPy where it is; sign(8e-17) = 1 steps torch to a loss of 1.07, "a
-    # million times its first value": not training that diverged, but a split at L1's kink, in the noise
+    # million times its first value": not training that diverged, but a split at L1's kink. A blow-up is
+    # measured from the loss of predicting 0 (a thousandth of it) where the first loss is below that.
+    # (Both ways of running: with copies in blocks, as at two threads, a style that blew up stops its block.)
+    monkeypatch.setattr(lockstep, "reads_live", lambda parallel=None: block == "live")
     x = np.array([[1.0, -1.0], [2.0, 1.0]])
     W1, W2 = np.array([[1.0, 1.0], [0.5, 0.5], [0.3, -0.7]]), np.array([[1.0, -2.0, 0.5]])
     spec = Spec(sizes=(2, 3, 1), activation="identity", loss="l1", lr=0.1, steps=3, n_samples=2)
     report = lockstep.run(spec, problem=make_problem(spec, x=x, y=(x @ W1.T) @ W2.T, weights=[W1, W2]))
     assert report.losses["numpy"][:2] == [0.0, 0.0] and report.losses["torch_manual"][1] > 1
     assert report.diverged is None and report.steps_run == 3
+    floor = divergence.loss_floor(spec, report.built["numpy"].problem.y)
+    assert floor == pytest.approx(1e-3 * np.mean(np.abs((x @ W1.T) @ W2.T)))     # L1 of ŷ = 0: mean |y|
+
+
+def test_a_blow_up_measured_from_the_floor_says_so():
+    d = divergence.Diverged(step=2, style="numpy", loss=5.0, first_loss=1e-17, floor=2e-6)
+    assert "reached 5, over 1e+06 times 2e-06, a thousandth of the loss of predicting 0 (its first value, 1e-17, " \
+           "is smaller)" in d.sentence()
+    assert "over 1e+06 times its first value 3" in divergence.Diverged(step=2, style="numpy", loss=4e7,
+                                                                        first_loss=3.0, floor=2e-6).sentence()
