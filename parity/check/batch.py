@@ -40,7 +40,9 @@ def one_line(problem):
     said = re.search(r"raised (\w+)(?::.*)?; your traceback:$", first)
     if said is None:
         return first
-    own = next((line for line in reversed(lines) if line.startswith(said.group(1) + ":")), None)
+    # the exception's own line; Python names one outside builtins with its module (numpy.exceptions.AxisError: ...)
+    own_line = re.compile(rf"^(?:[\w.]+\.)?{said.group(1)}:")
+    own = next((line for line in reversed(lines) if own_line.match(line)), None)
     said_so = first.removesuffix("; your traceback:")
     if own is None:
         return said_so

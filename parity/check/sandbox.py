@@ -200,10 +200,11 @@ def isolation_available():
     return os.name == "posix"
 
 
-# `import torch`, `import numpy as np, torch.nn as nn`, `from torch import nn`, importlib's and __import__'s
-# forms; torchvision and the like (which import torch) too
-_IMPORTS_TORCH = re.compile(r"\bfrom[ \t]+torch|\bimport[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*torch"
-                            r"|(?:import_module|__import__)\([ \t]*['\"]torch")
+# `import torch`, `import numpy as np, torch.nn as nn` (a backslash may break the line), `from torch import nn`,
+# importlib's and __import__'s forms; torchvision and the like (which import torch); and `torch.` used anywhere (a
+# file that has torch from a helper module's `import *`)
+_IMPORTS_TORCH = re.compile(r"\bfrom[ \t]+torch|\bimport[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,(?:[ \t]|\\\n)*)*torch"
+                            r"|(?:import_module|__import__)\([ \t]*['\"]torch|\btorch\.\w")
 
 
 def mentions_torch(path):

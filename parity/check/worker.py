@@ -157,41 +157,44 @@ def narrow_tensors(net):
 
 
 def aliased_entries(net):
-    """[(group, i, j)]: self.<group>[i] and self.<group>[j] hold the same memory, as a list made as
-    [np.zeros(n)] * L does (one array, L times). Views of one buffer that do not overlap are not aliases."""
+    """[(group, i, j)]: self.<group>[i] and self.<group>[j] share memory, as a list made as [np.zeros(n)] * L
+    does (one array, L times). Views of one buffer that share no element (column blocks of one matrix, the
+    slices of one flat vector) are not aliases: np.shares_memory says so exactly."""
     out = []
     for group in ("W", "b", "z", "a", "dz", "dW", "db"):
         items = getattr(net, group, None)
         if not isinstance(items, (list, tuple)):
             continue
-        spans = [_span(t) for t in items]
+        arrays = [_host_array(t) for t in items]
         for i, j in itertools.combinations(range(len(items)), 2):
-            if spans[i] is not None and spans[j] is not None and (
-                    items[i] is items[j] or (spans[i][0] < spans[j][1] and spans[j][0] < spans[i][1])):
+            if arrays[i] is None or arrays[j] is None:
+                continue
+            if items[i] is items[j] or _shares(arrays[i], arrays[j]):
                 out.append((group, i, j))
     return out
 
 
-try:                                      # NumPy 2 moved it; NumPy 1 has it at the top
-    from numpy.lib.array_utils import byte_bounds as _byte_bounds
-except ImportError:                       # pragma: no cover
-    _byte_bounds = np.byte_bounds
-
-
-def _span(t):
-    """(first byte, past the last byte) of an array's or a CPU tensor's memory; None for anything else."""
+def _host_array(t):
+    """An array or a CPU tensor as a NumPy array over the same memory; None for anything else (or empty)."""
     if isinstance(t, np.ndarray):
-        if t.size == 0:
-            return None
-        return _byte_bounds(t)
-    ptr, numel, size = getattr(t, "data_ptr", None), getattr(t, "numel", None), getattr(t, "element_size", None)
-    if ptr is None or numel is None or size is None or getattr(getattr(t, "device", None), "type", "cpu") != "cpu":
+        return t if t.size else None
+    if getattr(getattr(t, "device", None), "type", None) != "cpu" or not hasattr(t, "detach"):
         return None
     try:
-        start, n = int(ptr()), int(numel()) * int(size())
-    except Exception:                     # not a tensor after all
+        a = t.detach().numpy()
+    except Exception:                     # not a plain tensor (a subclass, a dtype NumPy lacks)
         return None
-    return (start, start + n) if n else None
+    return a if a.size else None
+
+
+_TOO_HARD = getattr(getattr(np, "exceptions", np), "TooHardError", Exception)    # (NumPy 1: np.TooHardError)
+
+
+def _shares(a, b):
+    try:
+        return bool(np.shares_memory(a, b, max_work=10**6))
+    except _TOO_HARD:                     # pragma: no cover  (strides no bounded search settles)
+        return bool(np.may_share_memory(a, b))
 
 
 def uses_autograd(net):

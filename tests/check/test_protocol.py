@@ -167,6 +167,18 @@ def test_entries_of_a_list_that_are_one_array_are_found_and_views_of_one_buffer_
                           W=[flat[:20].reshape(5, 4), flat[20:].reshape(5, 4)],   # one buffer, two views apart
                           a=[one[1:], one[:2]],                          # two views that overlap
                           dW=[t, t.T, torch.zeros(3, 2)],                # a tensor and its transpose
-                          b=[tflat[:6], tflat[6:]], db=[None, None], z=[1.0, 2.0])
+                          b=[tflat[:6], tflat[6:]], db=[None, None], z=[1.0, 2.0],
+                          )
+    # column blocks of one matrix overlap in address range but share no element: not aliases
+    P, T = np.zeros((4, 6)), torch.zeros(4, 6)
+    assert aliased_entries(SimpleNamespace(W=[P[:, :3], P[:, 3:]], b=[T[:, :3], T[:, 3:]])) == []
     found = set(aliased_entries(net))
     assert found == {("dz", 0, 1), ("dz", 0, 2), ("dz", 1, 2), ("a", 0, 1), ("dW", 0, 1)}
+
+
+def test_a_problem_in_one_line_keeps_the_exceptions_own_words_also_for_a_module_qualified_name():
+    from parity.check.batch import one_line
+    assert one_line("loss() raised AxisError; your traceback:\nTraceback (most recent call last):\n  ...\n"
+                    "numpy.exceptions.AxisError: axis 2 is out of bounds\nThe shapes here: x (5, 4)") == \
+        "loss() raised AxisError: axis 2 is out of bounds"
+    assert one_line("forward is not written yet (a.py, line 3)") == "forward is not written yet (a.py, line 3)"

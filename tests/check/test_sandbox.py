@@ -205,3 +205,17 @@ def test_the_torch_solution_matches_in_the_worker(start):
 def test_no_time_limit_still_reports_the_end_of_the_process(tmp_path, start):
     result = chk.check(edited(tmp_path, "forward", ["import os", "os._exit(7)"]), timeout=0)
     assert result.status == 2 and "exit status 7" in result.problem
+
+
+@pytest.mark.parametrize("text, imports", [
+    ("import torch\n", True), ("import numpy as np, torch.nn as nn\n", True), ("from torch import nn\n", True),
+    ("import numpy as np, \\\n    torch\n", True), ("x = 1; import torch\n", True),
+    ("torch = __import__('torch')\n", True), ("import torchvision\n", True),
+    ("from helpers import *\nz = torch.relu(z)\n", True),          # torch from a helper module's import *
+    ("import numpy as np\n# 0 at z == 0 exactly, as torch\n", False),
+    ("raise NotImplementedError('as torch does')\n", False), ("mytorch = 1\n", False)])
+def test_torch_is_imported_ahead_only_for_a_file_that_uses_it(tmp_path, text, imports):
+    from parity.check.sandbox import mentions_torch
+    path = tmp_path / "mine.py"
+    path.write_text(text)
+    assert mentions_torch(path) is imports
