@@ -473,14 +473,23 @@ def test_a_learning_rate_that_drifts_at_a_later_step_is_named_as_state(tmp_path)
     assert result.mismatch.step == 1 and result.mismatch.tensor == "W1"
 
 
+def _changed(tmp_path, solution, *changes, name="mine.py"):
+    """examples/solutions/<solution>.py with each (old, new) line changed (each old found once), in tmp_path."""
+    text = (SOLUTIONS / f"{solution}.py").read_text()
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
 def test_autograd_through_a_wrong_activation_is_one_mistake_at_every_step(tmp_path):
     # ReLU applied at the output too, under autograd: dz3 then carries relu'(z3) at every step. That is the
     # derivative of the function the forward applied, not a second mistake.
-    src = (SOLUTIONS / "torch_autograd.py").read_text()
-    old = "self.fs = [ACTIVATIONS[activation]] * (L - 1) + [ACTIVATIONS[output_activation]]"
-    assert src.count(old) == 1
-    path = tmp_path / "relu_out.py"
-    path.write_text(src.replace(old, "self.fs = [ACTIVATIONS[activation]] * L"))
+    path = _changed(tmp_path, "torch_autograd", ("self.fs = [ACTIVATIONS[activation]] * (L - 1) + "
+                                                 "[ACTIVATIONS[output_activation]]",
+                                                 "self.fs = [ACTIVATIONS[activation]] * L"))
     result = chk.check(path)
     assert result.keys() == ["wrong_activation"], result.text()
     assert (result.mismatch.phase, result.mismatch.tensor) == ("forward", "a3")
@@ -489,11 +498,8 @@ def test_autograd_through_a_wrong_activation_is_one_mistake_at_every_step(tmp_pa
 def test_a_wrong_loss_under_autograd_is_one_mistake_not_a_second_in_the_output_delta(tmp_path):
     # the squared error summed where the net's loss is its mean: under autograd dz3 is the derivative of
     # that very loss, so it carries the loss's mistake and is not listed again with a fix of its own
-    src = (SOLUTIONS / "torch_autograd.py").read_text()
-    old = '"mse": lambda yhat, y: ((yhat - y) ** 2).mean(),'
-    assert src.count(old) == 1
-    path = tmp_path / "sum_for_mean.py"
-    path.write_text(src.replace(old, '"mse": lambda yhat, y: ((yhat - y) ** 2).sum(),'))
+    path = _changed(tmp_path, "torch_autograd", ('"mse": lambda yhat, y: ((yhat - y) ** 2).mean(),',
+                                                 '"mse": lambda yhat, y: ((yhat - y) ** 2).sum(),'))
     result = chk.check(path)
     assert [(m.phase, m.tensor) for m in result.mismatches] == [("loss", "loss")], result.text()
     assert result.status == 1 and result.steps_run == 3
@@ -502,22 +508,16 @@ def test_a_wrong_loss_under_autograd_is_one_mistake_not_a_second_in_the_output_d
 def test_another_layers_input_of_another_width_is_named_though_it_changes_dWs_shape(tmp_path):
     # an off-by-one in backward on the 2-3-2-1 net: dW3 = dz3ᵀ @ a1 has shape (1, 3), not (1, 2). The search
     # tried only the activations of a2's width, and said no formula gives that shape
-    src = (SOLUTIONS / "mlp_numpy.py").read_text()
-    old = "a_prev = self.x if l == 0 else self.a[l - 1]   # (N, n_{l-1})"
-    assert src.count(old) == 1
-    path = tmp_path / "off_by_one.py"
-    path.write_text(src.replace(old, "a_prev = self.x if l <= 1 else self.a[l - 2]"))
+    path = _changed(tmp_path, "mlp_numpy", ("a_prev = self.x if l == 0 else self.a[l - 1]   # (N, n_{l-1})",
+                                            "a_prev = self.x if l <= 1 else self.a[l - 2]"))
     m = chk.check(path, preset_name="three-layer").mismatches[0]
     assert (m.phase, m.tensor, m.kind, m.diagnosis.key) == ("backward", "dW3", "shape", "wrong_layer")
     assert m.diagnosis.title == "dW3 built from a1 instead of a2"
 
 
 def test_a_bias_index_that_ran_past_0_is_said_to_wrap_to_the_last_layer(tmp_path):
-    src = (SOLUTIONS / "mlp_numpy.py").read_text()
-    old = "z = z + self.b[l]                          # (n_l,) broadcast over the N rows"
-    assert src.count(old) == 1
-    path = tmp_path / "bias_index.py"
-    path.write_text(src.replace(old, "z = z + self.b[l - 1]"))
+    path = _changed(tmp_path, "mlp_numpy", ("z = z + self.b[l]                          # (n_l,) broadcast over "
+                                            "the N rows", "z = z + self.b[l - 1]"))
     m = chk.check(path).mismatches[0]
     assert (m.tensor, m.diagnosis.key) == ("z1", "wrong_layer")
     assert m.diagnosis.why == ("your z1 adds b3: an index one too low: b[-1], which Python counts from the end "
@@ -525,19 +525,13 @@ def test_a_bias_index_that_ran_past_0_is_said_to_wrap_to_the_last_layer(tmp_path
 
 
 def test_a_softmax_over_the_whole_array_is_named_in_the_loss_and_in_its_gradient(tmp_path):
-    src = (SOLUTIONS / "mlp_numpy.py").read_text()
     for changes, phase, tensor in (
             ((("shifted = yhat - np.max(yhat, axis=1, keepdims=True)", "shifted = yhat - np.max(yhat)"),
               ("np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))", "np.log(np.sum(np.exp(shifted)))")),
              "loss", "loss"),
             ((("e = np.exp(yhat - np.max(yhat, axis=1, keepdims=True))", "e = np.exp(yhat - np.max(yhat))"),
               ("p = e / np.sum(e, axis=1, keepdims=True)", "p = e / np.sum(e)")), "backward", "dz3")):
-        text = src
-        for old, new in changes:
-            assert text.count(old) == 1
-            text = text.replace(old, new)
-        path = tmp_path / f"whole_{phase}.py"
-        path.write_text(text)
+        path = _changed(tmp_path, "mlp_numpy", *changes, name=f"whole_{phase}.py")
         m = chk.check(path, preset_name="cross-entropy").mismatches[0]
         assert (m.phase, m.tensor, m.diagnosis.key) == (phase, tensor, "softmax_axis")
         assert "over the whole array" in m.diagnosis.title
