@@ -797,14 +797,14 @@ def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, inde
     total = sum(sizes)
     if not names or total > SMALL_PHASE or 0 in sizes:
         return False
-    lay = _small_layout(report, rows, sources, names, sizes, shadowed)
     try:
         xs = [reads[s][n] for s in sources for n in names]      # source by source, each tensor in order
     except KeyError:
         return False
     if [x.shape for x in xs] != [first[n].shape for n in names] * len(sources) \
-            or not all(x.dtype.kind == "f" for x in xs):
+            or not all(x.dtype.kind == "f" for x in xs) or not all(s in reads for s in styles):
         return False
+    lay = _small_layout(report, rows, sources, names, sizes, shadowed)
     matrix = np.empty((len(sources), total))
     np.concatenate(xs, axis=None, out=matrix.reshape(-1))       # (axis None: each flattened, end to end)
     mag = np.abs(matrix)
