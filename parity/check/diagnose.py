@@ -378,6 +378,11 @@ def _candidates(ctx):
                 np.asarray(-np.mean(_log_softmax(yhat, 0)[rows, ctx.y])),
                 "your loss normalises each column (one class over the batch), not each row: softmax(ŷ) is "
                 "taken over the classes of one sample, axis 1", hint="look at the axis of the softmax")
+            add("class_index_broadcast", "log p[:, y]: every sample's log-probability of every sample's class",
+                np.asarray(-np.mean(_log_softmax(yhat, 1)[:, ctx.y])),
+                "your loss is the mean of log p[:, y], an (N, N) array: row i holds sample i's log-probability "
+                "of every sample's class; each sample's own is log p[i, y_i], picked as log_p[np.arange(N), y]",
+                hint="look at how each sample's log-probability is picked")
             add("softmax_axis", "softmax taken over the whole array instead of over each sample's classes",
                 np.asarray(-np.mean(_log_softmax(yhat, None)[rows, ctx.y])),
                 "your loss normalises over every number of ŷ at once (np.sum without an axis): softmax(ŷ) is "
@@ -418,10 +423,20 @@ def _candidates(ctx):
                     "(keepdims=True)", hint="look at the axis of the softmax")
                 add("onehot_missing", "the one-hot target not subtracted", np.exp(_log_softmax(yhat, 1)) / N,
                     f"your dz{l} is softmax(ŷ) / N: the − onehot(y) is missing", hint="look for the target in dz")
+                add("onehot_missing", "the class index subtracted as a number, not as a one-hot row",
+                    (np.exp(_log_softmax(yhat, 1)) - np.asarray(ctx.y, float)[:, None]) / N,
+                    f"your dz{l} is (softmax(ŷ) − y[:, None]) / N: y holds class indices, so y_i is subtracted from "
+                    "every class of row i; onehot(y) is 1 at column y_i only (np.eye(C)[y])",
+                    hint="look at how the target enters dz")
             else:
                 add("sigmoid_missing", "σ left out of the BCE gradient", (yhat - ctx.y) / yhat.size,
                     f"your dz{l} is (ŷ − y) / (N·n_L) with ŷ the logits themselves: on logits the gradient is "
                     "σ(ŷ) − y", hint="look at what the target is subtracted from")
+                sig = 1 / (1 + np.exp(-yhat))
+                add("sigmoid_twice", "σ applied twice in the BCE gradient", (1 / (1 + np.exp(-sig)) - ctx.y)
+                    / yhat.size, f"your dz{l} is (σ(σ(ŷ)) − y) / (N·n_L): σ was applied to numbers that were "
+                    "already σ(ŷ); on logits the gradient is σ(ŷ) − y, σ once",
+                    hint="count the σ between the logits and the target")
         for key, title, d, why, fix, hint in _derivatives(ctx, l):
             add(key, title, None if d is None else up0 * d, why, fix, hint)
         if l < L:

@@ -535,3 +535,14 @@ def test_a_softmax_over_the_whole_array_is_named_in_the_loss_and_in_its_gradient
         m = chk.check(path, preset_name="cross-entropy").mismatches[0]
         assert (m.phase, m.tensor, m.diagnosis.key) == (phase, tensor, "softmax_axis")
         assert "over the whole array" in m.diagnosis.title
+
+
+@pytest.mark.parametrize("preset, change, phase, tensor, key", [
+    ("cross-entropy", ("p[np.arange(len(y)), y] -= 1.0", "p = p - y[:, None]"), "backward", "dz3", "onehot_missing"),
+    ("cross-entropy", ("return -np.mean(log_p[np.arange(len(y)), y])", "return -np.mean(log_p[:, y])"), "loss",
+     "loss", "class_index_broadcast"),
+    ("bce", ("return (sigmoid(yhat) - y) / yhat.size", "return (sigmoid(sigmoid(yhat)) - y) / yhat.size"),
+     "backward", "dz3", "sigmoid_twice")], ids=["index-as-number", "logp-colon-y", "sigmoid-twice"])
+def test_the_classifiers_target_slips_are_named(tmp_path, preset, change, phase, tensor, key):
+    m = chk.check(_changed(tmp_path, "mlp_numpy", change), preset_name=preset).mismatches[0]
+    assert (m.phase, m.tensor, m.diagnosis.key) == (phase, tensor, key), m.diagnosis
