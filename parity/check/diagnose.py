@@ -98,6 +98,7 @@ class Context:
     flavour: str = "numpy"
     autograd: bool = False        # the learner's torch tensors carry autograd's graph
     single: tuple = ()            # the learner's tensors held in a dtype narrower than float64 ("self.W[0]", ...)
+    initial: dict = field(default_factory=dict)     # the parameters given to __init__, {W1: .., b1: ..}
 
     @property
     def N(self):
@@ -286,6 +287,14 @@ def _derivatives(ctx, l):
             f"{formulas.derivative_definition(act)} takes z{l}, or write it with a{l}: "
             + ("a(1 − a)" if act == "sigmoid" else "1 − a²" if act == "tanh" else f"{act}'(z)"), ref,
             hint=f"look at the argument of {act}' in layer {l}")
+        below = ctx.a(l - 1)
+        if act in ("sigmoid", "tanh") and below.shape == z.shape:
+            form = "a(1 − a)" if act == "sigmoid" else "1 − a²"
+            add("derivative_at_wrong_layer", f"{act}' written as {form} with a{l - 1}, the layer below's activation",
+                below * (1 - below) if act == "sigmoid" else 1 - below * below,
+                f"your dz{l} is ({formulas.upstream(spec, l)}) ⊙ ({form.replace('a', f'a{l - 1}')}): the form in a "
+                f"takes this layer's own a{l} = {act}(z{l}); a{l - 1} is the layer below's (an index off by one)",
+                ref, hint=f"look at which layer's activation {act}' in layer {l} is written with")
         add("derivative_twice", f"the derivative of {act} applied twice", fprime(z) ** 2,
             f"your dz{l} is ({formulas.upstream(spec, l)}) ⊙ {act}'(z{l})²: f' multiplied in once where "
             f"δ{l} is made and again where it is used", ref, hint=f"count the factors {act}' in layer {l}")
@@ -451,6 +460,13 @@ def _candidates(ctx):
                         (dzn @ ctx.W(k)) * d0, f"your dz{l} is (dz{l + 1} @ W{k}) ⊙ f'(z{l}): "
                         f"{_index_slip('W', k, l + 1, L)}",
                         hint=f"look at which W δ{l} goes back through")
+            first = ctx.initial.get(f"W{l + 1}")
+            if ctx.step > 0 and first is not None and first.shape == ctx.W(l + 1).shape:
+                add("stale_weights", f"δ{l} sent back through W{l + 1} as it was at step 0",
+                    (dzn @ first) * d0, f"your dz{l} is (dz{l + 1} @ W{l + 1}⁰) ⊙ f'(z{l}) with W{l + 1}⁰ the weights "
+                    f"given to __init__: a copy (a transpose, say) made once and never refreshed after an update",
+                    f"{formulas.delta(spec, l)} with W{l + 1} as it is now: compute Wᵀ where it is used, or refresh "
+                    "the copy in update()", hint=f"look at which W{l + 1} backward uses after the first update")
             if spec.optimizer == "sgd" and dzn.shape[0] == ctx.a(l).shape[0]:
                 moved = ctx.W(l + 1) - spec.lr * (dzn.T @ ctx.a(l))     # W_{l+1} after its own update
                 add("updated_before_backprop", f"W{l + 1} updated in backward before δ{l} was sent back through it",

@@ -283,7 +283,8 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                                            y=_targets(y), before=before, reads=reads,
                                            grads_so_far=grads_so_far, expected=expected, got=got[name],
                                            tol=tol, scale=scale, mine=mine, prev_steps=prev_steps,
-                                           flavour=flavour, autograd=autograd, single=tuple(single))
+                                           flavour=flavour, autograd=autograd, single=tuple(single),
+                                           initial=initial)
                     try:
                         m.diagnosis = diagnose.diagnose(ctx, kind=m.kind, follows=bool(result.mismatches),
                                                         known={k for k, _ in seen})

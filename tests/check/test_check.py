@@ -546,3 +546,22 @@ def test_a_softmax_over_the_whole_array_is_named_in_the_loss_and_in_its_gradient
 def test_the_classifiers_target_slips_are_named(tmp_path, preset, change, phase, tensor, key):
     m = chk.check(_changed(tmp_path, "mlp_numpy", change), preset_name=preset).mismatches[0]
     assert (m.phase, m.tensor, m.diagnosis.key) == (phase, tensor, key), m.diagnosis
+
+
+def test_weights_copied_once_in_init_and_never_refreshed_are_named_at_step_1(tmp_path):
+    path = _changed(tmp_path, "mlp_numpy",
+                    ("self.lr = lr\n", "self.lr = lr\n        self.WT = [W.T.copy() for W in self.W]\n"),
+                    ("da = dz @ self.W[l]                            # ∂L/∂a_{l-1} (N, n_{l-1})",
+                     "da = dz @ self.WT[l].T"))
+    m = chk.check(path).mismatches[0]
+    assert (m.step, m.phase, m.tensor, m.diagnosis.key) == (1, "backward", "dz2", "stale_weights"), m.diagnosis
+
+
+def test_a_derivative_written_with_the_layer_belows_activation_is_named(tmp_path):
+    path = _changed(tmp_path, "mlp_numpy", ("dz = da * self.f[l][1](self.z[l])              # δ_l (N, n_l)",
+                                            "dz = da * (1 - (self.x if l == 0 else self.a[l - 1]) ** 2 "
+                                            "if l < L - 1 else 1.0)"))
+    result = chk.check(path, preset_name="tanh")
+    m = result.mismatches[0]
+    assert (m.phase, m.tensor, m.diagnosis.key) == ("backward", "dz2", "derivative_at_wrong_layer"), m.diagnosis
+    assert result.keys() == ["derivative_at_wrong_layer"]
