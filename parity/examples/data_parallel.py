@@ -104,5 +104,18 @@ def main():
     return status
 
 
+def run():
+    """main, with Ctrl-C as every command takes it (parity.interrupt): exit 130 and one line, not a traceback."""
+    from .. import interrupt
+    with interrupt.watching():
+        try:
+            return main()
+        except BaseException:
+            if not interrupt.seen():
+                raise
+            print(interrupt.NOTHING_WRITTEN, file=sys.stderr)
+            return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

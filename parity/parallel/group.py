@@ -22,7 +22,9 @@ import multiprocessing
 import os
 import queue
 import shutil
+import signal
 import tempfile
+import threading
 import time
 
 from ..styles import PARALLEL_PHASES
@@ -45,6 +47,7 @@ class Group:
         self.timeout = float(timeout)
         self.sessions = 0
         self.broken = None
+        self.cut = False               # a read of the outbox was cut short (see _get): read nothing more
         self.folder = tempfile.mkdtemp(prefix="parity-ranks-")
         ctx = multiprocessing.get_context("spawn")
         self.outbox = ctx.Queue()
@@ -57,6 +60,11 @@ class Group:
         saved = {k: os.environ.get(k) for k in ("GLOO_SOCKET_IFNAME", "OMP_NUM_THREADS")}
         os.environ.update(GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
         t0 = time.perf_counter()
+        # The ranks ignore Ctrl-C (a terminal sends it to the whole process group): the harness alone takes it,
+        # and ends them in close(). A rank that took it would die mid-message, with a traceback of its own.
+        # (Ignored is kept across the spawn's exec, and Python installs no handler of its own over it.)
+        quiet = threading.current_thread() is threading.main_thread()
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet else None
         try:
             self.procs = [ctx.Process(target=worker.serve, name=f"rank {r}", daemon=True,
                                       args=(r, world_size, store, self.inboxes[r], self.outbox, self.status,
@@ -65,6 +73,8 @@ class Group:
             for p in self.procs:
                 p.start()
         finally:
+            if quiet:
+                signal.signal(signal.SIGINT, before)
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
@@ -85,7 +95,17 @@ class Group:
 
     # -- messages ----------------------------------------------------------------
     def _get(self, wait, *, what):
-        """The next message from any rank; a dead rank or a silence past `wait` seconds is a ParallelError."""
+        """The next message from any rank; a dead rank or a silence past `wait` seconds is a ParallelError.
+        A Ctrl-C that lands while a message is read may cut it in half, and every later read would then wait
+        for bytes that never come: the group is marked broken (`cut`), and close() reads nothing more."""
+        try:
+            return self._next(wait, what=what)
+        except KeyboardInterrupt:
+            self.cut = True
+            self.broken = self.broken or "interrupted (Ctrl-C)"
+            raise
+
+    def _next(self, wait, *, what):
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -136,8 +156,8 @@ class Group:
             except (OSError, ValueError):
                 pass
         # Drain what the ranks still send (steps run ahead of the last one read): a process
-        # exits only once its queue has written everything out.
-        deadline = time.monotonic() + (5 if self.broken is None else 1)
+        # exits only once its queue has written everything out. (Not after a read was cut: they are ended.)
+        deadline = time.monotonic() + (0 if self.cut else 5 if self.broken is None else 1)
         while any(p.is_alive() for p in getattr(self, "procs", [])) and time.monotonic() < deadline:
             try:
                 self.outbox.get(timeout=0.05)

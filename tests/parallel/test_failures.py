@@ -39,3 +39,47 @@ def test_a_rank_that_hangs_is_named_and_the_run_ends_within_the_timeouts():
     assert message.startswith(f"rank 1 hangs at step 0, phase backward (no word for {TIMEOUT} s)")
     assert "rank 0 failed at step 0, phase allreduce" in message
     assert seconds < 120                                  # start-up, gloo's timeout, the wait for the others
+
+
+def test_ctrl_c_mid_run_ends_the_ranks_quietly_and_says_interrupted():
+    # Ctrl-C in a terminal reaches the whole process group, the ranks too: they ignore it (a rank that took it
+    # died mid-message, with a traceback of its own), and the harness ends them. Exit 130, one line.
+    import os
+    import signal
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--styles",
+                             "nn,allreduce", "--steps", "400"], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        line = proc.stdout.readline()             # "starting 2 ranks ...": the ranks are being spawned
+        assert "starting 2 ranks" in line, line
+        time.sleep(4)                             # into the run (or the ranks' start-up, on a slow machine)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted: nothing was written", err
+
+
+def test_a_read_cut_by_ctrl_c_marks_the_group_and_close_reads_nothing_more(monkeypatch):
+    # a Ctrl-C that lands while a message is read may cut it in half: every later read would wait for
+    # bytes that never come (the run hung in close). The group is marked, and close() ends the ranks unread.
+    with Group(2, timeout=TIMEOUT) as group:
+        def cut(*args, **kwargs):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(group.outbox, "get", cut)
+        with pytest.raises(KeyboardInterrupt):
+            group._get(1.0, what="at step 0")
+        assert group.cut and group.broken
+        reads = []
+        monkeypatch.setattr(group.outbox, "get", lambda *a, **k: reads.append(1) or ("never",))
+        t0 = time.perf_counter()
+        group.close()
+        assert reads == [] and time.perf_counter() - t0 < 10
+        assert all(not p.is_alive() for p in group.procs)
