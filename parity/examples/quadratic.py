@@ -89,6 +89,7 @@ def run(*, epochs=100, lr=0.01, dtype="float64", progress=False):
         fixed_ok &= abs(y4 - 8.0) <= TOL
     res.lines += table(["ŷ(x = 4)", "last loss"], rows)
     res.values["fixed_ok"] = fixed_ok
+    res.outcome_ok &= fixed_ok                  # a fix that did not converge is missed: exit 1, as line's is
     res.lines.append(f"  {'CONVERGED' if fixed_ok else 'MISSED (wanted)'}: ŷ(4) = 8 within {TOL:g} in every style")
     # As the seed did: the homework diverges and the fix converges, all in parity.
     res.expected = res.parity_ok and d is not None and fixed_ok

@@ -76,3 +76,10 @@ def test_quadratic_cli_exits_1_with_the_divergence_sentence(capsys, monkeypatch)
     assert cli.main(["example", "quadratic"]) == 1
     out = capsys.readouterr().out
     assert "DIVERGED: training diverged at step 12" in out and "CONVERGED" in out and "nan" not in out
+
+
+def test_quadratic_whose_fix_did_not_converge_in_the_epochs_given_exits_1(capsys):
+    # one epoch: the homework does not reach its blow-up (step 12), and the fix has not converged
+    assert cli.main(["example", "quadratic", "--epochs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "MISSED (wanted): ŷ(4) = 8" in out and "DIVERGED" not in out
