@@ -156,6 +156,7 @@ def output_path(flag, text, *, folder=False, formats=None, stdout=False, example
         if os.path.isdir(path):
             if not os.access(path, os.W_OK | os.X_OK):
                 raise UsageError(f"{flag} {text}: the folder is not writable: choose another folder")
+            _takes_files(flag, text, path)
             return text
         _check_folder(flag, text, parent)
         return text
@@ -190,6 +191,24 @@ def _check_folder(flag, text, parent):
         raise UsageError(f"{flag} {text}: the folder {parent} does not exist: create it or choose another path")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{flag} {text}: the folder {parent} is not writable: choose another path")
+    _takes_files(flag, text, parent)
+
+
+def _takes_files(flag, text, folder):
+    """Refuse a folder that says it is writable and yet takes no new file (/proc, a read-only mount, a full
+    disk seen by root): one is made there and removed at once, before any work, so the run cannot end in
+    a write that fails."""
+    import tempfile
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".parity-")
+    except OSError as exc:
+        raise UsageError(f"{flag} {text}: the folder {folder} takes no new file ({exc.strerror or exc}): "
+                         "choose another path") from None
+    os.close(fd)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
 
 
 def check_device(device):

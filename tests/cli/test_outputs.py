@@ -415,3 +415,17 @@ def test_the_plot_of_a_diverged_run_draws_the_judged_steps_and_a_lone_loss_as_a_
     assert all(line.get_marker() == "o" for line in ax_loss.get_lines() if line.get_label() in ("NumPy by hand",
                                                                                               "torch by hand"))
     assert "two styles of one MLP" in figures[0]._suptitle.get_text()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, a folder that takes no file")
+@pytest.mark.parametrize("args", [["compare", "--preset", "three-layer", "--json", "/proc/run.json"],
+                                  ["pictures", "--out", "/proc/pics"],
+                                  ["example", "line", "--save", "/proc/line.npz"]],
+                         ids=["compare-json", "pictures-out", "example-save"])
+def test_a_folder_that_takes_no_file_is_refused_before_any_work(args, capsys, monkeypatch):
+    # /proc says it is writable to root, and takes no file: the write failed after the whole run, a traceback
+    from parity import cli, lockstep
+    monkeypatch.setattr(lockstep, "run", lambda *a, **k: pytest.fail("a run started"))
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the folder /proc takes no new file" in err, err
