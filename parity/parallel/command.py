@@ -15,6 +15,7 @@ import sys
 from ..options import UsageError
 from ..spec import SpecError
 from ..styles import LABELS, PARALLEL_STYLES, SHORT
+from . import batch_sizes
 from .gather import RESCALE
 from .group import ParallelError
 
@@ -27,6 +28,7 @@ class Ranks:
         self.ranked = [s for s in styles if s in PARALLEL_STYLES]
         self.out = out
         self.groups, self.sizes = {}, {}
+        self.defaulted = world_size is None         # the world size chosen here (2, or 1 where 2 cannot share)
         if not self.ranked:
             if world_size is not None:
                 raise UsageError(f"--world-size {world_size} is for the data-parallel styles: add them, e.g. "
@@ -63,9 +65,15 @@ class Ranks:
         built = ", ".join(f"{SHORT[s]} {t:.2g} s" for s, t in p["build_seconds"].items())
         lines = [f"data parallel: {k} rank{'s' if k > 1 else ''} (gloo on 127.0.0.1, one thread each); the group "
                  f"started in {p['startup_seconds']:.2g} s; each style built on the ranks in: {built}"]
-        if k == 1 and report.spec.n_samples % 2:
-            lines.append(f"  world size 1: the {report.spec.name} net's batch has {report.spec.n_samples} row(s), "
-                         "which 2 ranks cannot share equally (give --world-size K for another preset)")
+        odd = [n for n in batch_sizes(report.spec) if n % 2]
+        if k == 1 and self.defaulted and odd:
+            spec = report.spec
+            what = (f"the {spec.name} net's batch has {spec.n_samples} row{'s' if spec.n_samples > 1 else ''}"
+                    if spec.batch_size is None else f"its batches of {', '.join(map(str, batch_sizes(spec)))} rows")
+            fix = ("a preset with more rows" if spec.n_samples < 2 else
+                   "a --batch-size that 2 divides, or --world-size K that divides every batch")
+            lines.append(f"  world size 1: {what}, which 2 ranks cannot share equally, so one rank holds each whole "
+                         f"batch and no all-reduce is tested: give {fix}")
         lines.append("  each step's batch is the union of the ranks' rows (a DistributedSampler's order, seed + "
                      "epoch); forward rows and δ are put back at their rows of the batch")
         lines.append(f"  δ: {RESCALE}")

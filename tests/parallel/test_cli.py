@@ -54,3 +54,11 @@ def test_a_bad_world_size_is_refused_in_one_line_before_any_work(args, says):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], out.stderr
     assert "starting" not in out.stdout                      # no rank was started
+
+
+def test_a_default_world_size_of_1_says_why_where_the_batches_do_not_split_in_two():
+    # batches of 25 and 14 rows: 2 ranks cannot share them, so one rank runs: no all-reduce is tested, and it says so
+    out, _ = compare("--preset", "two-layer", "--styles", "autograd,allreduce", "--batch-size", "25", "--steps", "1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert ("world size 1: its batches of 25, 14 rows, which 2 ranks cannot share equally, so one rank holds each "
+            "whole batch and no all-reduce is tested") in out.stdout
