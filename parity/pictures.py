@@ -17,6 +17,7 @@ import numpy as np
 
 from .files import pyplot, save_figure
 from .lockstep import MAX_STEPS
+from .report import counted
 from .options import count, output_path
 from .spec import ACTIVATIONS, Spec
 from .styles import reference_activations
@@ -98,7 +99,7 @@ def optimizers_png(path, runs, epochs=12):
         worst = max(worst, float(report.error_array().max(initial=0.0)))
         agree = agree and report.ok
     ax.set_ylim(0, 0.2)
-    ax.set_xlabel(f"step (batches of 32, shuffled; {epochs} epochs)")
+    ax.set_xlabel(f"step (batches of 32, shuffled; {counted(epochs, 'epoch')})")
     ax.set_ylabel("mini-batch loss (MSE)")
     verdict = (f"all six styles agree at every step (largest scaled error {worst:.1e})" if agree
                else "the styles DISAGREE: run python -m parity compare")
@@ -126,7 +127,7 @@ def main(args):
     runs = optimizer_runs(epochs=args.epochs)
     agree = optimizers_png(opt, runs, epochs=args.epochs)
     for label, (losses, report) in runs.items():
-        print(f"  {label:<9} loss {losses[0]:.4f} -> {losses[-1]:.4f} over {report.steps_run} steps, "
+        print(f"  {label:<9} loss {losses[0]:.4f} -> {losses[-1]:.4f} over {counted(report.steps_run, 'step')}, "
               f"styles {'agree' if report.ok else 'DISAGREE'}")
     print(f"wrote {opt}")
     return 0 if agree else 1

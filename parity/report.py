@@ -27,6 +27,10 @@ SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "compare.schema.json")
 GREEN, RED, BOLD, RESET = "\033[32m", "\033[31m", "\033[1m", "\033[0m"
 
 
+def counted(n, noun):
+    """'1 epoch', '12 epochs': a count and its noun, singular for one."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 def verdict(report):
     if report.diverged is not None:
         return "diverged"

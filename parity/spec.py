@@ -252,11 +252,10 @@ class Spec:
         default = dict(_DEFAULTS, weight_decay=0.0)      # a decay is named wherever there is one (AdamW's own)
         settings = [f"{k}={_word(getattr(self, k))}" for k in OPTIMIZER_SETTINGS[self.optimizer]
                     if getattr(self, k) != default[k]]
-        opt = self.optimizer + (f"({', '.join(settings)})" if settings else "")
+        opt = self.optimizer + (f"({', '.join(settings)})" if settings else "") + f" lr {self.lr:g}"
         if self.batch_size is not None:
             opt += f", batches of {self.batch_size}" + (" shuffled" if self.shuffle else "")
-        return (f"{self.name}: {net}, {act}, {bias}, loss {self.loss}, {opt} lr {self.lr:g}, "
-                f"{self.dtype}, seed {self.seed}")
+        return f"{self.name}: {net}, {act}, {bias}, loss {self.loss}, {opt}, {self.dtype}, seed {self.seed}"
 
 
 # The settings that apply to each optimizer and activation, in torch's order (Spec.describe names those set)

@@ -21,6 +21,7 @@ import textwrap
 import numpy as np
 
 from ..problem import make_problem
+from ..report import counted
 from ..spec import Spec
 from ..styles import LABELS, STYLES
 from .common import begin_result, linear_init, predict, train
@@ -73,7 +74,7 @@ def run(*, full=False, epochs=None, lr=0.05, dtype="float64", seed=0, progress=F
     steps = report.spec.steps
     res = begin_result("fizzbuzz", report,
                        f"== fizzbuzz (seed 002): 10-bit binary, 10-100-4 ReLU, cross-entropy, SGD lr {lr:g}, "
-                       f"batches of 128 in order, train on 101..1023, test on 1..100, {epochs} epochs ({steps} "
+                       f"batches of 128 in order, train on 101..1023, test on 1..100, {counted(epochs, 'epoch')} ({steps} "
                        f"steps), {dtype}, seed {seed}" + ("" if full else f"; the seed's {FULL_EPOCHS} epochs: --full"))
     if report.diverged is not None:
         return res

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..problem import make_problem
+from ..report import counted
 from ..spec import Spec
 from ..styles import STYLES
 from .common import begin_result, predict, table, train
@@ -40,7 +41,7 @@ def run(*, epochs=100, lr=0.01, dtype="float64", progress=False):
     report = train(problem(spec(epochs=epochs, lr=lr, dtype=dtype)), progress=progress)
     res = begin_result("line", report,
                        f"== line (seed 003): ŷ = w·x on x = 1..5, y = 2x, one sample at a time in order, loss "
-                       f"(ŷ − y)², SGD lr {lr:g}, w from 0, {epochs} epochs ({report.spec.steps} steps), {dtype}")
+                       f"(ŷ − y)², SGD lr {lr:g}, w from 0, {counted(epochs, 'epoch')} ({counted(report.spec.steps, 'step')}), {dtype}")
     if report.diverged is not None:
         return res
     rows = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..problem import make_problem
+from ..report import counted
 from ..spec import Spec
 from ..styles import STYLES
 from .common import begin_result, linear_init, predict, table, train
@@ -41,7 +42,7 @@ def run(*, epochs=100, lr=0.01, dtype="float64", seed=0, progress=False):
     report = train(problem(spec(epochs=epochs, lr=lr, dtype=dtype, seed=seed)), progress=progress)
     res = begin_result("prelu", report,
                        f"== prelu (seed 003): Linear(1, 1) → PReLU → Linear(1, 1) on x = 1..5, y = 2x, MSE, Adam "
-                       f"lr {lr:g}, a shuffled DataLoader of batch 1 (seeded), {epochs} epochs "
+                       f"lr {lr:g}, a shuffled DataLoader of batch 1 (seeded), {counted(epochs, 'epoch')} "
                        f"({report.spec.steps} steps), {dtype}, seed {seed}")
     if report.diverged is not None:
         return res

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..divergence import stable_lr
 from ..problem import make_problem
+from ..report import counted
 from ..spec import Spec
 from ..styles import STYLES
 from .common import begin_result, parity_sentence, predict, table, train
@@ -55,7 +56,7 @@ def run(*, epochs=100, lr=0.01, dtype="float64", progress=False):
     report = train(problem(spec(epochs=epochs, lr=lr, dtype=dtype)), progress=progress)
     res = begin_result("quadratic", report,
                        f"== quadratic (seed 003's homework): ŷ = w1·x² + w2·x + b on x = 1..5, y = 2x, one sample "
-                       f"at a time, loss (ŷ − y)², SGD lr {lr:g}, all from 0, {epochs} epochs, {dtype}")
+                       f"at a time, loss (ŷ − y)², SGD lr {lr:g}, all from 0, {counted(epochs, 'epoch')}, {dtype}")
     res.summary_note = "diverges, as the homework does; the fix converges"
     d = report.diverged
     if d is not None:                           # the seed's setting does not fit the data
@@ -77,7 +78,7 @@ def run(*, epochs=100, lr=0.01, dtype="float64", progress=False):
     limit, _ = stable_lr(fixed_spec, features(X, c, k))
     res.lines.append(f"-- the fix: the same quadratic in u = (x − {c:g})/{k:g}, which lies in [−1, 1], so the "
                      f"stable limit rises to lr = {limit:.3g} and u², u, 1 are nearly orthogonal; lr {fixed_lr:g}, "
-                     f"{epochs} epochs ({fixed_spec.steps} steps)")
+                     f"{counted(epochs, 'epoch')} ({counted(fixed_spec.steps, 'step')})")
     res.lines.append("  " + parity_sentence(fixed))
     fixed_ok = fixed.diverged is None
     rows = []
