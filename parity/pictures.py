@@ -121,8 +121,17 @@ def main(args):
     if os.path.isdir(args.out):                  # each picture that will be replaced must be replaceable
         for path in (act, opt):
             output_path("--out", path)
+    made = not os.path.isdir(args.out)
     os.makedirs(args.out, exist_ok=True)         # its parent exists: checked above
-    activations_png(act)
+    try:
+        activations_png(act)
+    except BaseException:                        # Ctrl-C (or a failure) before the first picture: no empty folder
+        if made:
+            try:
+                os.rmdir(args.out)
+            except OSError:
+                pass
+        raise
     print(f"wrote {act}")
     runs = optimizer_runs(epochs=args.epochs)
     agree = optimizers_png(opt, runs, epochs=args.epochs)

@@ -25,3 +25,17 @@ def test_epochs_past_the_step_limit_are_refused_before_any_picture_or_run(tmp_pa
         assert cli.main(["example", name, "--epochs", "1000000000"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"takes {per_epoch} steps an epoch" in err and "--epochs 200000" in err
+
+
+def test_ctrl_c_before_the_first_picture_leaves_no_empty_folder(tmp_path, monkeypatch):
+    from parity import cli, pictures
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pictures, "activations_png", interrupted)
+    assert cli.main(["pictures", "--out", str(tmp_path / "pics")]) == 130       # (one line: interrupted)
+    assert not (tmp_path / "pics").exists()
+    (tmp_path / "mine").mkdir()                       # a folder that was there stays
+    assert cli.main(["pictures", "--out", str(tmp_path / "mine")]) == 130
+    assert (tmp_path / "mine").is_dir()
