@@ -65,6 +65,9 @@ def main(args):
             sentence, worst = save_and_reload(res.reports[-1], args.save)
             res.lines.append(sentence)
             res.parity_ok &= worst <= res.reports[-1].tol
+        elif args.save:
+            res.lines.append(f"  not saved to {args.save}: the run diverged, and its parameters are not finite "
+                             "or blown up (nothing was written)")
         print("\n".join(res.lines), flush=True)
         results.append(res)
     if args.name != "all":

@@ -83,3 +83,6 @@ def test_example_save_writes_a_checkpoint_every_style_reloads(tmp_path, capsys):
     assert path.exists() and "the same predictions on all 5 training inputs" in out
     assert cli.main(["example", "line", "--save", str(tmp_path / "net.pkl")]) == 2   # refused before training
     assert "unknown checkpoint format '.pkl'" in capsys.readouterr().err
+    blown = tmp_path / "blown.safetensors"                                         # a diverged run: not saved, said
+    assert cli.main(["example", "line", "--lr", "1", "--save", str(blown)]) == 1
+    assert not blown.exists() and f"not saved to {blown}: the run diverged" in capsys.readouterr().out
