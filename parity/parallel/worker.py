@@ -62,6 +62,11 @@ def serve(rank, world_size, store, inbox, outbox, status, horizon, stop, timeout
     finally:
         gc.collect()                # the DDP styles hold the group from reference cycles: freed first
         dist.destroy_process_group()
+        parent = multiprocessing.parent_process()
+        if parent is not None and not parent.is_alive():
+            # Nobody reads the outbox any more, and the other ranks hold its pipe open: the queue's writer
+            # thread would wait forever to flush what is queued, and this process could never exit.
+            outbox.cancel_join_thread()
 
 
 def _run_session(rank, world_size, session, jobs, steps, outbox, status, horizon, stop, timeout):

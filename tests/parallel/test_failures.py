@@ -83,3 +83,37 @@ def test_a_read_cut_by_ctrl_c_marks_the_group_and_close_reads_nothing_more(monke
         group.close()
         assert reads == [] and time.perf_counter() - t0 < 10
         assert all(not p.is_alive() for p in group.procs)
+
+
+def test_the_ranks_leave_when_the_harness_is_killed():
+    # SIGKILL leaves no `finally`: the ranks see their parent gone and leave. Their outbox's writer thread
+    # used to wait forever for a reader (each rank holds the pipe open for the others): they never exited.
+    import os
+    import signal
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--styles",
+                             "nn,allreduce", "--steps", "3000"], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    group = proc.pid                                  # the harness leads its own process group; the ranks are in it
+    try:
+        assert "starting 2 ranks" in proc.stdout.readline()
+        time.sleep(5)                                 # the ranks running the session
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)                   # anyone left in the group?
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("ranks still alive 30 s after the harness was killed")
+    finally:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
