@@ -93,7 +93,7 @@ def format_run(report, *, colour=False, device="cpu"):
     """The terminal report of one run, as a string."""
     spec = report.spec
     lines = []
-    lines.append(_paint(f"== {spec.describe()}, {report.steps_run} step{'' if report.steps_run == 1 else 's'} on {device}, "
+    lines.append(_paint(f"== {spec.describe()}, {counted(report.steps_run, 'step')} on {device}, "
                         f"{tolerance_words(report)}", BOLD, colour))
     if report.first is not None:
         lines.append(_paint("DISAGREE: ", RED, colour) + disagreement_sentence(report.first))
@@ -170,7 +170,7 @@ def format_run(report, *, colour=False, device="cpu"):
         how = (f"largest error {largest:.2g}; every error at most 1/{_times(margin)[1:]} of its tolerance"
                if largest > 0 else "every error 0: the same numbers in every style")
         lines.append(_paint("AGREE", GREEN, colour) + f": {pairs} within {_within(report)} "
-                     f"over {report.steps_run} step{'' if report.steps_run == 1 else 's'} ({how})")
+                     f"over {counted(report.steps_run, 'step')} ({how})")
     elif v == "disagree":
         d = report.first
         lines.append(_paint("DISAGREE", RED, colour) + f": first at {place(d.step, d.phase, d.layer, d.tensor)}, "

@@ -29,6 +29,7 @@ import numpy as np
 from .. import formulas, interrupt, styles
 from ..lockstep import batches
 from ..problem import Problem
+from ..report import counted
 from ..spec import Spec, SpecError
 from ..styles import PHASES, split_name
 from ..tolerance import compare_arrays, place, tolerance
@@ -117,8 +118,8 @@ class CheckResult:
     def header(self):
         """'checking my_mlp.py (numpy) against impl_numpy on relu: ..., 3 steps': the result's first line."""
         ref = REFERENCE.get(self.flavour, "?")
-        steps = f"{self.steps} step{'' if self.steps == 1 else 's'}"
-        return f"checking {self.path} ({self.flavour}) against impl_{ref} on {self.spec.describe()}, {steps}"
+        return (f"checking {self.path} ({self.flavour}) against impl_{ref} on {self.spec.describe()}, "
+                f"{counted(self.steps, 'step')}")
 
     def text(self, header=True):
         """The result in words; header=False leaves out the first line (the command line printed it already)."""
@@ -126,8 +127,8 @@ class CheckResult:
         if self.spec is not None and header:
             lines.append(self.header())
         if self.status == 0:
-            lines.append(f"MATCH: every tensor of every phase matches the reference over {self.steps_run} "
-                         f"step{'' if self.steps_run == 1 else 's'} "
+            lines.append(f"MATCH: every tensor of every phase matches the reference over "
+                         f"{counted(self.steps_run, 'step')} "
                          f"(tolerance {tolerance(self.spec.dtype):g})")
         if self.mismatches:
             for i, m in enumerate(self.mismatches):

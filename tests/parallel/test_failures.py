@@ -3,6 +3,10 @@
 Each case breaks its group, so each starts its own (with a short timeout, 5 s).
 """
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +18,14 @@ from parity.spec import two_layer
 
 VARIANTS = Path(__file__).parent / "variants"
 TIMEOUT = 5
+
+
+def start_compare(steps, stderr=subprocess.PIPE):
+    """`compare` of nn and allreduce on 2 ranks, in a process group of its own (the harness leads it)."""
+    return subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--styles",
+                             "nn,allreduce", "--steps", str(steps)], cwd=Path(__file__).resolve().parents[2],
+                            stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
 def run_variant(name):
@@ -44,15 +56,7 @@ def test_a_rank_that_hangs_is_named_and_the_run_ends_within_the_timeouts():
 def test_ctrl_c_mid_run_ends_the_ranks_quietly_and_says_interrupted():
     # Ctrl-C in a terminal reaches the whole process group, the ranks too: they ignore it (a rank that took it
     # died mid-message, with a traceback of its own), and the harness ends them. Exit 130, one line.
-    import os
-    import signal
-    import subprocess
-    import sys
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--styles",
-                             "nn,allreduce", "--steps", "400"], cwd=root, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = start_compare(400)
     try:
         line = proc.stdout.readline()             # "starting 2 ranks ...": the ranks are being spawned
         assert "starting 2 ranks" in line, line
@@ -88,15 +92,7 @@ def test_a_read_cut_by_ctrl_c_marks_the_group_and_close_reads_nothing_more(monke
 def test_the_ranks_leave_when_the_harness_is_killed():
     # SIGKILL leaves no `finally`: the ranks see their parent gone and leave. Their outbox's writer thread
     # used to wait forever for a reader (each rank holds the pipe open for the others): they never exited.
-    import os
-    import signal
-    import subprocess
-    import sys
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--styles",
-                             "nn,allreduce", "--steps", "3000"], cwd=root, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = start_compare(3000, stderr=subprocess.DEVNULL)
     group = proc.pid                                  # the harness leads its own process group; the ranks are in it
     try:
         assert "starting 2 ranks" in proc.stdout.readline()
