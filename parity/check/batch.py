@@ -51,8 +51,35 @@ def one_line(problem):
     return f"{said_so} ({own})"
 
 
+def submissions(folder):
+    """The files to check in a teacher's folder, and what is left out with why: ([path], [(path, why)]).
+
+    Every .py file directly in the folder is a submission. A folder of one's own per student
+    (submissions/<student>/mlp.py) is looked into too, at any depth: there a .py file is a
+    submission where its text defines or imports MLP (the others are a student's helper modules,
+    which the submission imports). Hidden folders and __pycache__ are passed over; notebooks are
+    named, as the check runs them from inside (check(MLP)) or once saved as .py."""
+    root = Path(folder)
+    files, left = [], []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if any(part.startswith((".", "__")) for part in rel.parts[:-1]) or not p.is_file():
+            continue
+        if p.suffix == ".ipynb":
+            left.append((p, "a notebook: check(MLP) inside it, or save it as .py"))
+        elif p.suffix == ".py" and (len(rel.parts) == 1 or _MLP.search(p.read_text(errors="replace"))):
+            files.append(p)
+        elif p.suffix == ".py":
+            left.append((p, "no MLP in it (a helper module?)"))
+    return files, left
+
+
+_MLP = re.compile(r"\bMLP\b")
+
+
 def run_folder(args):
-    files = sorted(p for p in Path(args.file).glob("*.py") if p.is_file())
+    import tempfile
+    files, left = submissions(args.file)
     if not files:
         from ..options import UsageError
         raise UsageError(f"{args.file} holds no .py file: give a folder of submissions, e.g. check submissions/")
@@ -60,12 +87,18 @@ def run_folder(args):
     if sys.stderr.isatty():
         from tqdm import tqdm
         bar = tqdm(total=len(files), desc="check", unit="file", leave=False)
-    results = []
+    results, printed = [], []
     try:
         for path in files:
             interrupt.check()                               # a Ctrl-C that the code it landed in lost
-            results.append(check(path, preset_name=args.preset, steps=args.steps, timeout=args.timeout,
-                                 first=args.first, hint=args.hint))
+            # what the file's code prints is kept out of the table (a print in a loop is megabytes): its size
+            # is said at the end
+            with tempfile.TemporaryFile() as output:
+                results.append(check(path, preset_name=args.preset, steps=args.steps, timeout=args.timeout,
+                                     first=args.first, hint=args.hint, output=output))
+                size = output.seek(0, 2)
+            if size:
+                printed.append((path, size))
             if bar is not None:
                 bar.update(1)
     finally:
@@ -87,8 +120,21 @@ def run_folder(args):
     for r in rows:
         what = r["first_mistake"] + (f": {r['first_key']}" if r["first_key"] else "") if r["exit"] == 1 else \
             r["problem"][:100]
-        print(f"{r['file']:{width}s}  {r['status']:10s}  {what}")
+        print(f"{r['file']:{width}s}  {r['status']:11s}  {what}")
+    for path, why in left:
+        print(f"{str(path):{width}s}  {'not checked':11s}  {why}")
+    if printed:
+        print("printed while checked (not shown; check a file alone to see it): "
+              + ", ".join(f"{p} {_size(n)}" for p, n in printed))
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS.values()}
     print(f"{len(rows)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items())
           + (f"; written {args.csv}" if args.csv else ""))
     return max(r.status for r in results)
+
+
+def _size(n):
+    """A byte count in words: '312 bytes', '8.4 MB'."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"

@@ -99,6 +99,7 @@ class Context:
     autograd: bool = False        # the learner's torch tensors carry autograd's graph
     single: tuple = ()            # the learner's tensors held in a dtype narrower than float64 ("self.W[0]", ...)
     initial: dict = field(default_factory=dict)     # the parameters given to __init__, {W1: .., b1: ..}
+    yhat: np.ndarray | None = None  # what the learner's forward returned, where that is not its a_L (listed)
 
     @property
     def N(self):
@@ -138,8 +139,12 @@ class Context:
     def dz(self, l):
         return self.v("backward", f"dz{l}")
 
+    def yhat_given(self):
+        """The ŷ the learner's loss was given: what its forward returned (its a_L, unless that was listed)."""
+        return self.yhat if self.yhat is not None else self.a(self.L)
+
     def loss_grad(self, loss=None):
-        return styles.reference_losses()[loss or self.spec.loss][1](self.a(self.L), self.y)
+        return styles.reference_losses()[loss or self.spec.loss][1](self.yhat_given(), self.y)
 
     def da(self, l):
         """∂L/∂a_l from the learner's own δ_{l+1} (or ŷ at the output)."""
@@ -193,7 +198,7 @@ def _correct(ctx):
         if group == "a":
             return ctx.f(l)[0](ctx.z(l))
     if ctx.phase == "loss":
-        return np.asarray(styles.reference_losses()[spec.loss][0](ctx.a(ctx.L), ctx.y), dtype=float)
+        return np.asarray(styles.reference_losses()[spec.loss][0](ctx.yhat_given(), ctx.y), dtype=float)
     if ctx.phase == "backward":
         if group == "dz":
             return ctx.da(l) * ctx.f(l)[1](ctx.z(l))
@@ -496,9 +501,12 @@ def _candidates(ctx):
         # (another layer's input of another width gives dW another shape: a mistake of shape, named too)
         for k in range(0, L + 1):
             if k != l - 1 and ctx.a(k).shape[0] == inp.shape[0]:
+                slip = (f"an index that ran past the list's start: self.a[l − 1] at l = 0 is self.a[-1], which "
+                        f"Python counts from the end (a{L}); x is not in self.a" if l == 1 and k == L
+                        else f"an index off by {abs(k - l + 1)}")
                 add("wrong_layer", f"dW{l} built from {formulas.layer_input(k + 1)} instead of {prev}",
                     dz.T @ ctx.a(k), f"your dW{l} is dz{l}ᵀ @ {formulas.layer_input(k + 1)}: layer {l}'s input is "
-                    f"{prev} (an index off by {abs(k - l + 1)})", hint=f"look at which activation dW{l} uses")
+                    f"{prev} ({slip})", hint=f"look at which activation dW{l} uses")
         for k in range(1, L + 1):
             if k != l and ctx.dz(k).shape[0] == dz.shape[0]:
                 add("wrong_layer", f"dW{l} built from dz{k} instead of dz{l}", ctx.dz(k).T @ inp,
@@ -733,8 +741,9 @@ def _factor_why(ctx, key):
     L = ctx.L
     if key == "sign_flipped" and name == f"dz{L}":
         return "∂L/∂ŷ points the wrong way: (y − ŷ) where (ŷ − y) belongs"
+    squared = ctx.spec.loss in ("mse", "sse", "half_sse")     # where a 2 comes from d/dŷ (ŷ − y)²
     if group == "loss":
-        return {"factor_2": "a 2 too many, or the ½ of ½·Σ(ŷ − y)² left out",
+        return {"factor_2": "a 2 too many, or the ½ of ½·Σ(ŷ − y)² left out" if squared else "a 2 too many",
                 "factor_half": "a ½ too many, or a 2 left out",
                 "factor_N": "a sum over the batch where the reference averages, or a 1/N left out",
                 "factor_1_over_N": "a mean over the batch where the reference sums",
@@ -744,6 +753,8 @@ def _factor_why(ctx, key):
     if group == "db" and key == "factor_1_over_N":
         return "the bias gradient was averaged over the batch instead of summed"
     if key == "factor_half":
+        if not squared:
+            return "a ½ too many (a term counted half, or a mean over one more axis?)"
         return "a 2 left out: d/dŷ (ŷ − y)² = 2(ŷ − y)" if ctx.spec.loss != "half_sse" else "a ½ too many"
     if key == "factor_2":
         return "a 2 too many: the derivative of ½·(ŷ − y)² is (ŷ − y)" if ctx.spec.loss == "half_sse" \

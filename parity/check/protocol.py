@@ -81,6 +81,10 @@ def check_path(path):
     if not p.is_file():
         raise CannotRun(f"{path}: no such file: give the path of your .py file "
                         f"(to start, `{invoked_as()} template numpy FILE` or `... template torch FILE` writes one)")
+    if p.suffix == ".ipynb":
+        raise CannotRun(f"{path} is a notebook: in the notebook, run `from parity import check; check(MLP)` in a "
+                        "cell after the one that defines class MLP, or save it as a .py file "
+                        "(`jupyter nbconvert --to script`) and check that")
     if p.suffix != ".py":
         raise CannotRun(f"{path} is not a .py file: give the Python file that defines class MLP")
 
@@ -167,6 +171,10 @@ def not_a_leaf(net, group, layer, updated=False):
     updated: an update has run (a step after the first), which may have made the parameter."""
     if group == "dz":
         z = (getattr(net, "z", None) or [None] * layer)[layer - 1]
+        if getattr(z, "retains_grad", False):
+            return (f"z{layer} retains its gradient, yet none reached it: the loss does not depend on z{layer} in "
+                    f"autograd's graph. Something between z{layer} and the loss cut it off (a .detach(), .data, "
+                    ".item() or .numpy(), or torch.no_grad()): compute the forward pass from the tensors themselves")
         if getattr(z, "requires_grad", False):
             return (f"autograd keeps ∂L/∂z only for leaves: call `z.retain_grad()` on z{layer} in forward, "
                     "before backward() runs, then read z.grad")
@@ -188,6 +196,10 @@ def not_a_leaf(net, group, layer, updated=False):
                            f"{group[1:]} -= lr * {group[1:]}.grad`")
         return head + ("Make it a leaf, with requires_grad_() last: "
                        f"`self.{group[1:]} = [w.detach().clone().requires_grad_() for w in ...]`")
+    if p.grad is None:
+        return (f"self.{group[1:]}[{layer - 1}] is a leaf that requires grad, yet no gradient reached it: the "
+                "loss does not depend on it in autograd's graph. The forward pass used it through .data or "
+                ".detach(), or under torch.no_grad(), or the graph was cut further on: use the tensor itself")
     return ""
 
 

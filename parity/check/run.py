@@ -136,9 +136,12 @@ class CheckResult:
             if len(self.mismatches) > 1:
                 lines.append(f"{len(self.mismatches)} mistakes: " + ", ".join(
                     f"{k} ({m.tensor}, step {m.step})" for k, m in zip(self.keys(), self.mismatches)))
-            elif not self.first and self.status == 1 and self.problem is None:
+            if self.mismatches[-1].kind == "nonfinite" and self.problem is None:
+                lines.append(f"stopped at the first NaN or inf (step {self.mismatches[-1].step}): every number "
+                             "computed from it is NaN or inf too, so nothing after it was compared")
+            elif len(self.mismatches) == 1 and not self.first and self.status == 1 and self.problem is None:
                 lines.append(f"one mistake; after it, every tensor that does not follow from it matched over "
-                             f"{self.steps_run} steps")
+                             f"{counted(self.steps_run, 'step')}")
         if self.problem is not None:
             where = ""
             if self.phase is not None:
@@ -170,7 +173,8 @@ class CheckResult:
             item = {"step": m.step, "phase": m.phase, "layer": m.layer, "tensor": m.tensor, "kind": m.kind,
                     "key": key, "title": m.diagnosis.title if m.diagnosis else ""}
             if not self.hint:
-                item.update(index=list(m.index), expected=m.expected, got=m.got, error=_finite(m.error))
+                item.update(index=list(m.index), expected=_finite(m.expected), got=_finite(m.got),
+                            error=_finite(m.error))
             out["mistakes"].append(item)
         if self.problem is not None:
             out["problem_step"], out["problem_phase"] = self.step, self.phase
@@ -178,6 +182,7 @@ class CheckResult:
 
 
 def _finite(v):
+    """v for JSON: None (null) where it is not finite (JSON has no NaN or inf; the kind "nonfinite" says which)."""
     return v if v is None or math.isfinite(v) else None
 
 
@@ -252,13 +257,13 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
             seen.add((m.diagnosis.key, ""))
             if _keep(result, m, first):
                 return result
-            learner.put(initial)
+            _put(learner, initial, None)
         grads_so_far, prev_steps = {}, {}
         scales = {}
         for step, rows in enumerate(batches(spec, x_all.shape[0], steps)):
             interrupt.check()                               # a Ctrl-C that the code it landed in lost
             x, y = x_all[rows], y_all[rows]
-            reads, mine, wrong_forward, single = {}, {}, set(), []
+            reads, mine, wrong_forward, single, yhat = {}, {}, set(), [], None
             for phase in PHASES:
                 ref.run_phase(phase, x, y)
                 r = ref.read(phase)
@@ -285,7 +290,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                                            grads_so_far=grads_so_far, expected=expected, got=got[name],
                                            tol=tol, scale=scale, mine=mine, prev_steps=prev_steps,
                                            flavour=flavour, autograd=autograd, single=tuple(single),
-                                           initial=initial)
+                                           initial=initial, yhat=yhat)
                     try:
                         m.diagnosis = diagnose.diagnose(ctx, kind=m.kind, follows=bool(result.mismatches),
                                                         known={k for k, _ in seen})
@@ -330,9 +335,11 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                     listed.add((phase, name))
                     if _keep(result, m, first, step) or m.kind == "nonfinite":
                         return result
-                if returned is not None and ("returned_not_a_L", "") not in seen:
+                if returned is not None:
                     m = _returned(step, returned, got.get(f"a{L}"), r[f"a{L}"], scales[f"a{L}"], tol, spec)
-                    if m is not None:
+                    # the learner's loss is given what forward returned: its loss and δ_L follow from that ŷ
+                    yhat = returned if m is not None and m.kind == "value" else None
+                    if m is not None and ("returned_not_a_L", "") not in seen:
                         seen.add(("returned_not_a_L", ""))
                         if _keep(result, m, first, step):
                             return result
@@ -344,7 +351,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
             moved = {n: v for n, v in reads["update"].items()
                      if mine["update"][n].shape != v.shape or not np.array_equal(mine["update"][n], v)}
             if moved:
-                learner.put(moved)
+                _put(learner, moved, step)
             if step == 0:
                 batch0 = (x, y, {phase: {n: a.shape for n, a in r.items()} for phase, r in reads.items()})
             result.steps_run = step + 1
@@ -358,6 +365,22 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
             _keep(result, m, first)
     result.status = 1 if result.mismatches else 0
     return result
+
+
+def _put(learner, values, step):
+    """Put the reference's parameters in place of the learner's; CannotRun where they did not take: the next
+    step would start from the learner's own numbers, and every later tensor would differ for that alone."""
+    missed = learner.put(values)
+    if not missed:
+        return
+    attrs = ", ".join(f"self.{split_name(n)[0]}[{split_name(n)[1] - 1}] ({n})" for n in missed)
+    group = split_name(missed[0])[0]
+    raise CannotRun(
+        f"the check puts the reference's parameters in place between steps, so that each step starts where the "
+        f"reference's does, but {attrs} read back afterwards still held your own numbers: self.{group} hands out "
+        f"new arrays each time it is read (a property that returns copies, a tuple, a list made anew), so "
+        f"nothing written to it reaches your net. Make self.{group} the list of the very arrays your code "
+        f"updates, and run the check again", step=step, phase="update" if step is not None else "__init__")
 
 
 def _keep(result, m, first, step=None):
@@ -461,8 +484,11 @@ def _probe_lr(learner, problem, x, y, reads, initial, diagnosis, name):
     elif diagnosis.key == "lr_twice" and same(alpha2, lr2 * lr2):
         diagnosis.why += f" (it follows lr²: a second MLP of yours at lr = {lr2:g} steps by {alpha2:.6g}·d{name})"
     elif same(alpha2 / lr2, alpha / spec.lr):
-        diagnosis.why += (f" It follows lr: {alpha / spec.lr:.6g}·lr (a second MLP of yours at lr = {lr2:g} steps "
-                          f"by {alpha2:.6g}·d{name}).")
+        factor = alpha / spec.lr
+        diagnosis.why = diagnosis.why.replace("; the update must use self.lr", "") + (
+            f". It follows lr, {factor:.6g}·lr (a second MLP of yours at lr = {lr2:g} steps by {alpha2:.6g}·d{name}): "
+            f"self.lr is used, times a factor {factor:.6g} the update does not have")
+        diagnosis.fix = f"{formulas.formula(spec, 'update', name)}: lr alone, no other factor"
 
 
 def _not_given(learner, given, spec):
@@ -538,12 +564,13 @@ def _compare(step, phase, name, expected, got, scale, tol, spec):
 
 
 def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, problem=None, first=False,
-          hint=False, started=None) -> CheckResult:
+          hint=False, started=None, output=None) -> CheckResult:
     """Check the learner's file at `path`, its code in a process of its own (see sandbox.Child). Never raises
     on the learner's account: see CheckResult.status. A bad preset, step count or timeout is a SpecError,
     raised before any work. timeout: seconds per call of the learner's code, 0 or None for no limit.
     started(header): called with the result's first line once the file is imported, before its MLP runs
-    (the command line prints it then, before what the learner's code prints as it runs)."""
+    (the command line prints it then, before what the learner's code prints as it runs). output: a file
+    that takes what the learner's code prints (a teacher's batch), where it runs in a process of its own."""
     problem = problem or learner_problem(preset_name)    # a bad preset name is a SpecError, before any work
     steps = validate(problem, steps, timeout)
     try:
@@ -559,7 +586,7 @@ def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, prob
                          hint=flavour_hint(module, flavour, path))
         _started(started, path, flavour, problem, steps)
         return _lockstep(run, flavour, problem, steps, str(path), first=first, hint=hint)
-    with Child(timeout) as child:
+    with Child(timeout, output=output) as child:
         try:
             flavour = child.load(path)
         except CannotRun as exc:

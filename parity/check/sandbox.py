@@ -102,10 +102,11 @@ def _innermost_learner_frame(tb, paths):
     return found
 
 
-def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes="", hint=""):
+def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes="", hint="", narrow=None):
     """Run one piece of the learner's code; turn a failure into CannotRun with its own traceback.
     hint: the words on a FLAVOUR the file's code contradicts (protocol.flavour_hint), given with an
-    AttributeError or TypeError, the errors such a mismatch raises."""
+    AttributeError or TypeError, the errors such a mismatch raises. narrow(): where the learner holds
+    tensors narrower than float64, named with an error about mixed dtypes."""
     try:
         return bounded(fn, timeout, *args)
     except Hung:
@@ -128,6 +129,13 @@ def call(what, fn, *args, timeout, step=None, phase=None, paths=(), shapes="", h
                             phase=phase) from None
         flavour = f": {hint}" if hint and isinstance(exc, (AttributeError, TypeError)) else ""
         flavour = flavour or next((f": {words}" for says, words in AUTOGRAD_ERRORS if says in str(exc)), "")
+        if not flavour and _mixed_floats(str(exc)):
+            held = narrow() if narrow is not None else []
+            flavour = (": two dtypes met in one operation, float32 and the check's float64"
+                       + (f" (yours holds {', '.join(held)} in float32)" if held else "")
+                       + ": nn.Linear, torch.tensor of Python floats, torch.zeros and torch.randn make float32 "
+                       "unless told otherwise; make every tensor float64 (`dtype=torch.float64`, `.double()`, "
+                       "or `torch.set_default_dtype(torch.float64)` at the top of the file)")
         raise CannotRun(f"{what} raised {type(exc).__name__}{flavour}; your traceback:\n{text}" + shapes,
                         step=step, phase=phase) from None
 
@@ -141,6 +149,17 @@ AUTOGRAD_ERRORS = (
      "the loss is not connected to any parameter that requires grad: something in forward or loss left the graph "
      "(a .detach(), .item(), .numpy() or torch.tensor(...) of a result), or the parameters do not require grad"),
 )
+
+# torch's words where float32 and float64 tensors meet in one operation ("expected scalar type Double but
+# found Float", "mat1 and mat2 must have the same dtype, but got Float and Double", ...)
+DTYPE_ERRORS = ("scalar type", "same dtype", "found dtype", "can't be cast")
+
+
+def _mixed_floats(message):
+    low = message.lower()
+    return any(says.lower() in low for says in DTYPE_ERRORS) and ("double" in low or "float64" in low) \
+        and ("float32" in low or re.search(r"\bfloat\b", low) is not None)
+
 
 _counter = itertools.count()
 
@@ -232,8 +251,11 @@ class Child:
     the protocol and the file, and torch where the file imports it. Either way the worker is the leader
     of a session of its own: Ctrl-C in the terminal reaches the check only."""
 
-    def __init__(self, timeout):
+    def __init__(self, timeout, output=None):
+        """output: a file (open for writing, with a fileno) that takes what the learner's code prints, both
+        streams; None: the worker prints where this process does."""
         self.timeout = timeout if timeout and timeout > 0 else None
+        self.output = output
         self.proc = self.conn = None
 
     def __enter__(self):
@@ -271,9 +293,9 @@ class Child:
             import torch  # noqa: F401  for the reference here and the file there: imported once, before the fork
         ours, theirs = socket.socketpair()
         try:
-            self.proc = _fork(theirs, ours) if fork else subprocess.Popen(
+            self.proc = _fork(theirs, ours, self.output) if fork else subprocess.Popen(
                 [sys.executable, "-c", _BOOT, ROOT, str(theirs.fileno())], pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL, start_new_session=True)
+                stdin=subprocess.DEVNULL, stdout=self.output, stderr=self.output, start_new_session=True)
         except BaseException:
             ours.close()
             raise
@@ -397,8 +419,9 @@ class Child:
                          f"continue; {fix}", step=step, phase=phase)
 
 
-def _fork(theirs, ours):
-    """This process forked: the worker serves on `theirs` and never returns here; a handle on it (_Forked)."""
+def _fork(theirs, ours, output=None):
+    """This process forked: the worker serves on `theirs` and never returns here; a handle on it (_Forked).
+    output: a file that takes the worker's standard output and error (else this process's own)."""
     for stream in (sys.stdout, sys.stderr):    # what is buffered here must not be written twice
         try:
             stream.flush()
@@ -417,6 +440,9 @@ def _fork(theirs, ours):
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)                        # input() meets the end of the file, as in a fresh worker
         os.close(null)
+        if output is not None:
+            os.dup2(output.fileno(), 1)
+            os.dup2(output.fileno(), 2)
         # the standard streams on the process's own files, as in a fresh worker (the check's may be replaced)
         sys.stdin = open(0, closefd=False)
         sys.stdout = open(1, "w", closefd=False)

@@ -53,7 +53,7 @@ class LearnerRun:
         `shapes` ({name: shape}, the reference's read of the phase)."""
         spec, learner, n = self.spec, self.learner, len(x)
         call(f"{phase}()", learner.run_phase, phase, x, y, timeout=self.timeout, step=step, phase=phase,
-             paths=self.paths, shapes=shape_sheet(spec, n), hint=self.hint)
+             paths=self.paths, shapes=shape_sheet(spec, n), hint=self.hint, narrow=lambda: narrow_tensors(learner.net))
         if phase == "forward" and learner.yhat is None:
             raise CannotRun(f"forward returned None: it must return ŷ = a_L, shape ({n}, {spec.sizes[-1]})",
                             step=step, phase=phase)
@@ -77,17 +77,26 @@ class LearnerRun:
     def put(self, values):
         """Put the reference's tensors {name: float64 array} in place of the learner's (W, b between steps), so
         that the next step starts where the reference's does: in place where the shape allows (what else holds
-        the same array sees it; an autograd leaf stays a leaf), else as the list's entry."""
+        the same array sees it; an autograd leaf stays a leaf), else as the list's entry. Returns the names
+        whose entry, read back, does not hold what was put (a property that hands out copies, a tuple)."""
         net = self.learner.net
+        missed = []
         for name, array in values.items():
             group, l = split_name(name)
             items = getattr(net, group, None)
-            if not isinstance(items, list) or not 0 < l <= len(items):
+            if not isinstance(items, (list, tuple)) or not 0 < l <= len(items):
                 continue
             try:
                 self._put_one(items, l, array)
             except Exception:        # an entry the check cannot write to: the learner's own stays
                 pass
+            try:
+                now = getattr(net, group)[l - 1]
+            except Exception:
+                now = None
+            if not _holds(now, array):
+                missed.append(name)
+        return missed
 
     def _put_one(self, items, l, array):
         old = items[l - 1]
@@ -132,6 +141,23 @@ class LearnerRun:
             return out
         finally:
             self.learner, self.spec = keep
+
+
+def _holds(entry, array):
+    """Whether a learner's entry holds the numbers of `array` (in its own dtype and layout, a length-1 axis more
+    or less): what put wrote there, read back."""
+    if entry is None:
+        return False
+    try:
+        if hasattr(entry, "detach"):
+            entry = entry.detach().cpu().double().numpy()
+        got = np.asarray(entry, dtype=np.float64)
+    except Exception:
+        return False
+    if got.size != array.size:
+        return False
+    scale = float(np.max(np.abs(array), initial=0.0))
+    return bool(np.allclose(got.reshape(-1), array.reshape(-1), rtol=1e-5, atol=1e-6 * scale))
 
 
 AUTOGRAD = "_autograd"
@@ -239,8 +265,7 @@ def serve(fd):
                 run.build(*args)
                 answer = ("ok", None)
             elif kind == "put":
-                run.put(*args)
-                answer = ("ok", None)
+                answer = ("ok", run.put(*args))
             elif kind == "probe":
                 answer = ("ok", run.probe(*args))
             elif kind == "params":

@@ -565,3 +565,75 @@ def test_a_derivative_written_with_the_layer_belows_activation_is_named(tmp_path
     m = result.mismatches[0]
     assert (m.phase, m.tensor, m.diagnosis.key) == ("backward", "dz2", "derivative_at_wrong_layer"), m.diagnosis
     assert result.keys() == ["derivative_at_wrong_layer"]
+
+
+def test_parameters_read_through_a_property_of_copies_stop_the_run_not_invent_mistakes(tmp_path):
+    # self.W a property that returns copies: the reference's weights, put in place between steps, never reached
+    # the net, which went on from its own wrong W3 and was then said to hold four more mistakes (a momentum among
+    # them). Now the first mistake is named, and the run stops there saying why.
+    path = _changed(tmp_path, "mlp_numpy", ("            self.W[l] -= self.lr * self.dW[l]              # in place",
+                                            "            self._W[l] -= self.lr * self.dW[l]"))
+    path.write_text(path.read_text() + (
+        "\n\nclass MLP(MLP):\n"
+        "    W = property(lambda self: [w.copy() for w in self._W], lambda self, v: setattr(self, '_W', v))\n\n"
+        "    def backward(self):\n"
+        "        super().backward()\n"
+        "        self.dW[2] = 2 * self.dW[2]\n"))
+    result = chk.check(path)
+    assert result.keys() == ["factor_2"], result.text()
+    assert (result.step, result.phase) == (0, "update") and "self.W[2] (W3)" in result.problem, result.problem
+    assert "hands out new arrays each time it is read" in result.problem
+
+
+def test_what_forward_returned_is_one_mistake_and_the_loss_made_from_it_follows(tmp_path):
+    # the loss is given what forward returns: its loss and δ_L follow from that ŷ, not two mistakes more
+    path = _changed(tmp_path, "mlp_numpy", ("            self.a.append(a)\n        return a",
+                                            "            self.a.append(a)\n        return np.clip(a, -0.5, 0.5)"))
+    result = chk.check(path)
+    assert result.keys() == ["returned_not_a_L"], result.text()
+
+
+def test_a_gradient_cut_off_by_detach_is_named_not_a_missing_retain_grad(tmp_path):
+    path = _changed(tmp_path, "torch_autograd", ("            a = f(z)\n",
+                                                 "            a = f(z)\n            a = a.detach() if l == 0 else a\n"))
+    result = chk.check(path)
+    assert result.status == 2 and "z1 retains its gradient, yet none reached it" in result.problem, result.text()
+    assert ".detach()" in result.problem and "retain_grad()` on" not in result.problem
+    path = _changed(tmp_path, "torch_autograd", ("            z = a @ W.T\n",
+                                                 "            z = a @ (W.detach() if l == 2 else W).T\n"))
+    result = chk.check(path)
+    assert result.status == 2 and "self.W[2] is a leaf that requires grad, yet no gradient reached it" \
+        in result.problem, result.text()
+
+
+def test_float32_weights_in_torch_are_named_where_the_dtypes_meet(tmp_path):
+    # nn.Linear and torch.tensor(list) make float32: torch then raises on float32 @ float64, in its own words
+    path = _changed(tmp_path, "mlp_torch", ("self.W = [w.detach().clone() for w in weights]",
+                                            "self.W = [w.detach().clone().float() for w in weights]"))
+    result = chk.check(path)
+    assert result.status == 2 and "two dtypes met in one operation" in result.problem, result.text()
+    assert "self.W[0], self.W[1], self.W[2] in float32" in result.problem
+
+
+def test_a_factor_half_in_a_cross_entropy_gradient_is_not_said_to_be_a_square(tmp_path):
+    path = _changed(tmp_path, "mlp_numpy", ("da = self.loss_grad(self.yhat, self.y)             # ∂L/∂a_L (N, nL)",
+                                            "da = 0.5 * self.loss_grad(self.yhat, self.y)"))
+    m = chk.check(path, preset_name="cross-entropy").mismatches[0]
+    assert (m.tensor, m.diagnosis.key) == ("dz3", "factor_half")
+    assert "(ŷ − y)²" not in m.diagnosis.why, m.diagnosis.why
+
+
+def test_x_read_from_the_end_of_the_activations_list_is_said_to_wrap(tmp_path):
+    path = _changed(tmp_path, "mlp_numpy", ("a_prev = self.x if l == 0 else self.a[l - 1]   # (N, n_{l-1})",
+                                            "a_prev = self.a[l - 1]"))
+    m = chk.check(path).mismatches[0]
+    assert (m.tensor, m.diagnosis.key) == ("dW1", "wrong_layer"), m.diagnosis
+    assert "self.a[-1], which Python counts from the end (a3); x is not in self.a" in m.diagnosis.why
+
+
+def test_a_learning_rate_scaled_in_the_update_is_not_told_to_use_self_lr(tmp_path):
+    path = _changed(tmp_path, "mlp_numpy", ("                self.b[l] -= self.lr * self.db[l]",
+                                            "                self.b[l] -= 0.5 * self.lr * self.db[l]"))
+    d = chk.check(path).mismatches[0].diagnosis
+    assert "must use self.lr" not in d.why and "self.lr is used, times a factor 0.5" in d.why, d.why
+    assert d.fix.endswith("lr alone, no other factor")

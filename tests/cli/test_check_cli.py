@@ -283,3 +283,48 @@ def test_the_header_comes_before_what_the_learners_code_prints_as_it_runs(tmp_pa
     assert proc.returncode == 0, proc.stdout
     assert lines[0].startswith(f"checking {path} (numpy)") and lines[1] == "in forward", lines[:3]
     assert lines[-1].startswith("MATCH") and sum(line.startswith("checking") for line in lines) == 1
+
+
+def test_json_of_a_nan_is_null_not_a_traceback(tmp_path):
+    # JSON has no NaN: a learner's NaN loss was json.dumps(allow_nan=False)'s ValueError, the check's own traceback
+    import json
+    path = solution(tmp_path, method="loss", lines=["return np.nan * np.sum(yhat)"])
+    proc = run("check", path, "--json", "-")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    [m] = json.loads(proc.stdout)["mistakes"]
+    assert (m["kind"], m["key"], m["got"], m["tensor"]) == ("nonfinite", "not_finite", None, "loss")
+    assert m["expected"] > 0
+    out = run("check", path)
+    assert "stopped at the first NaN or inf (step 0)" in out.stdout and "matched over" not in out.stdout, out.stdout
+
+
+def test_a_folder_per_student_is_looked_into_and_what_is_left_out_is_named(tmp_path):
+    # submissions/<student>/mlp.py, with a helper module and a notebook beside it; a file that prints a lot
+    folder = tmp_path / "class"
+    (folder / "ana").mkdir(parents=True)
+    (folder / "ana" / "mlp.py").write_text((SOLUTIONS / "mlp_numpy.py").read_text())
+    (folder / "ana" / "helpers.py").write_text("def mean(x):\n    return sum(x) / len(x)\n")
+    (folder / "ana" / "__pycache__").mkdir()
+    (folder / "ana" / "__pycache__" / "junk.py").write_text("raise SystemExit(3)\n")
+    (folder / "ben.ipynb").write_text("{}")
+    (folder / "loud.py").write_text(solution(tmp_path, method="backward", lines=["print('x' * 100_000)"])
+                                    .read_text())
+    proc = run("check", folder, "--csv", tmp_path / "r.csv")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "x" * 1000 not in proc.stdout + proc.stderr           # the prints are kept out of the table
+    lines = proc.stdout.splitlines()
+    assert any("ana/mlp.py" in line and "match" in line for line in lines), proc.stdout
+    assert any("ana/helpers.py" in line and "not checked" in line for line in lines), proc.stdout
+    assert any("ben.ipynb" in line and "not checked" in line for line in lines), proc.stdout
+    assert "junk.py" not in proc.stdout
+    printed = next(line for line in lines if line.startswith("printed while checked"))
+    assert "loud.py" in printed and printed.endswith(" kB") and "mlp.py" not in printed, printed
+    assert "2 files: 2 match" in proc.stdout
+
+
+def test_a_notebook_given_as_the_file_is_pointed_to_check_inside_it(tmp_path):
+    path = tmp_path / "mine.ipynb"
+    path.write_text("{}")
+    proc = run("check", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert "check(MLP)" in proc.stdout + proc.stderr
