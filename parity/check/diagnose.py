@@ -100,6 +100,7 @@ class Context:
     single: tuple = ()            # the learner's tensors held in a dtype narrower than float64 ("self.W[0]", ...)
     initial: dict = field(default_factory=dict)     # the parameters given to __init__, {W1: .., b1: ..}
     yhat: np.ndarray | None = None  # what the learner's forward returned, where that is not its a_L (listed)
+    x_seen: np.ndarray | None = None  # the x the learner's forward changed in place, as it left it
 
     @property
     def N(self):
@@ -131,7 +132,10 @@ class Context:
         return self.before.get(f"b{l}")
 
     def a(self, l):
-        return self.x if l == 0 else self.v("forward", f"a{l}")
+        """a_l, the learner's; a_0 is x as the learner's forward left it (the learner's layer 1 used that)."""
+        if l == 0:
+            return self.x if self.x_seen is None or self.x_seen.shape != self.x.shape else self.x_seen
+        return self.v("forward", f"a{l}")
 
     def z(self, l):
         return self.v("forward", f"z{l}")
@@ -334,6 +338,12 @@ def _candidates(ctx):
         prev = formulas.layer_input(l)
         b = ctx.b(l) if ctx.b(l) is not None else 0.0
         W, inp = ctx.W(l), ctx.a(l - 1)
+        if l == 1 and inp is not ctx.x:
+            add("x_changed", "x changed in place in forward", inp @ W.T + b,
+                "your z1 is x @ W1ᵀ + b1 with an x that your forward changed in place (`x -= x.mean(0)`, `x /= s`, "
+                "an out= into x): the net computes another function, and the caller's own x is changed too",
+                f"{ref}, with x as it is given: leave x unchanged (a new array, x2 = x - ..., where one is needed)",
+                hint="look for an operation that writes into x in forward")
         if _square(W):
             add("transposed", "weight not transposed in the forward pass", inp @ W + b,
                 f"your z{l} is {prev} @ W{l}: W{l} is stored (out, in), as nn.Linear stores it, so it must be "

@@ -37,7 +37,7 @@ from . import diagnose
 from .nets import learner_problem
 from .protocol import REFERENCE, check_path, flavour_hint, load, shape_words
 from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
-from .worker import ALIASED, AUTOGRAD, INIT, RETURNED, SINGLE, LearnerRun
+from .worker import ALIASED, AUTOGRAD, INIT, RETURNED, SINGLE, X_CHANGED, LearnerRun
 
 MAX_STEPS = 1000      # the check is a diagnostic on small nets: a mistake shows in the first steps
 
@@ -263,7 +263,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
         for step, rows in enumerate(batches(spec, x_all.shape[0], steps)):
             interrupt.check()                               # a Ctrl-C that the code it landed in lost
             x, y = x_all[rows], y_all[rows]
-            reads, mine, wrong_forward, single, yhat = {}, {}, set(), [], None
+            reads, mine, wrong_forward, single, yhat, x_seen = {}, {}, set(), [], None, None
             for phase in PHASES:
                 ref.run_phase(phase, x, y)
                 r = ref.read(phase)
@@ -272,6 +272,8 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                 got = learner.phase(step, phase, x.copy(), y.copy(), {name: a.shape for name, a in r.items()})
                 autograd = bool(got.pop(AUTOGRAD, False)) or autograd
                 returned = got.pop(RETURNED, None)
+                if X_CHANGED in got:        # what the learner's layer 1 and dW1 were computed from
+                    x_seen = got.pop(X_CHANGED)
                 single = list(dict.fromkeys([*single, *got.pop(SINGLE, ())]))
                 aliased = got.pop(ALIASED, ())
                 mine[phase] = got
@@ -290,7 +292,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                                            grads_so_far=grads_so_far, expected=expected, got=got[name],
                                            tol=tol, scale=scale, mine=mine, prev_steps=prev_steps,
                                            flavour=flavour, autograd=autograd, single=tuple(single),
-                                           initial=initial, yhat=yhat)
+                                           initial=initial, yhat=yhat, x_seen=x_seen)
                     try:
                         m.diagnosis = diagnose.diagnose(ctx, kind=m.kind, follows=bool(result.mismatches),
                                                         known={k for k, _ in seen})

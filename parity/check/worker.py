@@ -52,6 +52,7 @@ class LearnerRun:
         """Run `phase` on the batch x, y (the learner's own copies); {name: float64 array} for the names of
         `shapes` ({name: shape}, the reference's read of the phase)."""
         spec, learner, n = self.spec, self.learner, len(x)
+        given = x.copy() if phase == "forward" else None
         call(f"{phase}()", learner.run_phase, phase, x, y, timeout=self.timeout, step=step, phase=phase,
              paths=self.paths, shapes=shape_sheet(spec, n), hint=self.hint, narrow=lambda: narrow_tensors(learner.net))
         if phase == "forward" and learner.yhat is None:
@@ -72,6 +73,8 @@ class LearnerRun:
             out[AUTOGRAD] = True       # the diagnosis words a fix for autograd's code, not for a hand-written mask
         out[SINGLE] = narrow_tensors(learner.net)
         out[ALIASED] = aliased_entries(learner.net)
+        if given is not None and not np.array_equal(given, x, equal_nan=True):
+            out[X_CHANGED] = np.array(x, dtype=np.float64)     # forward wrote into the x it was handed
         return out
 
     def put(self, values):
@@ -164,6 +167,7 @@ AUTOGRAD = "_autograd"
 SINGLE = "_single"     # the learner's tensors in a dtype narrower than float64, by where they are held
 ALIASED = "_aliased"   # entries of one of the learner's lists that are one array: [(group, i, j), ...]
 RETURNED = "yhat"      # what forward returned, beside the tensors it set
+X_CHANGED = "_x"       # the x forward was handed, as forward left it, where it changed it in place
 
 
 def narrow_tensors(net):

@@ -637,3 +637,12 @@ def test_a_learning_rate_scaled_in_the_update_is_not_told_to_use_self_lr(tmp_pat
     d = chk.check(path).mismatches[0].diagnosis
     assert "must use self.lr" not in d.why and "self.lr is used, times a factor 0.5" in d.why, d.why
     assert d.fix.endswith("lr alone, no other factor")
+
+
+def test_x_changed_in_place_in_forward_is_one_mistake_and_layer_1_follows_from_it(tmp_path):
+    # x normalised in place: z1 differs, and so does dW1 (computed from the same changed x), which follows
+    path = _changed(tmp_path, "mlp_numpy", ("        self.x = x                                         # (N, n0)",
+                                            "        x -= x.mean(axis=0)\n        self.x = x"))
+    result = chk.check(path)
+    assert result.keys() == ["x_changed"], result.text()
+    assert (result.mismatch.step, result.mismatch.tensor) == (0, "z1")
