@@ -75,17 +75,31 @@ class Diverged:
             usual = ADAPTIVE_DEFAULT_LR[optimizer]
             fix = (f"lower lr, e.g. by 10× to {lr / 10:g}" if lr / 10 <= usual else
                    f"lower lr, e.g. to {usual:g}, torch.optim.{ADAPTIVE[optimizer]}'s default")
+            moves = "about lr each step"
+            if optimizer == "rmsprop":
+                # torch's RMSprop: v = α·v + (1 − α)·g² from v = 0, with no correction for that start, so its
+                # first step is lr·g/√((1 − α)·g²) = lr/√(1 − α); centered, E[g²] − E[g]² = α(1 − α)·g² at first
+                alpha = spec.alpha if spec is not None else 0.99
+                share = alpha * (1 - alpha) if spec is not None and spec.centered else 1 - alpha
+                if 0 < share < 1:
+                    moves = (f"lr/√({'α(1 − α)' if spec is not None and spec.centered else '1 − α'}) = "
+                             f"{1 / math.sqrt(share):.3g}·lr at its first step (its average of g² starts at 0 and "
+                             f"is not corrected for that), then less, toward lr")
             return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for the scale of the "
-                    f"weights ({ADAPTIVE[optimizer]} moves every entry by about lr each step, whatever the "
+                    f"weights ({ADAPTIVE[optimizer]} moves every entry by {moves}, whatever the "
                     f"size of its gradient, so the inputs' size sets no bound); fix: {fix}.")
         if not math.isfinite(self.lr_limit):
             return f"{head}; likely cause: the learning rate lr = {lr:g} is too large; fix: lower lr, e.g. to {lr / 10:g}."
         if spec is not None and spec.loss == "l1":
-            # no curvature: |ŷ − y|'s gradient is sign(ŷ − y), the same size however near the minimum
+            # no curvature: |ŷ − y|'s gradient is sign(ŷ − y), the same size however near the minimum. The bound a
+            # squared loss would have on these inputs is where its steps stop overshooting: a first value to try,
+            # where a tenth of lr is still above it (dividing by 10 each time took four runs to get there)
+            to = min(lr / 10, self.lr_limit / 2)
             return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large: the L1 loss's gradient is "
                     "sign(ŷ − y), of one size however near the minimum, so every step moves the weights by lr times "
                     f"the inputs' size (squared size {self.input_size:.4g}) and overshoots by as much; fix: lower lr, "
-                    f"e.g. to {lr / 10:g}.")
+                    f"e.g. to {to:.2g}" + (" (half the stable limit the mean squared error has on these inputs)"
+                                             if to < lr / 10 else "") + ".")
         if lr > self.lr_limit:
             return (f"{head}; likely cause: the learning rate lr = {lr:g} is too large for inputs this size (the largest squared "
                     f"input norm |x|² is {self.input_size:.4g}, so one linear layer is stable only below "
@@ -102,7 +116,9 @@ class Diverged:
 # gradient descent on it is stable only while lr·k·λ < 2, λ the largest eigenvalue of X̃ᵀX̃.
 _CURVATURE = {"half_sse": (1.0, False, False), "sse": (2.0, False, False), "mse": (2.0, True, True),
               "cross_entropy": (0.5, True, False), "bce_with_logits": (0.25, True, True),
-              "l1": (2.0, False, False)}
+              "l1": (2.0, True, True)}
+# (L1 has no curvature; its entry, the mean squared error's scale, gives the step size at which a
+# squared loss on these inputs stops overshooting, a first lr to try: see Diverged.sentence)
 
 
 def stable_lr(spec: Spec, x) -> tuple:

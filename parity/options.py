@@ -50,7 +50,13 @@ def positive_float(flag, example):
             value = float(text)
         except ValueError:
             value = None
-        if value is None or not (value > 0) or value == float("inf"):
+        if value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{flag} {text} is infinite (past the largest float, about 1.8e308): "
+                                             f"give a finite number, e.g. {flag} {example}")
+        if value == 0 and flag == "--lr":
+            raise argparse.ArgumentTypeError(f"--lr 0 takes no step: every style would leave its weights where "
+                                             f"they began, and there is nothing to compare; give e.g. --lr {example}")
+        if value is None or not (value > 0):
             raise argparse.ArgumentTypeError(f"{flag} must be a positive number, got {text!r}: "
                                              f"give e.g. {flag} {example}")
         return value

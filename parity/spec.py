@@ -65,11 +65,11 @@ def _count(field, value, *, low):
 def _fits_float32(field, value, *, positive=False):
     """A setting every style turns into a float32 scalar: torch refuses one past FLOAT32_MAX."""
     if abs(value) > FLOAT32_MAX:
-        raise SpecError(f"{field} = {value!r} does not fit float32 (|{field}| <= {FLOAT32_MAX:.8g}): "
-                        f"use a smaller {field} or dtype='float64'")
+        raise SpecError(f"{field} = {value!r} does not fit float32 (|{field}| <= {FLOAT32_MAX!r}, the largest "
+                        f"float32): use a smaller {field}, or float64 (--dtype float64)")
     if positive and value < FLOAT32_TINY:
         raise SpecError(f"{field} = {value!r} rounds to 0 in float32 (the smallest float32 is "
-                        f"{FLOAT32_TINY:.2g}): use a larger {field} or dtype='float64'")
+                        f"{FLOAT32_TINY:.2g}): use a larger {field}, or float64 (--dtype float64)")
 
 
 def _bytes(n):
