@@ -129,8 +129,9 @@ def _explain(spec, step=0, styles=None, *, device="cpu", problem=None, mlp_class
            "   layout: rows are samples; W_l is (out, in) as nn.Linear holds it; dz_l = δ_l = ∂L/∂z_l; "
            "= : the styles agree bit for bit",
            ]
-    if "relu" in (spec.activation, spec.output_activation):
-        out.append("   " + formulas.NOTES["1["])
+    # what a symbol in the formulas below means, where the formula alone does not say it
+    written = (formulas.formula(spec, phase, name) for phase in PHASES for name in traces[styles[0]][step][phase])
+    out.extend("   " + note for note in dict.fromkeys(n for f in written for n in formulas.notes(f, spec)))
     diverged = _diverged(spec, traces, x_all, step, loss_floor(spec, y_all))
     if diverged is not None:                 # the numbers below are the blow-up's: say so before them
         out.append("DIVERGED: " + diverged.sentence(spec))

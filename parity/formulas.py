@@ -30,6 +30,9 @@ ACTIVATION = {
     "relu": ("max({z}, 0)", "1[{z} > 0]"),
     "sigmoid": ("σ({z}) = 1 / (1 + e^(−{z}))", "σ({z})(1 − σ({z}))"),
     "tanh": ("tanh({z})", "(1 − tanh²({z}))"),
+    "leaky_relu": ("max({z}, 0) + s·min({z}, 0)", "(1[{z} > 0] + s·1[{z} ≤ 0])"),
+    "prelu": ("max({z}, 0) + p·min({z}, 0)", "(1[{z} > 0] + p·1[{z} ≤ 0])"),
+    "softplus": ("log(1 + e^(β·{z})) / β", "σ(β·{z})"),
 }
 
 # L and ∂L/∂ŷ of each loss, over N rows of n_L outputs. A loss not listed is written as its name.
@@ -40,10 +43,16 @@ LOSS = {
     # ŷ are logits; y class indices (N,) for cross_entropy, targets in [0, 1] (N, n_L) for bce_with_logits
     "cross_entropy": ("−Σ log softmax(ŷ)[y] / N", "(softmax(ŷ) − onehot(y)) / N"),
     "bce_with_logits": ("−Σ [y·log σ(ŷ) + (1 − y)·log(1 − σ(ŷ))] / (N·n_L)", "(σ(ŷ) − y) / (N·n_L)"),
+    "l1": ("Σ|ŷ − y| / (N·n_L)", "sign(ŷ − y) / (N·n_L)"),
 }
 
 # What a symbol in a formula means, where the formula alone does not say it: {symbol: note}.
-NOTES = {"1[": "1[z > 0] is 1 where z > 0, else 0 (also at z = 0 exactly, as nn.ReLU)"}
+NOTES = {"1[": "1[z > 0] is 1 where z > 0, else 0 (also at z = 0 exactly, as nn.ReLU)",
+         "s·": "s = {negative_slope:g}, leaky ReLU's negative slope (nn.LeakyReLU's negative_slope)",
+         "p·": "p is the layer's PReLU slope, a parameter learned like W (0.25 at the start, as nn.PReLU)",
+         "β·": "β = {softplus_beta:g}, softplus's beta; where β·z > {softplus_threshold:g} (the threshold), "
+               "softplus is z itself and its derivative 1, as nn.Softplus",
+         "sign(": "sign(0) = 0, as torch: no push where ŷ == y exactly"}
 
 
 # ---------------------------------------------------------------------------
@@ -131,9 +140,11 @@ def slope_gradient(spec, l):
 
 
 def update(spec, p):
-    """The update of parameter p (W1, b1, p1) by the spec's optimizer."""
-    if spec.optimizer != "sgd":
-        return f"{p} ← {spec.optimizer} step from d{p}"
+    """The update of parameter p (W1, b1, p1) by the spec's optimizer, as torch.optim computes it."""
+    if spec.optimizer in ("adam", "adamw"):
+        return _adam(spec, p)
+    if spec.optimizer == "rmsprop":
+        return _rmsprop(spec, p)
     g = f"d{p}"
     lines = []
     if spec.weight_decay:
@@ -144,6 +155,42 @@ def update(spec, p):
         lines.append(f"v ← {spec.momentum:g}·v + {tau}{g} (v = {g} at the first step)")
         g = f"({g} + {spec.momentum:g}·v)" if spec.nesterov else "v"
     lines.append(f"{p} ← {p} − lr·{g}, lr = {spec.lr:g}")
+    return "; ".join(lines)
+
+
+def _adam(spec, p):
+    """Adam: running means m of g and v of g² (from 0), each divided by 1 − β^t to undo that start; AdamW
+    shrinks p by lr·λ first, where Adam adds λ·p to the gradient."""
+    b1, b2 = spec.betas
+    g, lines = f"d{p}", []
+    if spec.weight_decay and spec.optimizer == "adamw":
+        lines.append(f"{p} ← {p}·(1 − lr·λ), λ = {spec.weight_decay:g}")
+    elif spec.weight_decay:
+        lines.append(f"g = {g} + λ·{p}, λ = {spec.weight_decay:g}")
+        g = "g"
+    lines.append(f"m ← {b1:g}·m + {1 - b1:.6g}·{g}; v ← {b2:g}·v + {1 - b2:.6g}·{g}² (m = v = 0 before step 1)")
+    lines.append(f"{p} ← {p} − lr·(m / (1 − {b1:g}^t)) / (√v / √(1 − {b2:g}^t) + eps), t = 1 at the first step, "
+                 f"lr = {spec.lr:g}, eps = {spec.eps:g}")
+    return "; ".join(lines)
+
+
+def _rmsprop(spec, p):
+    """RMSprop: a running mean v of g² (from 0, not corrected for it); centered, less the square of g's mean."""
+    a = spec.alpha
+    g, lines = f"d{p}", []
+    if spec.weight_decay:
+        lines.append(f"g = {g} + λ·{p}, λ = {spec.weight_decay:g}")
+        g = "g"
+    lines.append(f"v ← {a:g}·v + {1 - a:.6g}·{g}² (v = 0 before step 1)")
+    root = "√v"
+    if spec.centered:
+        lines.append(f"ḡ ← {a:g}·ḡ + {1 - a:.6g}·{g} (ḡ = 0 before step 1)")
+        root = "√(v − ḡ²)"
+    if spec.momentum:
+        lines.append(f"B ← {spec.momentum:g}·B + {g} / ({root} + eps) (B = 0 before step 1)")
+        lines.append(f"{p} ← {p} − lr·B, lr = {spec.lr:g}, eps = {spec.eps:g}")
+    else:
+        lines.append(f"{p} ← {p} − lr·{g} / ({root} + eps), lr = {spec.lr:g}, eps = {spec.eps:g}")
     return "; ".join(lines)
 
 
@@ -174,6 +221,10 @@ def formula(spec, phase, name):
     return name
 
 
-def notes(text):
-    """The notes for the symbols `text` uses that no formula defines ('1[z > 0] is 1 where ...')."""
-    return [note for symbol, note in NOTES.items() if symbol in text]
+def notes(text, spec=None):
+    """The notes for the symbols `text` uses that no formula defines ('1[z > 0] is 1 where ...'), with the
+    spec's settings (torch's defaults where no spec is given)."""
+    if spec is None:
+        from .spec import Spec
+        spec = Spec()
+    return [note.format(**vars(spec)) for symbol, note in NOTES.items() if symbol in text]

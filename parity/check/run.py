@@ -110,7 +110,7 @@ class CheckResult:
                 lines.append("  hint: " + m.diagnosis.hint_line())
             return lines
         lines = [head + m.sentence(), f"  the reference computes: {m.formula}"]
-        lines.extend("  " + note for note in formulas.notes(m.formula))
+        lines.extend("  " + note for note in formulas.notes(m.formula, self.spec))
         if m.diagnosis is not None:
             lines.extend("  " + s for s in m.diagnosis.lines())
         return lines

@@ -74,3 +74,67 @@ def test_the_relu_mask_is_written_and_explained_the_same_way_in_check_and_explai
 def test_explain_with_mini_batches_writes_the_batch_each_style_was_given(capsys):
     assert cli.main(["explain", "--batch-size", "1"]) == 0
     assert "x, the batch this style was given (one sample per row)    shape (1, 2)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("changes", [dict(optimizer="adam", lr=0.01, weight_decay=0.1),
+                                     dict(optimizer="adamw", lr=0.01, betas=(0.8, 0.99)),
+                                     dict(optimizer="rmsprop", lr=0.01, alpha=0.9, centered=True, momentum=0.5),
+                                     dict(optimizer="rmsprop", lr=0.01)],
+                         ids=["adam-decay", "adamw-betas", "rmsprop-centered-momentum", "rmsprop"])
+def test_an_adaptive_update_is_written_as_a_formula_that_gives_the_lessons_numbers(changes):
+    # "W1 ← adam step from dW1" was a name, not a formula. Each line written is computed here, as written (the
+    # test's own arithmetic on the lesson's dW), for three steps, and gives the lesson's updated W to rounding.
+    import numpy as np
+    from parity.problem import make_problem
+    spec = preset("three-layer", activation="tanh", bias=True, **changes)
+    text = formulas.formula(spec, "update", "W2")
+    assert "step from" not in text and text.split("; ")[-1].startswith("W2 ← W2 − lr·"), text
+    style = build("numpy", make_problem(spec))
+    x, y, _, _ = style.problem.cast(spec.dtype)
+    lr, eps, wd = spec.lr, spec.eps, spec.weight_decay
+    (b1, b2), a, mu = spec.betas, spec.alpha, spec.momentum
+    m = v = gbar = B = 0.0
+    W = np.array(make_problem(spec).cast(spec.dtype)[2][1], dtype=float)      # W2 as given
+    for t in range(1, 4):
+        for phase in PHASES[:-1]:
+            style.run_phase(phase, x, y)
+        dW = style.read("backward")["dW2"]
+        if spec.optimizer == "adamw":                   # W2 ← W2·(1 − lr·λ); m, v; W2 ← W2 − lr·m̂ / (√v̂ + eps)
+            assert "W2 ← W2·(1 − lr·λ), λ = 0.01" in text
+            W = W * (1 - lr * wd)
+        g = dW + wd * W if spec.optimizer != "adamw" and wd else dW
+        if spec.optimizer in ("adam", "adamw"):
+            assert f"m ← {b1:g}·m + " in text and f"(1 − {b2:g}^t)" in text
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g ** 2
+            W = W - lr * (m / (1 - b1 ** t)) / (np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps)
+        else:
+            v = a * v + (1 - a) * g ** 2
+            gbar = a * gbar + (1 - a) * g if spec.centered else 0.0
+            root = np.sqrt(v - gbar ** 2)
+            if mu:
+                assert "B ← 0.5·B + dW2 / (√(v − ḡ²) + eps)" in text and "W2 ← W2 − lr·B" in text
+                B = mu * B + g / (root + eps)
+                W = W - lr * B
+            else:
+                assert "W2 ← W2 − lr·dW2 / (√v + eps)" in text
+                W = W - lr * g / (root + eps)
+        style.run_phase("update", x, y)
+        np.testing.assert_allclose(W, style.read("update")["W2"], rtol=1e-12, atol=1e-15)
+        W = np.array(style.read("update")["W2"])        # the next step from the lesson's own W2
+
+
+@pytest.mark.parametrize("activation", ["leaky_relu", "prelu", "softplus"])
+@pytest.mark.parametrize("loss", ["l1", "mse"])
+def test_every_activation_and_loss_is_written_out_not_named(activation, loss, capsys):
+    # "L = l1(ŷ, y)", "dz3 = ∂L/∂ŷ" and "softplus'(z1)" were names; each symbol a formula uses is explained once
+    spec = preset("three-layer", activation=activation, loss=loss)
+    written = [formulas.formula(spec, phase, name) for phase, names in names_by_phase(spec).items()
+               for name in names]
+    assert not any(f"{activation}(" in f or f"{activation}'(" in f or f"{loss}(" in f for f in written), written
+    assert formulas.formula(spec, "backward", "dz3") != "dz3 = ∂L/∂z3 = ∂L/∂ŷ"
+    assert cli.main(["explain", "--activation", activation, "--loss", loss]) == 0
+    out = capsys.readouterr().out
+    symbol = {"leaky_relu": "s = 0.01, leaky ReLU's negative slope", "prelu": "p is the layer's PReLU slope",
+              "softplus": "β = 1, softplus's beta"}[activation]
+    assert out.count("   " + symbol) == 1, out[:600]
+    assert ("sign(0) = 0, as torch" in out) == (loss == "l1")

@@ -63,7 +63,7 @@ def test_the_cli_exits_1_with_the_sentence_and_prints_no_nan(capsys):
                                                   ("rmsprop", 1.0, "RMSprop")])
 def test_an_adaptive_optimizer_is_told_its_step_size_not_sgds_stable_lr(optimizer, lr, label):
     # The stable-lr bound 2 / (k·|x|²) is about plain gradient descent, whose step grows with the
-    # gradient; RMSprop, Adam and AdamW move every entry by about lr whatever the gradient's size.
+    # gradient; Adam and AdamW move every entry by about lr whatever the gradient's size, RMSprop by lr/√(1 − α) at first.
     spec = Spec(sizes=(2, 3, 2, 1), activation="identity", loss="half_sse", optimizer=optimizer, lr=lr,
                 n_samples=1, data="ones", init="constant", init_value=0.5, steps=20)
     report = lockstep.run(spec, styles=("numpy", "torch_nn"))
