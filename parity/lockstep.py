@@ -27,7 +27,7 @@ from .problem import Problem, make_problem
 from .spec import Spec, SpecError
 from .styles import (PARALLEL_PHASES, PARALLEL_STYLES, PHASES, RECORDED, SHADOW_DTYPE, STYLES, as_arrays, build,
                      TWIN, build_beside_ranks, gradients_only, shadow, split_name)
-from .tolerance import (FEW, HUGE, POLICIES, Disagreement, compare_arrays, finite_error, finite_max_error, floor,
+from .tolerance import (AMPLIFIED, FEW, HUGE, POLICIES, Disagreement, compare_arrays, finite_error, finite_max_error, floor,
                         noise_tolerances, tolerance)
 
 
@@ -770,12 +770,31 @@ def _judge(report, rows, step, phase, name, e_row, tol_row, present, peaks, scal
     else:                                               # a shape to name, not an element
         idx, ae, re_, va, vb = (), math.nan, math.nan, math.nan, math.nan
         shapes = tuple(present[s].shape if s in present else None for s in (a, b))
+    noise_from = None
+    if own is not None and a in own and b in own and own[a] + own[b] > 0:
+        key = (phase, name)
+        noise_from = _noise_from(report, report.tensors.index(key) if key in report.tensors else None, a, b,
+                                 own[a] + own[b])
     report.first = Disagreement(step=step, phase=phase, tensor=name,
                                 layer=split_name(name)[1], pair=(a, b), index=idx,
                                 value_a=va, value_b=vb, abs_err=ae, rel_err=re_,
                                 error=e, tol=tol, scale=scale,
                                 noise=own[a] + own[b] if own is not None else math.nan,
-                                shadow_dtype=report.shadow_dtype, shapes=shapes)
+                                shadow_dtype=report.shadow_dtype, shapes=shapes, noise_from=noise_from)
+
+
+def _noise_from(report, row, a, b, now):
+    """(step, noise): styles a and b's rounding noise in tensor `row` at the first step it was above 0, where
+    `now` is AMPLIFIED times that or more; else None."""
+    if row is None:
+        return None
+    ia, ib = report.styles.index(a), report.styles.index(b)
+    for step, noise in enumerate(report.noise):
+        if row < noise.shape[0]:
+            first = float(noise[row, ia] + noise[row, ib])
+            if first > 0 and math.isfinite(first):
+                return (step, first) if now >= AMPLIFIED * first else None
+    return None
 
 
 def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, index, scales, scratch):

@@ -356,6 +356,9 @@ def place(step, phase, layer, tensor):
     return f"step {step}, phase {phase}, {where}tensor {tensor}"
 
 
+AMPLIFIED = 1e6     # rounding noise grown this many times over a run: training that amplifies rounding
+
+
 @dataclass
 class Disagreement:
     """The first place two styles disagree beyond the tolerance: the one sentence that reports it."""
@@ -377,6 +380,9 @@ class Disagreement:
     # Where the two do not hold the tensor in one shape: (its shape in a, its shape in b), None for a
     # style that lacks it. Then there is no element to pin, and the values are NaN.
     shapes: tuple | None = None
+    # The same two styles' noise in this tensor at the first step it was measured above 0: (step, noise), where
+    # it has grown AMPLIFIED-fold or more since (training that amplifies rounding: see sentence)
+    noise_from: tuple | None = None
 
     def sentence(self):
         """step, phase, layer, tensor: both values, the index, the error and the tolerance."""
@@ -402,4 +408,11 @@ class Disagreement:
             what = (f"{a} gives {self.value_a:.10g} but {b} gives {self.value_b:.10g}{idx} "
                     f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g} of {b}'s; "
                     f"scaled err {self.error:.3g} > tolerance {self.tol:.3g}{why})")
+            if self.noise_from is not None:
+                since, first = self.noise_from
+                what += (f". That noise grew {self.noise / first:.2g}-fold since step {since} ({first:.2g}): this "
+                         f"training amplifies rounding step by step (an lr at the edge of stability can), and a style "
+                         f"whose own rounding no shadow measures (torch has no wider type than float64) may part "
+                         f"from the others by more, with no difference in code. A mistake in code shows in the "
+                         f"first steps, before the amplification: see where the errors began to grow")
         return f"{place(self.step, self.phase, self.layer, self.tensor)}: {what}"

@@ -97,3 +97,23 @@ def test_the_noise_tolerance_never_goes_below_the_floor_and_never_passes_on_a_br
     assert noise_tolerance("float32", 1e-5, 2e-5) == pytest.approx(NOISE_MULTIPLE * 3e-5)
     assert noise_tolerance("float32", math.inf, 0.0) == FLOOR["float32"]
     assert noise_tolerance("float32", math.nan, 0.0) == FLOOR["float32"]
+
+
+def test_a_disagreement_after_rounding_grew_a_millionfold_says_so_and_a_mistake_in_code_does_not():
+    # At lr 0.72 the three-layer net's training swings and amplifies rounding 1e13-fold by step 160, where NumPy
+    # and torch (whose float64 rounding no shadow measures) part: the sentence says what grew, and since when.
+    import impl_numpy.mlp as np_lesson
+    from parity.spec import three_layer
+    from parity.tolerance import AMPLIFIED
+    spec = three_layer(lr=0.72, steps=300)
+    d = lockstep.run(spec, ("numpy", "torch_manual")).first
+    assert d is not None and d.step > 100 and d.noise_from is not None, d
+    assert d.noise >= AMPLIFIED * d.noise_from[1] and d.noise_from[0] < 10
+    assert "That noise grew" in d.sentence() and "amplifies rounding" in d.sentence()
+
+    class HalfUpdate(np_lesson.MLP):          # a mistake in code in the same run: pinned at once, no such note
+        def update(self):
+            for l in range(len(self.W)):
+                self.W[l] -= 0.5 * self.lr * self.dW[l]
+    d = lockstep.run(spec, ("numpy", "torch_manual"), mlp_classes={"numpy": HalfUpdate}).first
+    assert d is not None and d.step == 0 and d.noise_from is None and "grew" not in d.sentence()
