@@ -16,7 +16,6 @@ trimmed), so the three-layer preset shows the numbers seed 000 printed.
 
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 

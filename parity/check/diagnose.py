@@ -240,7 +240,7 @@ def _derivatives(ctx, l):
         add("grad_of_a", f"dz{l} read from a{l}.grad, ∂L/∂a{l}, instead of z{l}.grad", np.ones_like(z),
             f"your dz{l} is ∂L/∂a{l} = {formulas.upstream(spec, l)}, the gradient at the activation's output: "
             f"autograd gives δ{l} = ∂L/∂z{l} at z{l}, before {act}",
-            f"call z.retain_grad() on each z in forward and read self.dz = [z.grad for z in self.z]",
+            "call z.retain_grad() on each z in forward and read self.dz = [z.grad for z in self.z]",
             hint=f"look at which tensor's .grad dz{l} is")
     if act == "relu":
         if ctx.autograd:
@@ -703,7 +703,7 @@ def _no_update(ctx):
     ref = formulas.formula(ctx.spec, "update", name)
     if still >= set(ws) | set(bs):
         return ("no_update", "parameters not updated",
-                f"none of your parameters changed: `W = W - lr * dW` binds a new local name and leaves self.W "
+                "none of your parameters changed: `W = W - lr * dW` binds a new local name and leaves self.W "
                 "as it was (or update() never reaches the assignment)",
                 f"{ref}: write `self.W[l] -= lr * self.dW[l]` (in place)", "look at where update() stores its result")
     if bs and still >= set(bs) and not still & set(ws):
@@ -944,8 +944,8 @@ def aliased(name, pairs):
                      f"your list self.{group} holds the same array more than once, so writing one layer's {group} "
                      f"writes the other's too: a list made as [np.zeros(n)] * L (or [t] * L) repeats one array, "
                      "it does not copy it",
-                     f"one array per layer: a list comprehension ([np.zeros_like(z) for z in self.z]), or a new "
-                     f"array appended for each layer", hint=f"look at how the list self.{group} is made")
+                     "one array per layer: a list comprehension ([np.zeros_like(z) for z in self.z]), or a new "
+                     "array appended for each layer", hint=f"look at how the list self.{group} is made")
 
 
 def _index_slip(name, used, right, L):

@@ -179,7 +179,7 @@ def test_input_meets_the_end_of_the_file_instead_of_waiting(tmp_path, start):
 
 def test_what_the_code_started_is_stopped_with_it(tmp_path, start):
     pidfile = tmp_path / "sleeper.pid"
-    path = edited(tmp_path, "update", ["import subprocess", f"p = subprocess.Popen(['sleep', '60'])",
+    path = edited(tmp_path, "update", ["import subprocess", "p = subprocess.Popen(['sleep', '60'])",
                                        f"open({str(pidfile)!r}, 'w').write(str(p.pid))"])
     assert chk.check(path).status == 0
     pid = int(pidfile.read_text())

@@ -10,7 +10,6 @@ refused with one line (exit 2).
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import jsonschema
