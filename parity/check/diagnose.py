@@ -259,7 +259,7 @@ def _derivatives(ctx, l):
             f"your dz{l} passes half the gradient where z{l} is exactly 0: the derivative autograd gives a "
             "ReLU written as torch.maximum(z, 0) (a tie split between its two inputs) or as (z + |z|)/2 (|z|' = 0 "
             "at 0), and a hand-written mask with ½ at a tie; nn.ReLU's derivative is 0 at 0",
-            f"use torch.relu(z{l}) (or nn.ReLU) in forward" if torch_words else fix,
+            f"use torch.relu(z{l}) (or nn.ReLU) in forward" if ctx.autograd else fix,
             hint=f"look at the ReLU derivative of layer {l} where z{l} is exactly 0")
         add("relu_derivative_sign", "ReLU derivative −1 where z < 0 (sign(z)) instead of 0", np.sign(z),
             f"your dz{l} turns the gradient around where z{l} < 0 instead of stopping it: sign(z{l}) is −1 there, "
@@ -389,7 +389,7 @@ def _candidates(ctx):
                 hint=f"count the activations applied in layer {l}")
     elif group == "loss":
         losses = styles.reference_losses()
-        yhat = ctx.a(L)
+        yhat = ctx.yhat_given()
         for other in ("half_sse", "sse", "mse"):
             if other != spec.loss and spec.loss in ("half_sse", "sse", "mse"):
                 add("wrong_loss", f"the loss computed as {formulas.LOSS[other][0]}",
@@ -411,6 +411,18 @@ def _candidates(ctx):
                 np.asarray(-np.mean(_log_softmax(yhat, None)[rows, ctx.y])),
                 "your loss normalises over every number of ŷ at once (np.sum without an axis): softmax(ŷ) is "
                 "taken over the classes of one sample, axis 1 (keepdims=True)", hint="look at the axis of the softmax")
+            add("softmax_twice", "softmax applied before a loss that applies its own",
+                np.asarray(-np.mean(_log_softmax(np.exp(_log_softmax(yhat, 1)), 1)[rows, ctx.y])),
+                "your loss is the cross-entropy of softmax(ŷ): F.cross_entropy and nn.CrossEntropyLoss take the "
+                "logits and apply log-softmax themselves, so a softmax before them is applied twice",
+                f"{ref}: give the loss the logits ŷ", hint="count the softmaxes between the logits and the loss")
+        if spec.loss == "bce_with_logits":
+            sig = 1 / (1 + np.exp(-yhat))
+            add("sigmoid_twice", "σ applied before a loss that applies its own",
+                np.asarray(losses[spec.loss][0](sig, ctx.y), float),
+                "your loss is the BCE-with-logits of σ(ŷ): F.binary_cross_entropy_with_logits and "
+                "nn.BCEWithLogitsLoss take the logits and apply σ themselves, so a σ before them is applied twice",
+                f"{ref}: give the loss the logits ŷ", hint="count the σ between the logits and the loss")
         if spec.loss in ("half_sse", "sse", "mse"):
             base = np.asarray(losses[spec.loss][0](yhat, ctx.y), float)
             d = (yhat - ctx.y) ** 2

@@ -40,8 +40,31 @@ def check_anything(target, *, preset="relu", steps=None, timeout=DEFAULT_TIMEOUT
     if missing:
         return CheckResult(status=2, path=name, problem=f"class {name} has no method {', '.join(missing)}: add "
                            + "; ".join(f"`def {SIGNATURES[m]}`" for m in missing) + f" ({where()})")
+    given = flavour
     flavour = flavour or flavour_of(target)
     if flavour not in REFERENCE:
         return CheckResult(status=2, path=name, problem=f"flavour={flavour!r}: give 'numpy' or 'torch'")
     return check_class(target, flavour, problem=learner_problem(preset), steps=steps, timeout=timeout,
-                       path=f"class {name}", first=first, hint=hint)
+                       path=f"class {name}", first=first, hint=hint,
+                       flavour_words=flavour_words(target, flavour, given))
+
+
+def flavour_words(cls, flavour, given=None):
+    """What to say where the class's code may contradict the flavour it is checked in (its module imports torch
+    and the flavour is 'numpy', or the reverse), in a session's terms (flavour=, FLAVOUR on the class); else ""."""
+    module = sys.modules.get(cls.__module__)
+    torch = module is not None and imports_torch(module)
+    said = given or getattr(cls, "FLAVOUR", None) or getattr(module, "FLAVOUR", None)
+    name = cls.__name__
+    if said is None and flavour == "torch":
+        return (f"nothing says class {name}'s flavour and its module imports torch, so it is handed torch tensors; "
+                f"if it computes with NumPy, call check({name}, flavour='numpy') (or set FLAVOUR = 'numpy' on the "
+                "class)")
+    if said is not None and flavour == "numpy" and torch:
+        return (f"class {name} is checked as 'numpy' and handed NumPy arrays, but its module imports torch: if it "
+                f"computes with torch, call check({name}, flavour='torch') (FLAVOUR must match the library your "
+                "MLP computes with)")
+    if said is not None and flavour == "torch" and not torch:
+        return (f"class {name} is checked as 'torch' and handed torch tensors, but its module does not import "
+                f"torch: if it computes with NumPy, call check({name}, flavour='numpy')")
+    return ""

@@ -66,7 +66,9 @@ def shape_sheet(spec, N):
     n, L = spec.sizes, spec.depth
     per = "; ".join(f"W{l} {(n[l], n[l - 1])}" + (f", b{l} {(n[l],)}" if spec.bias else "")
                     + f", z{l} a{l} dz{l} {(N, n[l])}" for l in range(1, L + 1))
-    return f"\nThe shapes here: x {(N, n[0])}, y {(N, n[-1])}; {per}; dW_l and db_l as W_l and b_l."
+    y = f"{(N,)}, class indices (integers)" if spec.loss == "cross_entropy" else f"{(N, n[-1])}"
+    return (f"\nThe shapes here: x {(N, n[0])}, y {y}; {per}; dW_l and db_l as W_l and b_l; "
+            f"loss {spec.loss}.")
 
 
 # ---------------------------------------------------------------------------

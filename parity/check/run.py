@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +94,7 @@ class CheckResult:
     mismatches: list = field(default_factory=list)   # every mistake, in order, each once
     first: bool = False                       # stopped at the first mismatch (--first)
     hint: bool = False                        # where and which kind only, no numbers (--hint)
+    carried: bool = False                     # under autograd, gradients that differed carry a forward/loss mistake
 
     @property
     def ok(self):
@@ -141,7 +143,9 @@ class CheckResult:
                              "computed from it is NaN or inf too, so nothing after it was compared")
             elif len(self.mismatches) == 1 and not self.first and self.status == 1 and self.problem is None:
                 lines.append(f"one mistake; after it, every tensor that does not follow from it matched over "
-                             f"{counted(self.steps_run, 'step')}")
+                             f"{counted(self.steps_run, 'step')}"
+                             + ("; autograd's gradients of your forward and loss carry it, and were not judged "
+                                "apart from it" if self.carried else ""))
         if self.problem is not None:
             where = ""
             if self.phase is not None:
@@ -208,20 +212,29 @@ def validate(problem, steps, timeout=DEFAULT_TIMEOUT):
 
 
 def check_class(mlp_class, flavour, *, problem: Problem | None = None, steps=None, timeout=DEFAULT_TIMEOUT,
-                path="<class>", paths=(), first=False, hint=False) -> CheckResult:
+                path="<class>", paths=(), first=False, hint=False, flavour_words="") -> CheckResult:
     """Check an MLP class (the learner's) against the reference on `problem` (default: the relu net).
     The class runs in this process, each call under the timer only (`check` runs a file in a process of
-    its own)."""
+    its own), with autograd on whatever the caller's grad mode (a check called under torch.no_grad() checks
+    the class as a fresh process would). flavour_words: what to say where the class's code contradicts its
+    flavour (given with the AttributeError or TypeError that raises)."""
     problem = problem or learner_problem()
     steps = validate(problem, steps, timeout)
-    return _lockstep(LearnerRun(mlp_class, flavour, timeout=timeout, paths=paths), flavour, problem, steps, path,
-                     first=first, hint=hint)
+    run = LearnerRun(mlp_class, flavour, timeout=timeout, paths=paths, hint=flavour_words)
+    if "torch" not in sys.modules:
+        return _lockstep(run, flavour, problem, steps, path, first=first, hint=hint)
+    import torch
+    with torch.inference_mode(False), torch.enable_grad():
+        return _lockstep(run, flavour, problem, steps, path, first=first, hint=hint)
 
 
 # A derivative that does not match the activation: where the learner's forward applied another function in
 # that layer (a mistake already listed), the derivative of that function follows from it.
 DERIVATIVE = {"hidden_derivative_at_output", "wrong_derivative", "derivative_missing", "relu_mask_on_activation",
               "derivative_is_function", "sigmoid_derivative", "derivative_twice", "none"}
+# Under autograd, the mistakes a backward pass can still hold once the forward or the loss is wrong: how the
+# gradients were read (a.grad for δ, one list entry for every layer), not how they were computed.
+READ_FROM_AUTOGRAD = {"grad_of_a", "aliased_list", "not_finite"}
 MAX_MISTAKES = 12        # a file with more than this many distinct mistakes is listed up to here
 # Keys that name a change which can be made independently in each kind of tensor (a factor in the loss and
 # another in the gradient): listed once per kind of tensor. Every other key is one cause, listed once.
@@ -317,7 +330,13 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                             and ("grad_of_a", "") in seen:
                         continue      # every dz read from a.grad: the same mistake, layer after layer
                     if phase == "backward" and autograd and name == f"dz{L}" and ("loss", "loss") in listed:
+                        result.carried = True
                         continue      # autograd's δ_L is the derivative of the learner's own loss: the same mistake
+                    if phase == "backward" and autograd and key not in READ_FROM_AUTOGRAD \
+                            and any(p in ("forward", "loss") for p, _ in listed):
+                        result.carried = True
+                        continue      # autograd differentiated the learner's own forward and loss, a mistake
+                        # listed already: its gradients carry that mistake, and no hand-written formula made them
                     if phase == "forward" and split_name(name)[0] == "a":
                         wrong_forward.add(name)
                     if key in ("lr_twice", "learning_rate") and hasattr(learner, "probe"):

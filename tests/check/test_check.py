@@ -646,3 +646,67 @@ def test_x_changed_in_place_in_forward_is_one_mistake_and_layer_1_follows_from_i
     result = chk.check(path)
     assert result.keys() == ["x_changed"], result.text()
     assert (result.mismatch.step, result.mismatch.tensor) == (0, "z1")
+
+
+HALF_SSE = '"half_sse": lambda yhat, y: 0.5 * ((yhat - y) ** 2).sum()}'
+
+
+@pytest.mark.parametrize("preset, loss, key", [
+    ("cross-entropy", "torch.nn.functional.cross_entropy(torch.softmax(yhat, 1), y)", "softmax_twice"),
+    ("bce", "torch.nn.functional.binary_cross_entropy_with_logits(torch.sigmoid(yhat), y)", "sigmoid_twice")],
+    ids=["softmax-before-cross-entropy", "sigmoid-before-bce-with-logits"])
+def test_a_squashing_before_a_loss_that_squashes_itself_is_named_at_the_loss(tmp_path, preset, loss, key):
+    name = {"softmax_twice": "cross_entropy", "sigmoid_twice": "bce_with_logits"}[key]
+    path = _changed(tmp_path, "torch_autograd", (HALF_SSE, HALF_SSE[:-1] + f', "{name}": lambda yhat, y: {loss}}}'))
+    result = chk.check(path, preset_name=preset)
+    assert result.keys() == [key], result.text()
+    assert (result.mismatch.phase, result.mismatch.tensor) == ("loss", "loss")
+
+
+@pytest.mark.parametrize("change, key", [
+    (("            z = a @ W.T\n", "            z = a @ W\n"), "transposed"),
+    (("            a = f(z)\n", "            a = z.clamp_(min=0) if l < len(self.W) - 1 else f(z)\n"), "z_overwritten"),
+    (("        self.L = self.loss_fn(yhat, y)\n",
+      "        self.L = self.loss_fn(yhat, y) + 0.01 * sum((W ** 2).sum() for W in self.W)\n"), "loss_penalty")],
+    ids=["x-at-W", "clamp-in-place", "penalty-in-the-loss"])
+def test_under_autograd_a_forward_or_loss_slip_is_one_mistake_not_its_gradients_again(tmp_path, change, key):
+    # autograd differentiates the learner's own forward and loss: dW3 "transposed", dW1 "none" and "a weight decay
+    # in the gradient" were the same mistake again, with fixes for a backward the learner never wrote
+    result = chk.check(_changed(tmp_path, "torch_autograd", change))
+    assert result.keys() == [key], result.text()
+    assert result.carried and "autograd's gradients of your forward and loss carry it" in result.text()
+
+
+def test_a_hand_written_relu_derivative_of_half_at_0_is_told_to_fix_the_mask_not_the_forward(tmp_path):
+    path = _changed(tmp_path, "mlp_torch", ("    return (z > 0).to(z.dtype)",
+                                            "    return torch.heaviside(z, torch.tensor(0.5, dtype=z.dtype))"))
+    m = chk.check(path).mismatch
+    assert m.diagnosis.key == "relu_half_at_zero", m.diagnosis
+    assert "the mask is (z1 > 0)" in m.diagnosis.fix and "torch.relu" not in m.diagnosis.fix
+
+
+def test_a_class_checked_in_a_session_is_told_about_flavour_and_checked_with_autograd_on(tmp_path, monkeypatch):
+    import importlib
+    import torch
+    from parity import check
+    # a NumPy MLP in a module that imports torch (a notebook that imports both): told to pass flavour='numpy'
+    (tmp_path / "nb_numpy.py").write_text("import torch\n" + (SOLUTIONS / "mlp_numpy.py").read_text()
+                                          .replace('FLAVOUR = "numpy"', ""))
+    (tmp_path / "nb_autograd.py").write_text((SOLUTIONS / "torch_autograd.py").read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    numpy_class = importlib.import_module("nb_numpy").MLP
+    result = check(numpy_class)
+    assert result.status == 2 and "check(MLP, flavour='numpy')" in result.problem, result.text()
+    assert check(numpy_class, flavour="numpy").status == 0
+    # called under torch.no_grad() or inference_mode(), as a notebook cell might be: the class is still checked
+    autograd_class = importlib.import_module("nb_autograd").MLP
+    with torch.no_grad():
+        assert check(autograd_class).status == 0
+    with torch.inference_mode():
+        assert check(autograd_class).status == 0
+
+
+def test_the_shapes_said_with_a_failure_give_the_class_indices_of_the_cross_entropy_net():
+    from parity.check import learner_problem, shape_sheet
+    assert "y (5,), class indices" in shape_sheet(learner_problem("cross-entropy").spec, 5)
+    assert "y (5, 4)" in shape_sheet(learner_problem("relu").spec, 5)
