@@ -49,6 +49,7 @@ def streams():
     for name in ("stdout", "stderr"):
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w"))
+            getattr(sys, name).closed_by_caller = True     # --json - refuses it: the JSON would be lost
         try:
             getattr(sys, name).reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):
@@ -77,8 +78,13 @@ def run():
 
 
 def main():
-    """The installed `mlp-parity` script and `python -m parity`: run, and leave with run's status."""
+    """The installed `mlp-parity` script and `python -m parity`: run, and leave with run's status. The run's
+    outputs are whole once it returns: a Ctrl-C after that (while the interpreter shuts torch down) is ignored,
+    and the status stands."""
     status = run()
+    if status != 130:
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if status == 130:
         for stream in (sys.stdout, sys.stderr):
             try:

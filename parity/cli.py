@@ -69,14 +69,20 @@ def _main(argv):
     try:
         interrupt.check()                             # a Ctrl-C lost while the command line loaded
         parser = build_parser()
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit:              # --help, or argparse's usage error: its text must reach its stream
+            sys.stdout.flush()
+            raise
         if args.command is None:
             parser.print_help()                       # the commands, each with one line, on stdout
             raise UsageError(f"no command given: name one of {', '.join(parser.command_names)} "
                              f"(e.g. {parser.prog} compare; {parser.prog} COMMAND --help for its options)")
         from .threads import for_command, use
         use(for_command(args))                        # before any work: one thread for these nets, or --threads
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()              # a full or failing standard output is said here, not lost at exit
+        return status
     except SpecError as exc:
         _say(f"error: {exc}")
         return 2
@@ -92,7 +98,7 @@ def _main(argv):
              "room)")
         if not exc.filename:
             _silence_stdout()   # what is left in its buffer would fail again at exit
-        return 1
+        return 2                # the system refused the output, as it refuses a bad path: not the run's verdict
 
 
 # The errors of a write the system refuses (ENOSPC, EDQUOT, EFBIG, EIO, EROFS, EACCES, EPERM): said in one line.

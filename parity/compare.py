@@ -21,7 +21,7 @@ import sys
 from . import spec as spec_module
 from .files import PLOT_FORMATS, write_json
 from .options import (UsageError, add_spec_options, check_device, compare_styles, count, output_path,
-                      preset_defaults, specs_from_args, two_styles_needed)
+                      preset_defaults, same_file, specs_from_args, two_styles_needed)
 from .styles import RECORDED
 from .tolerance import POLICIES
 
@@ -31,7 +31,7 @@ def main(args):
     trace, styles = None, tuple(args.styles)
     if args.against:                         # the trace's own spec, over at most its steps
         from .record import spec_against
-        from .trace import read_trace
+        from .trace import read_trace, shown
         trace = read_trace(args.against)
         specs = [spec_against(trace, args)]
         styles += (RECORDED,)
@@ -54,7 +54,7 @@ def main(args):
                 print(file=out)
             if trace is not None:
                 print(f"against {args.against}: {trace.label}, {trace.steps} steps recorded on "
-                      f"{trace.meta.get('device_name')}", file=out, flush=True)
+                      f"{shown(trace.meta.get('device_name'))}", file=out, flush=True)
             try:
                 report = lockstep.run(spec, styles, device=args.device, progress=sys.stderr.isatty(), trace=trace,
                                       policy=args.tolerance, **ranks.options(spec))
@@ -82,8 +82,15 @@ def check_outputs(args):
         output_path("--json", args.json, stdout=True, example="run.json")
     if args.plot is not None:
         output_path("--plot", args.plot, formats=PLOT_FORMATS, example="run.png")
-    if args.json and args.plot and os.path.abspath(args.json) == os.path.abspath(args.plot):
+    if same_file(args.json, args.plot):
         raise UsageError(f"--json and --plot both name {args.json}: give each its own file")
+    if args.against is not None and not args.against.strip():
+        raise UsageError("--against needs a trace file, got an empty path: give e.g. --against run.safetensors "
+                         "(python -m parity record writes one)")
+    for flag in ("--json", "--plot"):
+        if args.against and same_file(getattr(args, flag[2:]), args.against):
+            raise UsageError(f"{flag} {getattr(args, flag[2:])} is the trace --against reads: writing it would "
+                             "destroy the trace; give the output another path")
 
 
 def add_parser(sub):

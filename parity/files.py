@@ -45,8 +45,8 @@ def atomic_write(path, write):
     """Call write(f) on a temporary binary file beside `path`, then rename it over `path`.
     Nothing is written after a Ctrl-C, even one the code it landed in lost (parity.interrupt)."""
     interrupt.check()
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(os.fspath(path))   # a symbolic link is written through: its target is replaced
+    folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from . import spec as spec_module
 from .spec import SpecError, preset
@@ -147,13 +148,23 @@ def output_path(flag, text, *, folder=False, formats=None, stdout=False, example
     text = os.fspath(text)
     kind = "folder" if folder else "file"
     if text == "-":
+        if stdout and getattr(sys.stdout, "closed_by_caller", False):
+            raise UsageError(f"{flag} -: standard output is closed, so the JSON would be lost: give a file path, "
+                             f"e.g. {flag} {example or 'out.json'}")
         if stdout:
             return text
         raise UsageError(f"{flag} needs a {kind} path, not '-' (standard output): "
                          f"give e.g. {flag} {example or ('pictures' if folder else 'out')}")
     if not text.strip():
         raise UsageError(f"{flag} needs a {kind} path, got an empty one: give e.g. {flag} {example or 'out'}")
-    path = os.path.abspath(text)
+    if not text.isprintable():
+        raise UsageError(f"{flag} {text!r}: the path holds a control character (a newline, a tab, an escape): "
+                         "give a path without one")
+    # a symbolic link is written through (its target is replaced, the link stays): the target is what is checked
+    path = os.path.realpath(text)
+    if path != os.path.abspath(text) and path.startswith(("/proc/", "/dev/", "/sys/")):    # /dev/stdout, say
+        raise UsageError(f"{flag} {text}: a link to a device or a process's file, not a {kind} a run can write "
+                         "whole: " + (f"give {flag} - for standard output" if stdout else f"give a {kind} path"))
     parent = os.path.dirname(path)
     if folder:
         if os.path.exists(path) and not os.path.isdir(path):
@@ -187,6 +198,11 @@ def output_path(flag, text, *, folder=False, formats=None, stdout=False, example
             raise UsageError(f"{flag} {text}: the file exists and is read-only: make it writable "
                              f"(chmod u+w {text}) or choose another path")
     return text
+
+
+def same_file(a, b):
+    """Whether two paths name one file (through links and relative folders), whether or not it exists yet."""
+    return a not in (None, "-") and b not in (None, "-") and os.path.realpath(a) == os.path.realpath(b)
 
 
 def _check_folder(flag, text, parent):

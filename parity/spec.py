@@ -146,8 +146,9 @@ class Spec:
         _choice("dtype", self.dtype, DTYPES)
         _choice("data", self.data, DATA)
         _choice("init", self.init, INITS)
-        if not isinstance(self.name, str) or not self.name:
-            raise SpecError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
+            raise SpecError(f"name must be a non-empty string of printable characters (it heads every report), "
+                            f"got {self.name!r}")
         if not isinstance(self.bias, bool):
             raise SpecError(f"bias must be True or False, got {self.bias!r}")
         for flag in ("nesterov", "centered", "shuffle"):

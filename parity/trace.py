@@ -302,8 +302,9 @@ class Trace:
     def label(self):
         """'recorded (torch_nn, torch 2.13.0, cpu)': the style, its library's version and the device."""
         lib = LIBRARY.get(self.style, "?")
-        version = str(self.meta.get("versions", {}).get(lib, "?")).split("+")[0]
-        return f"{RECORDED} ({self.style}, {lib} {version}, {self.meta.get('device', '?')})"
+        versions = self.meta.get("versions")
+        version = str(versions.get(lib, "?") if isinstance(versions, dict) else "?").split("+")[0]
+        return f"{RECORDED} ({self.style}, {lib} {shown(version)}, {shown(self.meta.get('device', '?'))})"
 
     def step(self, k):
         """{phase: {name: array}}: every recorded tensor of step k, in the spec's dtype."""
@@ -332,6 +333,9 @@ def read_trace(path) -> Trace:
     if os.path.isdir(path):
         raise TraceError(f"{path} is a folder, not a trace file: give a .safetensors file, or record one with "
                          f"python -m parity record --out {os.path.join(path, 'run.safetensors')}")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise TraceError(f"{shown(path)} is not a regular file (a pipe or a device): a trace is read from a "
+                         ".safetensors file: give one, or record one with python -m parity record --out run.safetensors")
     if not os.path.isfile(path):
         out = path if path.endswith(".safetensors") else "run.safetensors"
         raise TraceError(f"{path}: no such trace file: record one with python -m parity record --out {out}")
@@ -370,6 +374,10 @@ def read_trace(path) -> Trace:
     if names != want:
         raise TraceError(f"{path}: its tensor names do not fit the spec it holds ({spec.describe()}): the trace "
                          f"has {_phase_names(names)} where the spec gives {_phase_names(want)}; {again}")
+    per_step = sum(len(n) for n in names.values())
+    if len(keys) != steps * per_step:       # counted before the names are listed: a forged step count costs nothing
+        raise TraceError(f"{path}: the trace says {steps} steps of {per_step} tensors, {steps * per_step} in all, but "
+                         f"holds {len(keys)}: the file is damaged; {again}")
     expected = {key(k, phase, name) for k in range(steps) for phase in PHASES for name in names[phase]}
     missing, extra = sorted(expected - set(keys)), sorted(set(keys) - expected)
     if missing or extra:
@@ -487,3 +495,10 @@ class RecordedStyle(Style):
 def _names(names):
     """{phase: [names]} in a few words: 'forward z1 a1, loss loss, ...'."""
     return "; ".join(f"{phase} {' '.join(ns)}" for phase, ns in names.items())
+
+
+def shown(text):
+    """A string read from a file, safe to print on one line: control characters (a newline, an escape that
+    colours the terminal) written as escapes."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)[1:-1]

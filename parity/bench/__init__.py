@@ -40,13 +40,12 @@ text), `plot` (the scaling PNG); this module is the command.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import asdict
 
 from ..files import PLOT_FORMATS, write_json
-from ..options import output_path
+from ..options import output_path, same_file
 from ..styles import STYLES
 from .cost import bench_compare_cost
 from .machine import load_average, machine_info
@@ -143,7 +142,7 @@ def settings_from_args(args):
         output_path("--json", args.json, stdout=True, example="bench.json")
     if args.plot is not None:
         output_path("--plot", args.plot, formats=PLOT_FORMATS, example="scaling.png")
-    if args.json and args.plot and os.path.abspath(args.json) == os.path.abspath(args.plot):
+    if same_file(args.json, args.plot):
         raise BenchError(f"--json and --plot both name {args.json}: give each its own file")
     return st
 

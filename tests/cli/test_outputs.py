@@ -191,7 +191,8 @@ def test_a_closed_stdout_ends_quietly_with_141(tmp_path):
 
 
 def test_an_output_the_system_refuses_is_one_line_not_a_traceback(tmp_path):
-    # stdout closed (`>&-`): the report goes nowhere, the run is whole; a full disk: one line, exit 1;
+    # stdout closed (`>&-`): the report goes nowhere, the run is whole (but --json - is refused: the JSON would
+    # be lost); a full disk: one line, exit 2;
     # an encoding without ×: escaped; an unknown matplotlib backend in the environment: the plot is Agg's
     def run(*args, env=ENV, **kw):
         return subprocess.run([sys.executable, "-m", "parity", "compare", *SMALL, *args], cwd=tmp_path, env=env,
@@ -201,11 +202,16 @@ def test_an_output_the_system_refuses_is_one_line_not_a_traceback(tmp_path):
                             timeout=300, preexec_fn=lambda: os.close(1))
     assert closed.returncode == 0 and closed.stderr == "", closed.stderr
     assert json.loads((tmp_path / "run.json").read_text())["verdict"] == "agree"
+    closed = subprocess.run([sys.executable, "-m", "parity", "compare", *SMALL, "--json", "-"],
+                            cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            timeout=300, preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 2 and "standard output is closed" in closed.stderr, closed.stderr
     if os.path.exists("/dev/full"):
         with open("/dev/full", "w") as full:
             proc = subprocess.run([sys.executable, "-m", "parity", "compare", *SMALL], cwd=tmp_path, env=ENV,
                                   stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
-        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+        # exit 2, as for an output path refused up front: not 1, which is the run's own DISAGREE
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith("error: standard output: No space left on device")
     proc = run(env={**ENV, "PYTHONIOENCODING": "ascii"})
     assert proc.returncode == 0 and "\\xd7" in proc.stdout and "Traceback" not in proc.stderr, proc.stderr
@@ -429,3 +435,31 @@ def test_a_folder_that_takes_no_file_is_refused_before_any_work(args, capsys, mo
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the folder /proc takes no new file" in err, err
+
+
+def test_a_link_is_written_through_and_an_output_never_replaces_the_input(tmp_path):
+    # --json link.json replaced the link with a file (so --json /dev/stdout replaced /dev/stdout); --json onto
+    # the --against trace destroyed it; --against '' ran without it; a path with a newline broke the one line
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "parity", "compare", *args], cwd=tmp_path, env=ENV,
+                              capture_output=True, text=True, timeout=300)
+    (tmp_path / "real.json").write_text("old")
+    (tmp_path / "link.json").symlink_to(tmp_path / "real.json")
+    assert run(*SMALL, "--json", "link.json").returncode == 0
+    assert (tmp_path / "link.json").is_symlink()
+    assert json.loads((tmp_path / "real.json").read_text())["verdict"] == "agree"
+    proc = run(*SMALL, "--json", "/dev/stdout")
+    assert proc.returncode == 2 and "--json - for standard output" in proc.stderr, proc.stderr
+    trace = tmp_path / "run.safetensors"
+    subprocess.run([sys.executable, "-m", "parity", "record", "--preset", "three-layer", "--steps", "2", "--style",
+                    "numpy", "--out", str(trace)], cwd=tmp_path, env=ENV, check=True, capture_output=True)
+    before = trace.read_bytes()
+    (tmp_path / "sub").mkdir()
+    for path in ("run.safetensors", "sub/../run.safetensors"):
+        proc = run("--against", "run.safetensors", "--styles", "np", "--steps", "2", "--json", path)
+        assert proc.returncode == 2 and "is the trace --against reads" in proc.stderr, proc.stderr
+    assert trace.read_bytes() == before
+    proc = run("--against", "", "--preset", "three-layer", "--steps", "2")
+    assert proc.returncode == 2 and "--against needs a trace file" in proc.stderr, proc.stderr
+    proc = run(*SMALL, "--json", "a\nb.json")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "control character" in proc.stderr

@@ -193,8 +193,8 @@ def test_compare_one_style_against_the_two_layer_trace_over_fewer_steps(capsys):
     assert "== two-layer:" in out and "1 step on cpu" in out and "AGREE: the pair" in out
 
 
-def _rewrite(src, dst, *, rename=None, reshape=None, names=None):
-    """A copy of a trace with one tensor renamed or reshaped, or other names in its metadata."""
+def _rewrite(src, dst, *, rename=None, reshape=None, names=None, meta_changes=None):
+    """A copy of a trace with one tensor renamed or reshaped, or other names (or other fields) in its metadata."""
     from safetensors import safe_open
     from safetensors.numpy import save_file
     with safe_open(str(src), framework="numpy") as f:
@@ -206,6 +206,7 @@ def _rewrite(src, dst, *, rename=None, reshape=None, names=None):
         tensors[reshape] = tensors[reshape].reshape(-1)
     if names:
         meta["names"] = json.dumps(names)
+    meta.update(meta_changes or {})
     save_file(tensors, str(dst), metadata=meta)
     return dst
 
@@ -228,6 +229,18 @@ def _damaged(kind, tmp):
     elif kind == "names":
         t = read_trace(THREE)
         _rewrite(THREE, bad, names={**t.names, "backward": ["dz3", "dW3", "dz2", "dW2", "dz1"]})
+    elif kind == "huge_steps":          # a forged step count: refused at once, not after listing 1e7 steps' names
+        from safetensors import safe_open
+        with safe_open(str(THREE), framework="numpy") as f:
+            spec = json.loads(f.metadata()["spec"])
+        _rewrite(THREE, bad, meta_changes={"steps": "10000000", "spec": json.dumps({**spec, "steps": 10**7})})
+    elif kind == "name_escape":         # a spec name that would put a line of its own, in colour, in the report
+        from safetensors import safe_open
+        with safe_open(str(THREE), framework="numpy") as f:
+            spec = json.loads(f.metadata()["spec"])
+        _rewrite(THREE, bad, meta_changes={"spec": json.dumps({**spec, "name": "three\nFAKE \x1b[31mRED"})})
+    elif kind == "fifo":
+        os.mkfifo(bad)
     elif kind == "format":
         from safetensors import safe_open
         from safetensors.numpy import save_file
@@ -246,6 +259,9 @@ def _damaged(kind, tmp):
     ("renamed", [], "missing 1 (first step0007/backward/dW2); unexpected 1 (first step0007/backward/dW9)"),
     ("reshaped", [], "step0001/update/W1 is F64 (6,) where the spec needs F64 (3, 2)"),
     ("names", [], "its tensor names do not fit the spec it holds"),
+    ("huge_steps", [], "the trace says 10000000 steps of 16 tensors, 160000000 in all, but holds 800"),
+    ("name_escape", [], "name must be a non-empty string of printable characters"),
+    ("fifo", [], "is not a regular file (a pipe or a device)"),
     ("golden", ["--steps", "60"], "holds 50 steps, fewer than --steps 60 asks for: use --steps 50 or fewer"),
     ("golden", ["--lr", "0.2"], "--lr 0.2 contradicts the trace, recorded with --lr 0.1: drop --lr"),
     ("golden", ["--preset", "two-layer"], "--preset two-layer contradicts the trace"),
@@ -281,3 +297,15 @@ def test_a_gpu_run_agrees_with_the_trace_made_here_within_the_tolerance(capsys):
     rc, out, err = compare(capsys, "--against", str(TWO), "--device", "cuda")
     assert rc == 0, out + err
     assert f"AGREE: all {DEFAULT_PAIRS + len(STYLES)} pairs" in out
+
+
+def test_what_a_trace_says_of_itself_is_printed_on_its_own_line_whatever_it_holds(capsys, tmp_path):
+    # versions that are not a table were an AttributeError's traceback; a device name with a newline and an
+    # escape put a line of its own, in colour, in the report
+    bad = _rewrite(THREE, tmp_path / "odd.safetensors",
+                   meta_changes={"versions": "[]", "device": "cpu\nFAKE LINE", "device_name": "x\x1b[31my"})
+    rc, out, err = compare(capsys, "--against", str(bad), "--styles", "np", "--steps", "2")
+    assert rc == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("against ") and "torch ?" in first and "cpu\\nFAKE LINE" in first, first
+    assert "\x1b" not in out and "FAKE LINE" not in out.splitlines()[1]
