@@ -34,15 +34,23 @@ def state_dict(net):
     return state
 
 
+def _mode(path):
+    """The permissions of the file at `path`, which the new one keeps; else those open() gives a new file."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def save_arrays(arrays, path):
     """Write named arrays to `path` (.npz), through a temporary file and a rename."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes a private file (0600): give it the mode open() would
+        os.chmod(tmp, _mode(path))         # mkstemp makes a private file (0600): the mode of the file replaced
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)          # a file object: savez would append .npz to a name
             f.flush()

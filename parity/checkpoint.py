@@ -110,6 +110,7 @@ def set_params(style, arrays, path="checkpoint"):
 def save(style, path):
     """Save a built style's parameters to `path`; the format follows the suffix."""
     fmt = format_of(path)
+    path = os.path.realpath(path)             # a symbolic link is written through, as every output is
     arrays = get_params(style)
     if fmt == "safetensors":
         from safetensors.numpy import save as to_bytes

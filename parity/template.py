@@ -27,6 +27,8 @@ def add_parser(sub):
 
 def main(args):
     from .cli import invoked_as
+    if args.path is not None and not args.path.strip():
+        raise UsageError(f"PATH is empty: give a file name, e.g. mlp_{args.flavour}.py (or leave PATH out for that)")
     path = args.path or f"mlp_{args.flavour}.py"
     if os.path.isdir(path):
         raise UsageError(f"{path} is a folder: give a file name, e.g. {os.path.join(path, f'mlp_{args.flavour}.py')}")

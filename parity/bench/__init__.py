@@ -45,7 +45,7 @@ import time
 from dataclasses import asdict
 
 from ..files import PLOT_FORMATS, write_json
-from ..options import output_path, same_file
+from ..options import count, output_path, same_file
 from ..styles import STYLES
 from .cost import bench_compare_cost
 from .machine import load_average, machine_info
@@ -110,13 +110,13 @@ def add_parser(sub):
     b.add_argument("--presets", type=comma_list(str), help="comma-separated presets (default: two-layer,three-layer)")
     b.add_argument("--dtypes", type=comma_list(str), help="comma-separated dtypes (default: float32,float64)")
     b.add_argument("--sizes", type=comma_list(int), help="batch sizes of the scaling sweep (default: 1,8,64,512,4096)")
-    b.add_argument("--threads", type=int, help=f"threads for torch and NumPy's BLAS (default: {TARGET_THREADS}, "
+    b.add_argument("--threads", type=count("--threads", 1, "1"), help=f"threads for torch and NumPy's BLAS (default: {TARGET_THREADS}, "
                                                "the thread policy's count for these nets: parity/threads.py)")
-    b.add_argument("--rounds", type=int, help="interleaved rounds of measurement (default: 5)")
-    b.add_argument("--steps", type=int, help="timed steps per round (default: 40)")
-    b.add_argument("--warmup", type=int, help="untimed steps before each round (default: 5)")
-    b.add_argument("--seed", type=int, help="seed of data and weights (default: 0)")
-    b.add_argument("--compare-rounds", type=int,
+    b.add_argument("--rounds", type=count("--rounds", 1, "5"), help="interleaved rounds of measurement (default: 5)")
+    b.add_argument("--steps", type=count("--steps", 1, "40"), help="timed steps per round (default: 40)")
+    b.add_argument("--warmup", type=count("--warmup", 0, "5"), help="untimed steps before each round (default: 5)")
+    b.add_argument("--seed", type=count("--seed", 0, "0"), help="seed of data and weights (default: 0)")
+    b.add_argument("--compare-rounds", type=count("--compare-rounds", 1, "3"),
                    help="rounds of compare's cost: its imports, the bare steps, compare quiet and beside a busy "
                         "process (default: 2)")
     b.add_argument("--device", choices=["cpu", "cuda"], help="where the torch styles run (default: cpu)")

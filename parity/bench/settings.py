@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 
 from ..options import check_device
@@ -67,6 +69,16 @@ class Settings:
         for name in ("threads", "rounds", "steps", "import_repeats", "repro_steps", "compare_rounds"):
             if getattr(self, name) < 1:
                 raise BenchError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        cores = os.cpu_count() or 1
+        if self.threads > cores:            # as compare refuses it (the bench's compare would, after the timings)
+            raise BenchError(f"--threads must be a whole number from 1 to {cores} (this machine has {cores} cores), "
+                             f"got {self.threads}")
+        from ..spec import SpecError, preset
+        for n in self.sizes:                # the scaling sweep's nets, each checked as a spec now, not when reached
+            try:
+                preset("two-layer", dtype=self.scaling_dtype, seed=self.seed, n_samples=n)
+            except SpecError as exc:
+                raise BenchError(f"--sizes {n}: {exc}") from None
         if self.warmup < 0:
             raise BenchError(f"--warmup must be at least 0, got {self.warmup}")
         if self.seed < 0:

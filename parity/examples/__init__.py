@@ -27,7 +27,8 @@ from __future__ import annotations
 import sys
 
 from ..checkpoint import format_of
-from ..options import UsageError, output_path
+from ..options import UsageError, count, output_path, positive_float
+from ..spec import SpecError
 from . import fizzbuzz, line, prelu, quadratic, xor
 from .common import save_and_reload
 
@@ -43,6 +44,19 @@ def main(args):
         output_path("--save", args.save, example="net.safetensors")     # a folder, a missing one, a read-only file
         format_of(args.save)                        # and a bad suffix stop here, before any training
     names = list(EXAMPLES) if args.name == "all" else [args.name]
+    if args.seed is not None and args.name != "all" and "seed" not in EXAMPLES[args.name].OPTIONS:
+        raise UsageError(f"--seed {args.seed}: {args.name} draws nothing at random (its data and weights are its "
+                         "seed notebook's own): drop --seed")
+    seed = 0 if args.seed is None else args.seed
+    for name in names:                              # every example's net checked before the first one runs
+        example = EXAMPLES[name]
+        changes = {"dtype": args.dtype, **({"epochs": args.epochs} if args.epochs is not None else {}),
+                   **({"lr": args.lr} if args.lr is not None else {}),
+                   **({"seed": seed} if "seed" in example.OPTIONS else {})}
+        try:
+            example.spec(**changes)
+        except SpecError as exc:
+            raise UsageError(f"{name}: {exc}") from None
     if args.epochs is not None:                     # a run past the step limit is refused before any runs
         from ..lockstep import MAX_STEPS
         for name in names:
@@ -53,7 +67,8 @@ def main(args):
     results = []
     for name in names:
         example = EXAMPLES[name]
-        kwargs = {"dtype": args.dtype, **{option: getattr(args, option) for option in example.OPTIONS}}
+        kwargs = {"dtype": args.dtype, **{option: seed if option == "seed" else getattr(args, option)
+                                          for option in example.OPTIONS}}
         if args.epochs is not None:
             kwargs["epochs"] = args.epochs
         if args.lr is not None:
@@ -86,10 +101,11 @@ def add_parser(sub):
     e.add_argument("--full", action="store_true",
                    help="xor and fizzbuzz: the seed's own epoch count (about 12 and 6 minutes); line, quadratic "
                         "and prelu run the seed's 100 epochs already")
-    e.add_argument("--epochs", type=int, help="epochs (default: the example's)")
-    e.add_argument("--lr", type=float, help="learning rate (default: the example's; quadratic: the seed's 0.01)")
+    e.add_argument("--epochs", type=count("--epochs", 1, "100"), help="epochs (default: the example's)")
+    e.add_argument("--lr", type=positive_float("--lr", "0.01"), help="learning rate (default: the example's; quadratic: the seed's 0.01)")
     e.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default: float64")
-    e.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default: 0)")
+    e.add_argument("--seed", type=count("--seed", 0, "0"), help="seed of the initial weights, for the examples that draw them "
+                                            "(fizzbuzz, prelu, xor; default: 0)")
     e.add_argument("--save", metavar="PATH",
                    help="save the trained parameters (.safetensors, .npz or .pt) and load them into every style")
     e.set_defaults(func=main)

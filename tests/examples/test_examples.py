@@ -66,7 +66,10 @@ def test_example_all_prints_each_result_and_a_summary(calls, capsys, monkeypatch
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["line", "--epochs", "0"], "--epochs 0: give a whole number of epochs, 1 or more"),
+    (["line", "--epochs", "0"], "--epochs must be a whole number >= 1, got '0'"),
+    (["all", "--seed", "-1"], "--seed must be a whole number >= 0, got '-1'"),
+    (["line", "--seed", "3"], "line draws nothing at random"),
+    (["all", "--lr", "1e39", "--dtype", "float32"], "lr = 1e+39 does not fit float32"),
     (["all", "--save", "net.npz"], "--save takes one example: name it"),
     (["line", "--save", "net.pkl"], "unknown checkpoint format '.pkl'"),
     (["nosuch"], "invalid choice: 'nosuch'"),

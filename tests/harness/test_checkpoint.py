@@ -321,3 +321,19 @@ def test_the_numpy_checkpoint_lesson_never_imports_torch_or_the_harness():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'parity')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "npz", "pt"])
+def test_a_save_keeps_the_permissions_of_the_file_it_replaces_and_writes_through_a_link(fmt, tmp_path):
+    # a private (0600) checkpoint was widened to 0644 by the .npz and .pt saves; a link was replaced by a file
+    style = build("numpy" if fmt != "pt" else "torch_nn", make_problem(Spec(steps=1)))
+    private = tmp_path / f"private.{fmt}"
+    private.write_bytes(b"")
+    os.chmod(private, 0o600)
+    ck.save(style, private)
+    assert os.stat(private).st_mode & 0o777 == 0o600 and private.stat().st_size > 0
+    target, link = tmp_path / f"target.{fmt}", tmp_path / f"link.{fmt}"
+    target.write_bytes(b"old")
+    link.symlink_to(target)
+    ck.save(style, link)
+    assert link.is_symlink() and target.read_bytes() != b"old"

@@ -62,6 +62,8 @@ def test_template_writes_the_starter_and_never_overwrites(tmp_path, monkeypatch,
         assert cli.main(["template", "numpy", name]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "name it .py" in err
+    assert cli.main(["template", "numpy", ""]) == 2          # an empty PATH (an unset variable): not the default
+    assert "PATH is empty" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.py", "mlp_torch.py"]     # no temporary left
     # the command it prints runs as printed, a space in the name included
     assert cli.main(["template", "numpy", "my mlp.py"]) == 0
