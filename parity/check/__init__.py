@@ -44,7 +44,7 @@ from .diagnose import Context, Diagnosis
 from .nets import CHECK_NETS, NET_CHOICES, learner_problem
 from .protocol import METHODS, REFERENCE, TEMPLATE, load, shape_sheet, shape_words
 from .run import MAX_STEPS, CheckResult, Mismatch, check, check_class
-from .sandbox import DEFAULT_TIMEOUT, GRACE, MAX_TIMEOUT, CannotRun, Hung, bounded
+from .sandbox import DEFAULT_TIMEOUT, GRACE, MAX_TIMEOUT, MIN_TIMEOUT, CannotRun, Hung, bounded
 
 __all__ = ["CHECK_NETS", "CannotRun", "CheckResult", "Context", "DEFAULT_TIMEOUT", "Diagnosis", "Hung",
            "MAX_STEPS", "MAX_TIMEOUT", "METHODS", "Mismatch", "NET_CHOICES", "REFERENCE", "TEMPLATE", "add_parser",
@@ -57,9 +57,10 @@ def timeout_option(text):
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 < value <= MAX_TIMEOUT:          # nan fails this too
+    if not MIN_TIMEOUT <= value <= MAX_TIMEOUT:          # nan fails this too
         raise argparse.ArgumentTypeError(f"--timeout must be a positive number of seconds, at most "
-                                         f"{MAX_TIMEOUT:g}, got {text!r}: give e.g. --timeout {DEFAULT_TIMEOUT:g}")
+                                         f"{MAX_TIMEOUT:g} and at least {MIN_TIMEOUT:g}, got {text!r}: "
+                                         f"give e.g. --timeout {DEFAULT_TIMEOUT:g}")
     return value
 
 

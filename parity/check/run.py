@@ -37,7 +37,7 @@ from ..tolerance import compare_arrays, place, tolerance
 from . import diagnose
 from .nets import learner_problem
 from .protocol import REFERENCE, check_path, flavour_hint, load, shape_words
-from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
+from .sandbox import DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT, CannotRun, Child, isolation_available, learner_paths
 from .worker import ALIASED, AUTOGRAD, INIT, RETURNED, SINGLE, X_CHANGED, LearnerRun
 
 MAX_STEPS = 1000      # the check is a diagnostic on small nets: a mistake shows in the first steps
@@ -205,9 +205,9 @@ def validate(problem, steps, timeout=DEFAULT_TIMEOUT):
         raise SpecError(f"steps must be a whole number from 1 to {MAX_STEPS} (the check is a diagnostic on small "
                         f"nets: a mistake shows in the first few steps), got {steps!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not 0 <= timeout <= MAX_TIMEOUT):
-        raise SpecError(f"timeout must be a number of seconds from 0 (no limit) to {MAX_TIMEOUT:g}, "
-                        f"got {timeout!r}")
+                                or not (timeout == 0 or MIN_TIMEOUT <= timeout <= MAX_TIMEOUT)):
+        raise SpecError(f"timeout must be a number of seconds from 0 (no limit) to {MAX_TIMEOUT:g}, and at least "
+                        f"{MIN_TIMEOUT:g} where it is not 0, got {timeout!r}")
     return steps
 
 

@@ -47,6 +47,7 @@ PARITY_DIR = str(Path(__file__).resolve().parent.parent)     # the harness's fra
 ROOT = str(Path(PARITY_DIR).parent)                          # the folder that holds parity (for the worker)
 DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 3600.0    # the longest --timeout the command line takes
+MIN_TIMEOUT = 0.01      # the shortest: a correct call of these small nets takes about a millisecond
 GRACE = 1.0             # seconds a call has, past its time, to obey the interrupt before its process is killed
 STARTUP_LIMIT = 300.0   # seconds the worker may take to start (Python, NumPy, torch) before the file runs
 IN_WORKER = False       # True in the worker process (worker.serve)

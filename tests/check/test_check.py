@@ -429,8 +429,9 @@ def test_the_mismatch_names_its_place_as_every_message_does():
     (dict(steps=0), "steps must be a whole number from 1 to 1000"),
     (dict(timeout=-1.0), "timeout must be a number of seconds from 0 (no limit) to 3600"),
     (dict(timeout=float("nan")), "timeout must be a number of seconds"),
+    (dict(timeout=1e-300), "and at least 0.01 where it is not 0"),
     (dict(timeout=float("inf")), "timeout must be a number of seconds"),
-], ids=["steps-huge", "steps-0", "timeout-negative", "timeout-nan", "timeout-inf"])
+], ids=["steps-huge", "steps-0", "timeout-negative", "timeout-nan", "timeout-tiny", "timeout-inf"])
 def test_check_refuses_limits_before_running_the_file(tmp_path, kwargs, words):
     from parity.spec import SpecError
     marker = tmp_path / "ran"

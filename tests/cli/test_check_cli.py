@@ -59,7 +59,7 @@ def refused(proc):
 # Bad input: one line, exit 2, before the learner's file is run
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", ["-1", "nan", "inf", "0", "-inf", "3601", "ten"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "0", "-inf", "3601", "ten", "1e-300"])
 def test_check_refuses_a_timeout_outside_its_range(tmp_path, value):
     marker = tmp_path / "ran"
     path = solution(tmp_path, replace=("import numpy as np\n", f"import numpy as np\nopen({str(marker)!r}, 'w')\n"))
