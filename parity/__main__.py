@@ -43,6 +43,19 @@ def shadowing():
     return None
 
 
+def search_own_modules_only():
+    """Under `python -m parity` run from another folder, Python searches the current folder first for every
+    module: a json.py or random.py there would stand in for the standard library's. The current folder is taken
+    off the search path, as the installed `mlp-parity` (and `python -P`) never had it: a learner's file is
+    imported with its own folder on the path by the check, wherever it lies."""
+    if not sys.path or getattr(sys.flags, "safe_path", False):
+        return
+    folder = os.path.realpath(sys.path[0] or os.curdir)
+    own = os.path.realpath(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if folder == os.path.realpath(os.curdir) and folder != own:
+        del sys.path[0]
+
+
 def streams():
     """Standard output and error that take any text: a closed one (`>&-`) writes to nowhere, and a character
     its encoding lacks (× under PYTHONIOENCODING=ascii) is written as an escape, not an error."""
@@ -66,6 +79,7 @@ def run():
               f"{os.path.dirname(path) or os.curdir} first: rename it, or run the command from another folder "
               "(or as mlp-parity)", file=sys.stderr)
         return 2
+    search_own_modules_only()
     with interrupt.watching():
         try:
             from .cli import main

@@ -328,3 +328,18 @@ def test_a_notebook_given_as_the_file_is_pointed_to_check_inside_it(tmp_path):
     proc = run("check", path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
     assert "check(MLP)" in proc.stdout + proc.stderr
+
+
+def test_a_standard_library_name_in_the_current_folder_stands_in_for_nothing(tmp_path):
+    # a json.py or argparse.py beside a learner's work was imported in place of the standard library's, and the
+    # command ended in a traceback; the current folder is not searched (as the installed mlp-parity never did),
+    # while a learner's file there still imports its own helper module
+    (tmp_path / "json.py").write_text("raise SystemExit('my own json.py')\n")
+    (tmp_path / "argparse.py").write_text("x = 1\n")
+    (tmp_path / "helper.py").write_text("def one():\n    return 1\n")
+    mine = solution(tmp_path, replace=("import numpy as np\n", "import numpy as np\nimport helper\n"))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    for args in (["compare", "--preset", "three-layer", "--steps", "2", "--json", "run.json"], ["check", mine.name]):
+        proc = subprocess.run([sys.executable, "-m", "parity", *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
