@@ -686,6 +686,7 @@ def test_a_hand_written_relu_derivative_of_half_at_0_is_told_to_fix_the_mask_not
     assert "the mask is (z1 > 0)" in m.diagnosis.fix and "torch.relu" not in m.diagnosis.fix
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")      # NumPy's, on the tensors the NumPy class is handed
 def test_a_class_checked_in_a_session_is_told_about_flavour_and_checked_with_autograd_on(tmp_path, monkeypatch):
     import importlib
     import torch
