@@ -593,6 +593,18 @@ def _candidates(ctx):
                 add("layers_swapped", f"layers' gradients swapped ({name} was updated with {other})", p0 - lr * g,
                     f"your {name} moved by lr·{other}, layer {k}'s gradient",
                     hint=f"look at which gradient the update of {name} uses")
+        g = ctx.v("backward", f"d{name}")
+        if ctx.step == 0 and g is not None and g.shape == exp.shape:
+            # torch.optim's adaptive optimizers at their first step, from a running mean of g² that starts at 0:
+            # Adam's (bias-corrected) step is lr·g/(|g| + eps), RMSprop's lr·g/(√(1 − α)·|g| + eps)
+            for optimizer, root in (("Adam", np.abs(g)), ("RMSprop", np.sqrt(0.01) * np.abs(g))):
+                add("adaptive_optimizer", f"torch.optim.{optimizer} where plain SGD belongs",
+                    p0 - lr * g / (root + 1e-8),
+                    f"your {name} moved by lr·d{name}/{'|' if optimizer == 'Adam' else '(0.1·|'}d{name}|"
+                    f"{'' if optimizer == 'Adam' else ')'}: {optimizer}'s first step, about ±"
+                    f"{'lr' if optimizer == 'Adam' else '10·lr'} for every entry whatever its gradient",
+                    f"{formulas.formula(spec, 'update', name)}: torch.optim.SGD(params, lr=lr), no momentum",
+                    hint=f"look at which optimizer updates {name}")
     return out
 
 
@@ -1029,9 +1041,22 @@ def _last_resort(ctx, scale, tol, best, ref_formula, kind, same=None):
                          f"{ref_formula}; the learning rate belongs in the update, W ← W − lr·dW",
                          hint=f"look for the learning rate where {name} is computed")
     if factor_fits and not scalar and np.count_nonzero(exp) > 1:
-        return Diagnosis("constant_factor", f"off by a constant factor {c:.6g}",
-                         f"your {name} is {c:.6g} times {whose}, everywhere; no classic factor (2, ½, N, "
-                         "1/N, nL, N·nL) is that number", ref_formula, hint=f"look for a factor in {name}")
+        why = (f"your {name} is {c:.6g} times {whose}, everywhere; no classic factor (2, ½, N, 1/N, nL, N·nL) is "
+               "that number")
+        fix = ref_formula
+        if ctx.autograd and ctx.phase == "backward":
+            loss = ctx.mine.get("loss", {}).get("loss")
+            if loss is not None and np.size(loss) == 1 and math.isclose(c, float(np.ravel(loss)[0]), rel_tol=1e-6):
+                why += (f". It is your loss itself, L = {float(np.ravel(loss)[0]):.6g}: backward was given L as the "
+                        "gradient to start from (loss.backward(loss)), where autograd starts from 1")
+                fix = "call loss.backward() with no argument (it starts from ∂L/∂L = 1)"
+            else:
+                why += (". Under autograd one factor on every gradient comes from the loss or from what is done "
+                        "to the gradients after backward: a factor in the loss, loss.backward(g) with g ≠ 1, or "
+                        "torch.nn.utils.clip_grad_norm_ (which plain SGD does not do)")
+                fix = "L as the reference's, loss.backward() with no argument, and the gradients left as autograd gives them"
+        return Diagnosis("constant_factor", f"off by a constant factor {c:.6g}", why, fix,
+                         hint=f"look for a factor in {name}", value=c)
     why = "tried the formula's operands, layers, transposes, derivatives, masks, reductions and factors"
     if scalar:
         why += (f"; a single number fits any factor (yours is {c:.6g} times the reference's), so that says "

@@ -255,7 +255,7 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
     result = CheckResult(status=2, path=path, flavour=flavour, spec=spec, steps=steps, first=first, hint=hint)
     tol = tolerance(spec.dtype)
     L = spec.depth
-    seen, listed, steps_seen, overwritten = set(), set(), [], set()
+    seen, listed, steps_seen, overwritten, factors_seen = set(), set(), [], set(), []
     autograd = False
     try:
         ref = styles.build(REFERENCE[flavour], problem)
@@ -342,6 +342,13 @@ def _lockstep(learner, flavour, problem, steps, path, first=False, hint=False) -
                     if key in ("lr_twice", "learning_rate") and hasattr(learner, "probe"):
                         _probe_lr(learner, problem, x, y, reads, initial, m.diagnosis, name)
                         key = m.diagnosis.key
+                    if key == "constant_factor" and (any(math.isclose(m.diagnosis.value, f, rel_tol=1e-6)
+                                                         for f in factors_seen) or autograd and factors_seen):
+                        continue      # one factor on every gradient (a clip, a scaled loss): listed once
+                    if key == "constant_factor":
+                        factors_seen.append(m.diagnosis.value)
+                    if phase == "update" and ("adaptive_optimizer", "") in seen:
+                        continue      # the adaptive optimizer's later steps, from its own running means: the same
                     if phase == "update" and m.diagnosis.value is not None and any(
                             math.isclose(m.diagnosis.value, a, rel_tol=1e-3) for a in steps_seen):
                         continue      # the same effective learning rate as a mistake already listed

@@ -712,3 +712,20 @@ def test_the_shapes_said_with_a_failure_give_the_class_indices_of_the_cross_entr
     from parity.check import learner_problem, shape_sheet
     assert "y (5,), class indices" in shape_sheet(learner_problem("cross-entropy").spec, 5)
     assert "y (5, 4)" in shape_sheet(learner_problem("relu").spec, 5)
+
+
+@pytest.mark.parametrize("change, key, words", [
+    (("        self.L.backward()\n", "        self.L.backward(self.L.detach())\n"), "constant_factor",
+     "It is your loss itself"),
+    (("        self.L.backward()\n", "        self.L.backward()\n        torch.nn.utils.clip_grad_norm_(self.params(), 0.1)\n"),
+     "constant_factor", "clip_grad_norm_"),
+    (("        with torch.no_grad():\n            for p in self.params():\n                p -= self.lr * p.grad\n",
+      "        if not hasattr(self, 'opt'):\n            self.opt = torch.optim.Adam(self.params(), lr=self.lr)\n"
+      "        self.opt.step()\n"), "adaptive_optimizer", "Adam's first step"),
+], ids=["backward-from-the-loss", "gradients-clipped", "adam-for-sgd"])
+def test_what_torch_does_to_every_gradient_at_once_is_named_once(tmp_path, change, key, words):
+    # a loss given to backward as its own gradient, clipped gradients, and Adam in place of SGD: one mistake each
+    # (they were "a constant factor 4.09776" with a hand-written fix, two factors, and "none" at the next step)
+    result = chk.check(_changed(tmp_path, "torch_autograd", change))
+    assert result.keys() == [key], result.text()
+    assert words in result.mismatch.diagnosis.why, result.mismatch.diagnosis.why
