@@ -161,8 +161,7 @@ def read(path, spec: Spec):
                     + "; ".join(([f"missing {', '.join(missing)}"] if missing else [])
                                 + ([f"unexpected {', '.join(extra)}"] if extra else []))
                     + f" (the nn lesson's state_dict keys: {', '.join(keys.values())})")
-            arrays = {name: np.asarray(state[key].numpy() if hasattr(state[key], "numpy") else state[key])
-                      for name, key in keys.items()}
+            arrays = {name: _tensor_array(state[key], key, path) for name, key in keys.items()}
     except CheckpointError:
         raise
     except ValueError as exc:
@@ -181,6 +180,24 @@ def read(path, spec: Spec):
                               f"corrupt ({why}); save it again") from None
     check(arrays, spec, path)
     return arrays
+
+
+def _tensor_array(t, key, path):
+    """A state_dict's tensor as a NumPy array; a CheckpointError naming what it is where it has no such array
+    (a tensor with no numbers, a sparse one, a dtype NumPy lacks): those are not damaged files."""
+    import torch
+    if not isinstance(t, torch.Tensor):
+        return np.asarray(t)
+    if t.device.type == "meta":
+        raise CheckpointError(f"{path}: {key} is a tensor on the meta device, which holds a shape but no numbers: "
+                              "save a model whose parameters were made or loaded")
+    if t.layout != torch.strided:
+        raise CheckpointError(f"{path}: {key} is a {str(t.layout).removeprefix('torch.')} tensor: save the dense "
+                              "one (.to_dense())")
+    if t.dtype not in (torch.float32, torch.float64):
+        raise CheckpointError(f"{path}: {key} holds {str(t.dtype).removeprefix('torch.')} numbers; the nets run in "
+                              "float32 or float64: save it converted (.float() or .double())")
+    return t.detach().cpu().numpy()
 
 
 def _first(exc):

@@ -337,3 +337,18 @@ def test_a_save_keeps_the_permissions_of_the_file_it_replaces_and_writes_through
     link.symlink_to(target)
     ck.save(style, link)
     assert link.is_symlink() and target.read_bytes() != b"old"
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda t: t.to(torch.bfloat16), "holds bfloat16 numbers"),
+    (lambda t: t.to_sparse(), "is a sparse_coo tensor: save the dense one"),
+    (lambda t: torch.empty_like(t, device="meta"), "on the meta device, which holds a shape but no numbers"),
+], ids=["bfloat16", "sparse", "meta"])
+def test_a_state_dict_of_tensors_with_no_numpy_form_is_named_not_called_corrupt(change, words, tmp_path):
+    style = build("torch_nn", make_problem(Spec(steps=1)))
+    path = tmp_path / "net.pt"
+    ck.save(style, path)
+    torch.save({k: change(v) for k, v in torch.load(path, weights_only=True).items()}, path)
+    with pytest.raises(ck.CheckpointError, match=words) as info:
+        ck.load(style, path)
+    assert "corrupt" not in str(info.value)
