@@ -1,4 +1,4 @@
-"""Losses of style 1 (NumPy, everything by hand): L(ŷ, y) and its gradient ∂L/∂ŷ, by name.
+"""Losses of the NumPy lesson (everything by hand): L(ŷ, y) and its gradient ∂L/∂ŷ, by name.
 
 mlp.py looks up its loss in LOSSES.
 """

@@ -1,4 +1,4 @@
-"""Style 1 of 4: NumPy, everything by hand.
+"""Style 1 of 6: NumPy, everything by hand.
 
 A multilayer perceptron with L linear layers. Every formula is written out:
 the forward pass, the loss, the backward pass (backpropagation) and the update.

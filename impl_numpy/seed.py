@@ -31,7 +31,7 @@ def train_step(x, y, W1, W2, lr):
     grad_y_pred = 2.0 * (y_pred - y)       # ∂L/∂ŷ (N, D_out)
     grad_W2 = grad_y_pred.T @ h_relu       # (D_out, N) @ (N, H) → (D_out, H), W2's shape
     grad_h_relu = grad_y_pred @ W2         # (N, D_out) @ (D_out, H) → (N, H)
-    # relu'(h) is 1 where h > 0, else 0: 0 at h == 0 exactly, as torch. The seeds'
+    # relu'(h) is 1 where h > 0, else 0: 0 at h == 0 exactly, as torch.relu. The seeds'
     # `grad_h[h < 0] = 0` lets h == 0 through with slope 1.
     grad_h = grad_h_relu * (h > 0)         # (N, H)
     grad_W1 = grad_h.T @ x                 # (H, N) @ (N, D_in) → (H, D_in), W1's shape

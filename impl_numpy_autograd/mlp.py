@@ -1,4 +1,4 @@
-"""Between torch by hand and torch autograd: the same MLP on a small autograd engine of our own.
+"""Style 3 of 6, between torch by hand and torch autograd: the same MLP on a small autograd engine of our own.
 
 This file is the torch autograd lesson (impl_torch_autograd/mlp.py) with torch
 replaced by engine.py, a hundred-odd lines of NumPy: diff the two and what is

@@ -13,7 +13,7 @@ import numpy as np
 # ============================================================================
 # `state` is this parameter's own dict (running averages, step count), empty
 # before its first update, as in torch.optim. Each line follows torch.optim's
-# own order of operations, so the numbers agree to the last bits.
+# own order of operations, so the numbers agree, up to the last bit of θ (below).
 #
 # Every change to θ is written out, θ ← θ − lr·g as `theta -= lr * g`: NumPy has
 # no fused scaled add, so lr·g is rounded before the difference is. The torch

@@ -1,6 +1,6 @@
 """Data parallel, by hand: K processes each run the autograd step on their shard and average gradients.
 
-The net, the loss and the update are style 3's (torch autograd, update by hand).
+The net, the loss and the update are the torch autograd lesson's (update by hand).
 What is new is that K processes (ranks 0 … K − 1) train one net together: each
 rank holds a full copy of the parameters, takes its own N/K rows of every batch,
 runs forward, loss and backward on them alone, and then the ranks average their

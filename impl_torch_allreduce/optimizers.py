@@ -1,8 +1,9 @@
-"""Optimizers of the all-reduce style, written by hand as in styles 2 and 3 (the same update, applied on every rank).
+"""Optimizers of the all-reduce style: the torch autograd lesson's, applied on every rank.
 
 mlp.py looks up its optimizer in OPTIMIZERS. impl_torch_manual and impl_torch_autograd
-hold this same file, byte for byte (tests/lessons/test_shared_code.py): the update is
-written out the same way in both styles; only where the gradient comes from differs.
+hold this same file, byte for byte, and impl_torch_allreduce all but its first line
+(tests/lessons/test_shared_code.py): the update is written out the same way in each
+lesson; only where the gradient comes from differs.
 """
 
 import torch

@@ -1,4 +1,4 @@
-"""Activations of style 3 (torch autograd, update by hand): f(z) by name; autograd knows each derivative.
+"""Activations of the torch autograd lesson (update by hand): f(z) by name; autograd knows each derivative.
 
 mlp.py looks up each layer's activation in ACTIVATIONS.
 """

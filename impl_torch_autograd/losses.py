@@ -1,4 +1,4 @@
-"""Losses of style 3 (torch autograd, update by hand): L(ŷ, y) by name; autograd knows ∂L/∂ŷ.
+"""Losses of the torch autograd lesson (update by hand): L(ŷ, y) by name; autograd knows ∂L/∂ŷ.
 
 mlp.py looks up its loss in LOSSES.
 """

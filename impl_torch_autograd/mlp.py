@@ -1,4 +1,4 @@
-"""Style 3 of 4: torch autograd, update by hand.
+"""Style 4 of 6: torch autograd, update by hand.
 
 The forward pass and the loss are written with torch operations, as before. The
 backward pass is one line, `loss.backward()`: autograd recorded every operation
@@ -42,8 +42,8 @@ class MLP:
                  weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999), eps=1e-8,
                  device="cpu"):                            # where the tensors live
         # The parameters: W_l (n_l, n_{l-1}) and b_l (n_l,), our own copies, leaf tensors
-        # that ask autograd for their gradient. `.to(device)` returns a new tensor; it
-        # does not move the old one, so assign what it returns.
+        # that ask autograd for their gradient. `.to(device)` returns a tensor on that
+        # device; it does not move the old one, so assign what it returns.
         self.W = [w.detach().clone().to(device).requires_grad_() for w in weights]
         self.b = None if biases is None else [b.detach().clone().to(device).requires_grad_()
                                               for b in biases]

@@ -1,4 +1,4 @@
-"""Activations of the DDP style (nn modules and torch.optim, as style 4): the nn module of each, by name.
+"""Activations of the DDP style (nn modules and torch.optim, as the nn + optim lesson): the nn module of each, by name.
 
 mlp.py looks up each layer's activation in ACTIVATIONS.
 """

@@ -1,4 +1,4 @@
-"""Losses of the DDP style (nn modules and torch.optim, as style 4): the nn loss module of each, by name.
+"""Losses of the DDP style (nn modules and torch.optim, as the nn + optim lesson): the nn loss module of each, by name.
 
 mlp.py looks up its loss in LOSSES.
 """

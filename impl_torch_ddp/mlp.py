@@ -1,14 +1,15 @@
-"""Data parallel with DistributedDataParallel: style 4's net on K processes, DDP averaging the gradients.
+"""Data parallel with DistributedDataParallel: the nn + optim lesson's net on K processes, DDP averaging the gradients.
 
-The net is style 4's (nn.Sequential, an nn loss, torch.optim), wrapped in
+The net is the nn + optim lesson's (nn.Sequential, an nn loss, torch.optim), wrapped in
 `DistributedDataParallel` (DDP). K processes (ranks 0 … K − 1) each hold a full
 copy of the model and take their own rows of every batch from a
 `DistributedSampler`. DDP does what the all-reduce lesson writes out by hand:
   - when it is built, it sends rank 0's parameters to every rank (a broadcast),
     so all K copies start equal;
   - during `loss.backward()`, as soon as a group ("bucket") of gradients is ready,
-    it all-reduces them and divides by K: after backward every rank's `.grad` is
-    the average of the K ranks' gradients. There is no separate all-reduce step
+    it divides them by K and all-reduces (sums) them, in that order (the
+    all-reduce lesson sums, then divides: with K a power of 2 both are exact):
+    after backward every rank's `.grad` is the average of the K ranks' gradients. There is no separate all-reduce step
     to call; phase 3½ below is empty.
 The optimizer then takes the same step on every rank.
 

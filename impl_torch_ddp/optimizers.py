@@ -1,4 +1,4 @@
-"""Optimizers of the DDP style (nn modules and torch.optim, as style 4): the torch.optim optimizer of each, by name.
+"""Optimizers of the DDP style (nn modules and torch.optim, as the nn + optim lesson): the torch.optim optimizer of each, by name.
 
 mlp.py looks up its optimizer in OPTIMIZERS.
 """

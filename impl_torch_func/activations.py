@@ -15,7 +15,7 @@ ACTIVATIONS = {
     "identity": lambda z: z,
     "relu": torch.relu,
     "leaky_relu": lambda z, slope=0.01: F.leaky_relu(z, slope),
-    # PReLU's slope p_l is a parameter like W_l: params["p{l}"], and the backward pass gives ∂L/∂p_l beside ∂L/∂W_l
+    # PReLU's slope p_l is a parameter like W_l: params[f"p{l}"], and the backward pass gives ∂L/∂p_l beside ∂L/∂W_l
     "prelu": lambda z, slope: F.prelu(z, slope),
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,

@@ -18,7 +18,8 @@ LOSSES = {
     "cross_entropy": F.cross_entropy,               # logits (N, C), class indices (N,); stable log-softmax
     # logits and targets in [0, 1]. Under torch.func its gradient is not autograd's fused
     # formula (σ(ŷ) − y)/n but that of its composite form (a log-sigmoid, then the mean): the
-    # same number to a few units in the last place, not the same bits.
+    # same number to about one unit in the last place of the tensor's largest entry, not the
+    # same bits (where σ(ŷ) ≈ y, an entry near 0 may differ in hundreds of its own units).
     "bce_with_logits": F.binary_cross_entropy_with_logits,
 }
 

@@ -1,4 +1,4 @@
-"""After nn + optim: the functional style, torch.func.
+"""Style 6 of 6, after nn + optim: the functional style, torch.func.
 
 The same network as a pure function. The parameters are a plain dict of tensors,
 params = {"W1": W_1, "b1": b_1, "W2": ...}, that ask for no gradient and carry no
@@ -110,7 +110,8 @@ class MLP:
         fixed = {"leaky_relu": dict(slope=negative_slope),
                  "softplus": dict(beta=softplus_beta, threshold=softplus_threshold)}
         self.f_kw = [fixed.get(name, {}) for name in names]
-        # The loss, then the optimizer and its state: one dict per parameter, empty at first
+        # The loss, then the optimizer and its state: one dict per parameter, filled
+        # on the parameter's first update
         self.loss_name, self.loss_fn = loss, LOSSES[loss]
         self.optimizer = OPTIMIZERS[optimizer]
         self.lr = lr

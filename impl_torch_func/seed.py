@@ -19,6 +19,11 @@ from torch.func import grad
 # and its loss are a function of params. train_step returns new params.
 
 
+# ============================================================================
+# One training step: the four phases
+# ============================================================================
+
+
 def loss_of(params, x, y):
     # Phase 1: forward
     h = x @ params["W1"].T                 # (N, D_in) @ (D_in, H) → (N, H)
@@ -27,11 +32,6 @@ def loss_of(params, x, y):
     # Phase 2: loss
     loss = torch.sum((y_pred - y) ** 2)    # Σ(ŷ − y)², a 0-d tensor
     return loss, loss.detach()             # (what grad differentiates, what has_aux hands back)
-
-
-# ============================================================================
-# One training step: the four phases
-# ============================================================================
 
 
 def train_step(x, y, params, lr):

@@ -1,4 +1,4 @@
-"""Activations of style 2 (torch tensors, gradients by hand): f(z) and its derivative f'(z), by name.
+"""Activations of the torch-by-hand lesson (torch tensors, gradients by hand): f(z) and its derivative f'(z), by name.
 
 mlp.py looks up each layer's activation in ACTIVATIONS.
 """
@@ -8,7 +8,7 @@ import torch
 # ============================================================================
 # Activations: f(z) and its derivative f'(z), elementwise
 # ============================================================================
-# At a kink (z == 0) we use the derivative torch uses, so that all four styles
+# At a kink (z == 0) we use the derivative torch uses, so that every style
 # agree even where a pre-activation is exactly 0.
 
 
@@ -26,8 +26,9 @@ def relu(z):
 
 def relu_grad(z):
     # f'(z) = 1 where z > 0, else 0, and 0 at z == 0 exactly, as nn.ReLU does.
-    # The textbook `grad_h[h < 0] = 0` leaves f'(0) = 1: it disagrees with torch
-    # wherever a pre-activation is exactly 0 (easy to hit with integer data).
+    # The textbook `grad_h[h < 0] = 0` leaves f'(0) = 1, as autograd through the seeds'
+    # clamp(min=0) does: it disagrees with torch.relu wherever a pre-activation is
+    # exactly 0 (easy to hit with integer data).
     # Written not (z ≤ 0), the test torch's backward makes: so f'(NaN) = 1, as in torch.
     return (~(z <= 0)).to(z.dtype)
 

@@ -1,4 +1,4 @@
-"""Losses of style 2 (torch tensors, gradients by hand): L(ŷ, y) and its gradient ∂L/∂ŷ, by name.
+"""Losses of the torch-by-hand lesson (torch tensors, gradients by hand): L(ŷ, y) and its gradient ∂L/∂ŷ, by name.
 
 mlp.py looks up its loss in LOSSES.
 """

@@ -1,4 +1,4 @@
-"""Style 2 of 4: torch tensors, gradients by hand (no autograd).
+"""Style 2 of 6: torch tensors, gradients by hand (no autograd).
 
 The same mathematics as the NumPy lesson, line for line, with torch tensors:
 `@` and `.T` work the same, `np.maximum` becomes `torch.clamp`, `.sum(axis=0)`
@@ -46,7 +46,7 @@ class MLP:
                  weight_decay=0.0, alpha=0.99, centered=False, betas=(0.9, 0.999), eps=1e-8,
                  device="cpu"):                            # where the tensors live
         # The parameters: W_l (n_l, n_{l-1}) and b_l (n_l,), our own copies. `.to(device)`
-        # returns a new tensor; it does not move the old one. Assign it.
+        # returns a tensor on that device; it does not move the old one, so assign what it returns.
         self.W = [w.detach().clone().to(device) for w in weights]
         self.b = None if biases is None else [b.detach().clone().to(device) for b in biases]
         self.device = device

@@ -1,4 +1,4 @@
-"""Activations of style 4 (nn modules and torch.optim): the nn module of each, by name.
+"""Activations of the nn + optim lesson (nn modules and torch.optim): the nn module of each, by name.
 
 mlp.py looks up each layer's activation in ACTIVATIONS.
 """

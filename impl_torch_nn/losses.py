@@ -1,4 +1,4 @@
-"""Losses of style 4 (nn modules and torch.optim): the nn loss module of each, by name.
+"""Losses of the nn + optim lesson (nn modules and torch.optim): the nn loss module of each, by name.
 
 mlp.py looks up its loss in LOSSES.
 """

@@ -1,4 +1,4 @@
-"""Style 4 of 4: nn.Sequential, an nn loss and torch.optim.
+"""Style 5 of 6: nn.Sequential, an nn loss and torch.optim.
 
 The way PyTorch code is usually written. Layers are modules: `nn.Linear` holds
 W_l and b_l and computes z_l = a_{l-1} @ W_l.T + b_l; activation modules compute
@@ -14,10 +14,12 @@ Shapes (N samples in a batch, layer l maps n[l-1] features to n[l]):
     z_l = a_{l-1} @ W_l.T + b_l        (N, n_l)   the output of the l-th nn.Linear
     a_l = f(z_l)                       (N, n_l)   the output of the activation module after it
 
-Devices. `x.to(device)` does not move x: it returns a new tensor on that device
-and leaves x where it was. Called alone, as seed 002 does with `trX.to(device)`,
-its result is thrown away and nothing moves; on a GPU machine the data then stay
-on the CPU while the model sits on the GPU, and the first forward pass fails.
+Devices. `x.to(device)` does not move x: it returns a tensor on that device (x
+itself where it is there already) and leaves x where it was. Called alone, as
+seed 002 does with `trX.to(device)`, its result is thrown away and nothing moves.
+Seed 002 never moves its model either, so nothing fails: on a GPU machine it
+trains, unnoticed, on the CPU; fixing the data alone (`trX = trX.to(device)`)
+would then make the first forward pass fail, data on the GPU and model on the CPU.
 Assign it: `x = x.to(device)`. Modules differ: `model.to(device)` moves the
 parameters in place (and returns the model), so there the call alone works.
 Here the layers are made on the device (`nn.Linear(..., device=device)`) and
@@ -159,7 +161,8 @@ def main(steps=500, seed=0):
     x, y, W1, W2 = (torch.from_numpy(a) for a in (x, y, W1, W2))
     # Standard-normal weights, as seed 001 sets them with nn.init.normal_. nn.Linear's own
     # default init is far smaller (uniform in ±1/√n_in): with lr 1e-6 that net barely moves
-    # in 500 steps, which is what seed 001's fourth version shows (loss 723 → 548).
+    # in 500 steps, which is what seed 001's fourth version shows (its loss falls only from
+    # 723 to 548 by step 432, where its printed output ends).
     net = MLP([W1, W2], activation="relu", loss="sse", lr=1e-6)
     for t in range(steps):
         loss = net.step(x, y)

@@ -1,4 +1,4 @@
-"""Optimizers of style 4 (nn modules and torch.optim): the torch.optim optimizer of each, by name.
+"""Optimizers of the nn + optim lesson (nn modules and torch.optim): the torch.optim optimizer of each, by name.
 
 mlp.py looks up its optimizer in OPTIMIZERS.
 """

@@ -45,7 +45,7 @@ def train_step(model, optimizer, x, y):
     # Phase 2: loss
     loss = loss_fn(y_pred, y)              # Σ(ŷ − y)², a 0-d tensor
     # Phase 3: backward
-    optimizer.zero_grad()                  # backward() adds to .grad: clear it first
+    optimizer.zero_grad()                  # backward() adds to .grad: start from nothing
     loss.backward()                        # every parameter's .grad
     # Phase 4: update, in place
     optimizer.step()                       # θ ← θ − lr·∂L/∂θ, for every parameter
