@@ -109,13 +109,62 @@ class Group:
         deadline = time.monotonic() + wait
         while True:
             try:
-                return self.outbox.get(timeout=min(1.0, max(deadline - time.monotonic(), 0.01)))
+                return self.receive(min(1.0, max(deadline - time.monotonic(), 0.01)))
             except queue.Empty:
                 pass
             dead = [r for r, p in enumerate(self.procs) if p.exitcode is not None]
             if dead or time.monotonic() >= deadline:
                 self.broken = self._silence(dead, wait, what)
                 raise ParallelError(self.broken)
+
+    def receive(self, timeout):
+        """The next message in the outbox, as outbox.get(timeout=...) gives it (queue.Empty where none begins
+        within `timeout` s), but never waiting past the group's timeout for a message to end.
+
+        A rank killed while it writes a message (a tensor of 800 kB goes in many writes) leaves its first part
+        in the pipe; the other ranks hold the pipe open, so outbox.get would wait for the rest for ever. The
+        message is read here as the queue's own reader reads it (multiprocessing.connection's framing: a 4-byte
+        length, or -1 and an 8-byte one, then the pickle), each part waited for with a deadline: one that does
+        not end in time, or whose rank has died, marks the group `cut` (nothing more can be read from the pipe)
+        and is a ParallelError naming the ranks."""
+        import struct
+        from multiprocessing.reduction import ForkingPickler
+        if self.cut:
+            raise ParallelError(self.broken or "a message from the ranks was cut off")
+        reader = self.outbox._reader            # the queue's receiving end (the harness is its only reader)
+        if not reader.poll(timeout):
+            raise queue.Empty
+        fd = reader.fileno()
+        deadline = time.monotonic() + self.timeout
+        size, = struct.unpack("!i", self._exactly(fd, 4, deadline))
+        if size == -1:
+            size, = struct.unpack("!Q", self._exactly(fd, 8, deadline))
+        message = ForkingPickler.loads(self._exactly(fd, size, deadline))
+        self.outbox._sem.release()              # as outbox.get does: one place more in the bounded queue
+        return message
+
+    def _exactly(self, fd, n, deadline):
+        """n bytes from fd, waiting no later than `deadline` (and not past a rank's death) for the rest."""
+        import select
+        parts = []
+        while n:
+            if not select.select([fd], [], [], max(0.0, min(1.0, deadline - time.monotonic())))[0]:
+                dead = [r for r, p in enumerate(self.procs) if p.exitcode is not None]
+                if dead or time.monotonic() >= deadline:
+                    self.cut = True
+                    self.broken = "a message from the ranks was cut off mid-way: " + "; ".join(
+                        f"rank {r} exited (code {p.exitcode}) at {self.where(r)}" if r in dead else
+                        f"rank {r} last at {self.where(r)}" for r, p in enumerate(self.procs))
+                    raise ParallelError(self.broken)
+                continue
+            part = os.read(fd, n)
+            if not part:
+                self.cut = True
+                self.broken = "the ranks' pipe closed in the middle of a message"
+                raise ParallelError(self.broken)
+            parts.append(part)
+            n -= len(part)
+        return b"".join(parts)
 
     def where(self, rank):
         """'step 3, phase backward of job 0' — where a rank last said it was."""
@@ -160,9 +209,11 @@ class Group:
         deadline = time.monotonic() + (0 if self.cut else 5 if self.broken is None else 1)
         while any(p.is_alive() for p in getattr(self, "procs", [])) and time.monotonic() < deadline:
             try:
-                self.outbox.get(timeout=0.05)
+                self.receive(0.05)
             except (queue.Empty, OSError, ValueError, EOFError):
                 pass
+            except ParallelError:                    # cut off mid-message: nothing more can be read
+                break
         for p in getattr(self, "procs", []):
             if p.is_alive():                         # silent or stuck in a collective: ended
                 p.terminate()
@@ -224,17 +275,24 @@ class Session:
         pending = set(range(self.group.world_size)) - {rank}
         while pending and time.monotonic() < deadline:
             try:
-                m = self.group.outbox.get(timeout=0.5)
+                m = self.group.receive(0.5)
             except queue.Empty:
+                if all(self.group.procs[r].exitcode is not None for r in pending):
+                    break                        # those not heard from are dead and said nothing more
                 continue
+            except ParallelError:                    # a rank died mid-message: what the others said is lost
+                break
             if m[0] == "error" and m[1] in pending:
                 pending.discard(m[1])
                 others.append(f"rank {m[1]} then failed at step {m[4]}, phase {m[5]}: {m[6]}")
         hung = [r for r in sorted(pending)]
         text = first
-        if hung:                 # the rank that said nothing is the one the others waited on
-            text = ("; ".join(f"rank {r} hangs at {self.group.where(r)} (no word for "
-                              f"{self.group.timeout:g} s)" for r in hung) + "; " + first)
+        if hung:                 # the rank that said nothing is the one the others waited on (killed, or stuck)
+            procs = self.group.procs
+            text = ("; ".join(f"rank {r} exited (code {procs[r].exitcode}) at {self.group.where(r)}"
+                              if procs[r].exitcode is not None else
+                              f"rank {r} hangs at {self.group.where(r)} (no word for {self.group.timeout:g} s)"
+                              for r in hung) + "; " + first)
         if others:
             text += "; " + "; ".join(others)
         self.group.broken = text
