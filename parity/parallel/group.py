@@ -49,6 +49,14 @@ class Group:
         self.broken = None
         self.cut = False               # a read of the outbox was cut short (see _get): read nothing more
         self.folder = tempfile.mkdtemp(prefix="parity-ranks-")
+        try:
+            self._spawn(world_size)
+        except BaseException:                # Ctrl-C while the ranks start, too: no folder, no rank left
+            self.close()
+            raise
+
+    def _spawn(self, world_size):
+        """Start the ranks and wait until each has joined the process group."""
         ctx = multiprocessing.get_context("spawn")
         self.outbox = ctx.Queue()
         self.inboxes = [ctx.Queue() for _ in range(world_size)]
@@ -114,7 +122,8 @@ class Group:
                 pass
             dead = [r for r, p in enumerate(self.procs) if p.exitcode is not None]
             if dead or time.monotonic() >= deadline:
-                self.broken = self._silence(dead, wait, what)
+                waited = min(wait, wait - (deadline - time.monotonic()))    # the silence that passed, not the limit
+                self.broken = self._silence(dead, waited, what)
                 raise ParallelError(self.broken)
 
     def receive(self, timeout):
@@ -181,7 +190,7 @@ class Group:
             if r in dead:
                 parts.append(f"rank {r} exited (code {p.exitcode}) at {self.where(r)}")
             else:
-                parts.append(f"rank {r} sent nothing for {wait:g} s, last at {self.where(r)}")
+                parts.append(f"rank {r} sent nothing for {wait:.3g} s, last at {self.where(r)}")
         return f"no word from the ranks {what}: " + "; ".join(parts)
 
     # -- sessions ----------------------------------------------------------------

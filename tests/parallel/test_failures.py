@@ -130,3 +130,39 @@ def test_the_ranks_leave_when_the_harness_is_killed():
             os.killpg(group, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_dead_rank_is_named_beside_the_silence_that_passed_not_the_limit(monkeypatch):
+    # "rank 0 sent nothing for 60 s" was said a second after rank 1 died: the limit, not the time that passed
+    with Group(2, timeout=TIMEOUT) as group:
+        group.procs[1].kill()
+        group.procs[1].join()
+        with pytest.raises(ParallelError) as caught:
+            group._get(60.0, what="at step 0")
+    text = str(caught.value)
+    assert "rank 1 exited (code -9)" in text and "for 60 s" not in text, text
+    said = float(text.split("rank 0 sent nothing for ")[1].split(" s")[0])
+    assert said < 5, text
+
+
+def test_a_ctrl_c_while_the_ranks_start_leaves_no_folder_and_no_rank(monkeypatch):
+    # a Ctrl-C between the group's folder being made and the ranks having started left the folder (and a rank,
+    # and the semaphores resource_tracker then warned of) behind: here it lands as the second rank starts
+    import glob
+    import multiprocessing.context
+    import tempfile
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "parity-ranks-*")))
+    started = []
+    real = multiprocessing.context.SpawnProcess.start
+
+    def start(self):
+        if started:
+            raise KeyboardInterrupt
+        started.append(self)
+        real(self)
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", start)
+    with pytest.raises(KeyboardInterrupt):
+        Group(2, timeout=TIMEOUT)
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "parity-ranks-*"))) == before
+    started[0].join(timeout=10)
+    assert not started[0].is_alive()
