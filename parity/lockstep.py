@@ -263,8 +263,8 @@ def _run_with_ranks(spec, styles, *, problem, steps, group, variants, device, ml
             report.parallel["ranks_differ"] = (s, d)
             report.first = Disagreement(step=d.step, phase=d.phase, tensor=d.tensor, layer=split_name(d.tensor)[1],
                                         pair=(f"{s} rank 0", f"{s} rank {d.rank}"), index=d.index,
-                                        value_a=d.value_0, value_b=d.value_r, abs_err=abs(d.value_0 - d.value_r),
-                                        rel_err=math.nan, error=math.inf, tol=0.0, scale=math.nan)
+                                        value_a=d.value_0, value_b=d.value_r, abs_err=d.abs_err,
+                                        rel_err=d.rel_err, error=d.error, tol=0.0, scale=0.0)
     d = report.first
     if d is not None:                      # which rank computed the element a disagreement is pinned at
         report.parallel["where"] = {s: built[s].locate(d.step, d.phase, d.tensor, d.index)

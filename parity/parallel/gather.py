@@ -22,6 +22,8 @@ RankDisagreement, pinned like any disagreement.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +50,9 @@ class RankDisagreement:
     index: tuple
     value_0: float
     value_r: float
+    error: float = math.inf          # the scaled error there, |a − b| / max(|a|, |b|) (the tolerance is 0)
+    abs_err: float = math.nan
+    rel_err: float = math.nan        # of rank r's value
 
     def sentence(self, style):
         return (f"step {self.step}, phase {self.phase}, tensor {self.tensor}: the ranks of {style} must hold one "
@@ -117,9 +122,9 @@ def gather(style, spec, step, batch_rows, per_rank):
                 out[name] = tensors[0]
                 for r in sorted(tensors)[1:]:
                     if differ is None and not np.array_equal(tensors[0], tensors[r]):
-                        _, idx, _, _ = compare_arrays(tensors[0], tensors[r], 0.0)
+                        e, idx, ae, re_ = compare_arrays(tensors[0], tensors[r], 0.0)
                         differ = RankDisagreement(step, phase, name, r, idx, float(tensors[0][idx]),
-                                                  float(tensors[r][idx]))
+                                                  float(tensors[r][idx]), e, ae, re_)
         records[phase] = out
     if rows_in_batch != n and not any("twice" in s for s in notes):
         notes.append(f"step {step}: the ranks computed {rows_in_batch} rows for a batch of {n}")

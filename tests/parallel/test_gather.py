@@ -41,6 +41,9 @@ def test_ranks_that_differ_where_they_hold_one_tensor_are_pinned():
     d = g.ranks_differ
     assert (d.step, d.phase, d.tensor, d.rank, d.index) == (3, "update", "W1", 1, (1, 0))
     assert "rank 1 gives 1.0000000000000002 where rank 0 gives 1" in d.sentence("torch_ddp")
+    # the numbers the report and the JSON give for it are those of the element (they were NaN and inf): one ulp,
+    # judged against a tolerance of 0, since the ranks must hold the same bits
+    assert d.abs_err == 2.0 ** -52 and d.error == d.abs_err / W1[1, 0] and d.rel_err == d.abs_err / W1[1, 0]
 
 
 def test_rows_counted_twice_or_missing_are_named():
