@@ -21,11 +21,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import select
 import shutil
 import signal
+import struct
 import tempfile
 import threading
 import time
+from multiprocessing.reduction import ForkingPickler
 
 from ..styles import PARALLEL_PHASES
 from . import worker
@@ -136,8 +139,6 @@ class Group:
         length, or -1 and an 8-byte one, then the pickle), each part waited for with a deadline: one that does
         not end in time, or whose rank has died, marks the group `cut` (nothing more can be read from the pipe)
         and is a ParallelError naming the ranks."""
-        import struct
-        from multiprocessing.reduction import ForkingPickler
         if self.cut:
             raise ParallelError(self.broken or "a message from the ranks was cut off")
         reader = self.outbox._reader            # the queue's receiving end (the harness is its only reader)
@@ -154,7 +155,6 @@ class Group:
 
     def _exactly(self, fd, n, deadline):
         """n bytes from fd, waiting no later than `deadline` (and not past a rank's death) for the rest."""
-        import select
         parts = []
         while n:
             if not select.select([fd], [], [], max(0.0, min(1.0, deadline - time.monotonic())))[0]:
