@@ -113,7 +113,10 @@ def matmul(a, b):
         if a.requires_grad:
             a._accumulate(out.grad @ b.data.T)     # ∂L/∂a = ∂L/∂out @ bᵀ   (N, m) @ (m, k) → (N, k)
         if b.requires_grad:
-            b._accumulate(a.data.T @ out.grad)     # ∂L/∂b = aᵀ @ ∂L/∂out   (k, N) @ (N, m) → (k, m)
+            # ∂L/∂b = aᵀ @ ∂L/∂out   (k, N) @ (N, m) → (k, m), computed as (∂L/∂outᵀ @ a)ᵀ: the same in exact
+            # arithmetic, and for z = a @ W.T it makes ∂L/∂W the very product δᵀ @ a of the lesson by hand. A BLAS
+            # may sum aᵀ @ g and gᵀ @ a in different orders (OpenBLAS does on AVX2): then they differ in the last bit.
+            b._accumulate((out.grad.T @ a.data).T)
     out._backward = backward
     return out
 
