@@ -269,6 +269,9 @@ def _run_with_ranks(spec, styles, *, problem, steps, group, variants, device, ml
     if d is not None:                      # which rank computed the element a disagreement is pinned at
         report.parallel["where"] = {s: built[s].locate(d.step, d.phase, d.tensor, d.index)
                                     for s in d.pair if s in built}
+        for s in d.pair:                   # a row no rank computed: the style has no value there, only a filler
+            if s in built and built[s].uncomputed(d.step, d.tensor, d.index):
+                d.missing = (s, report.parallel["where"][s])
     return report
 
 

@@ -383,6 +383,9 @@ class Disagreement:
     # The same two styles' noise in this tensor at the first step it was measured above 0: (step, noise), where
     # it has grown AMPLIFIED-fold or more since (training that amplifies rounding: see sentence)
     noise_from: tuple | None = None
+    # A data-parallel style that holds no value at the element, only the NaN its gathered tensor is filled with
+    # where no rank computed the row: (style, which row, in words)
+    missing: tuple | None = None
 
     def sentence(self):
         """step, phase, layer, tensor: both values, the index, the error and the tolerance."""
@@ -395,6 +398,11 @@ class Disagreement:
                 what = f"{has} gives it, shape {tuple(shape)}, but {lacks} does not give it at all"
             else:
                 what = f"{a} gives it shape {tuple(sa)} but {b} gives it shape {tuple(sb)}"
+        elif self.missing is not None:
+            lacks, why = self.missing
+            has, value = (b, self.value_b) if lacks == a else (a, self.value_a)
+            what = (f"{has} gives {value:.10g}{idx} but {lacks} has no value there: {why} (the gathered tensor "
+                    f"holds NaN in its place; scaled err {self.error:.3g} > tolerance {self.tol:.3g})")
         elif not (math.isfinite(self.value_a) and math.isfinite(self.value_b)):
             what = (f"{a} gives {self.value_a:.10g} but {b} gives {self.value_b:.10g}{idx}: a number that is "
                     f"not finite in one of them and not the same in the other (scaled err {self.error:.3g} > "

@@ -80,7 +80,7 @@ def pinned(report):
     if report.first is None:
         return "agrees with one process in every phase of every step"
     where = report.parallel.get("where", {})
-    rank = next((w for w in where.values() if w), None)
+    rank = None if report.first.missing else next((w for w in where.values() if w), None)   # (said already)
     notes = [n for ns in report.parallel.get("notes", {}).values() for n in ns]
     return (disagreement_sentence(report.first) + (f" That element: {rank}." if rank else "")
             + (f" Seen on the way: {notes[0]}" if notes else ""))

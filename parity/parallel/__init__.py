@@ -20,7 +20,7 @@ import numpy as np
 
 from ..spec import SpecError
 from ..styles import LABELS, PARALLEL_STYLES
-from .gather import RESCALE, gather, locate, seconds_of
+from .gather import RESCALE, gather, locate, seconds_of, uncomputed
 from .group import DEFAULT_TIMEOUT, Group, ParallelError, Session
 
 __all__ = ["Group", "ParallelError", "ParallelStyle", "Session", "batches", "batch_sizes", "check_world_size",
@@ -114,6 +114,11 @@ class ParallelStyle:
     def locate(self, step, phase, tensor, index):
         g = self.gathered.get(step)
         return None if g is None else locate(g, self.name, phase, tensor, index)
+
+    def uncomputed(self, step, tensor, index):
+        """True where no rank computed the element's row of the batch (see gather.uncomputed)."""
+        g = self.gathered.get(step)
+        return g is not None and uncomputed(g, tensor, index)
 
     def set_lr(self, lr):
         raise SpecError(f"{LABELS[self.name]}: a learning-rate schedule is not run data-parallel")

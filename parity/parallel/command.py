@@ -86,7 +86,8 @@ class Ranks:
                 lines.append(f"  {LABELS[s]}: ... and {len(notes) - 5} more")
         for s, where in p.get("where", {}).items():
             if where:
-                lines.append(f"  the first disagreement's element in {LABELS[s]}: computed by {where}")
+                computed = where.startswith(("rank", "every rank"))
+                lines.append(f"  the first disagreement's element in {LABELS[s]}: {'computed by ' * computed}{where}")
         return lines
 
     def __enter__(self):

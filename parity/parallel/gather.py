@@ -147,6 +147,12 @@ def locate(gathered, style, phase, tensor, index):
     return "every rank (one tensor, the same on all ranks)"
 
 
+def uncomputed(gathered, tensor, index):
+    """True where the element at `index` lies in a row of the batch that no rank computed: the gathered
+    tensor holds NaN there, a filler, not a value any rank gave."""
+    return split_name(tensor)[0] in ROW_GROUPS and bool(index) and int(gathered.owner[index[0]]) < 0
+
+
 def seconds_of(per_rank):
     """{phase: seconds}: the slowest rank's time in each phase (the ranks wait for each other)."""
     out = {}

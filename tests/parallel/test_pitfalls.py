@@ -59,6 +59,11 @@ def test_set_epoch_forgotten_repeats_epoch_0_and_is_pinned_at_epoch_1(ranks):
     # batches of 16 from 64 rows: 4 steps an epoch; epoch 0 agrees, step 4 is epoch 1's first
     assert (d.step, d.phase, d.tensor) == (4, "forward", "x")
     assert report.parallel["where"]["torch_ddp"]
+    # the NaN there is the gathered tensor's filler for a row no rank computed: said so, not "not finite in DDP"
+    r = d.index[0]
+    assert (f"but torch_ddp has no value there: row {r} of the batch, which no rank computed (the gathered tensor "
+            f"holds NaN in its place") in d.sentence() and "not finite" not in d.sentence()
+    assert pinned(report).count("which no rank computed") == 1
     assert any(n.startswith("step 4: rank") and "not in this step's batch" in n
                for n in report.parallel["notes"]["torch_ddp"])
 
