@@ -145,13 +145,17 @@ def test_a_dead_rank_is_named_beside_the_silence_that_passed_not_the_limit(monke
     assert said < 5, text
 
 
-def test_a_ctrl_c_while_the_ranks_start_leaves_no_folder_and_no_rank(monkeypatch):
+def test_a_ctrl_c_while_the_ranks_start_leaves_no_folder_and_no_rank(monkeypatch, tmp_path):
     # a Ctrl-C between the group's folder being made and the ranks having started left the folder (and a rank,
-    # and the semaphores resource_tracker then warned of) behind: here it lands as the second rank starts
+    # and the semaphores resource_tracker then warned of) behind: here it lands as the second rank starts.
+    # The group's folder is made in a temporary directory of this test's own: another run's ranks (another
+    # worker of the suite, another user) make and remove theirs in the machine's at any time.
     import glob
     import multiprocessing.context
     import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "parity-ranks-*")))
+    assert tempfile.gettempdir() == str(tmp_path) and not before
     started = []
     real = multiprocessing.context.SpawnProcess.start
 
