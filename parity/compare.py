@@ -63,7 +63,8 @@ def main(args):
                 return 1
             print(rep.format_run(report, colour=colour, device=args.device), file=out, flush=True)
             if report.parallel:
-                print("\n".join(ranks.explain(report)), file=out, flush=True)
+                report.parallel["said"] = ranks.explain(report)     # (and in the JSON)
+                print("\n".join(report.parallel["said"]), file=out, flush=True)
             reports.append(report)
     if args.json:
         write_json(args.json, rep.json_record(reports, device=args.device))

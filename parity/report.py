@@ -243,11 +243,23 @@ def run_record(report, *, device="cpu"):
         "first_divergence": first,
         "diverged": diverged,
         "verdict": verdict(report),
+        "parallel": _parallel_record(report),
         "timings": {s: {"seconds_per_step": sec[s]["total"],
                         "phases_seconds_per_step": {ph: sec[s][ph] for ph in PHASES},
                         "total_seconds": sum(report.seconds[s].values())}
                     for s in report.styles},
     }
+
+
+def _parallel_record(report):
+    """A data-parallel run's world size, what its ranks noted, which rank computed the first disagreement's
+    element, and the lines the text report says after the table; null for a run of one process."""
+    p = report.parallel
+    if not p:
+        return None
+    return {"world_size": p["world_size"], "startup_seconds": p["startup_seconds"],
+            "build_seconds": dict(p["build_seconds"]), "notes": {s: list(n) for s, n in p["notes"].items()},
+            "where": dict(p.get("where", {})), "said": list(p.get("said", []))}
 
 
 def overall_verdict(reports):

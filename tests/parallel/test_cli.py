@@ -1,11 +1,13 @@
 """python -m parity compare with the data-parallel styles: short names, --world-size, refusals before any work."""
 
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +58,18 @@ def test_a_bad_world_size_is_refused_in_one_line_before_any_work(args, says):
     assert "starting" not in out.stdout                      # no rank was started
 
 
-def test_a_default_world_size_of_1_says_why_where_the_batches_do_not_split_in_two():
-    # batches of 25 and 14 rows: 2 ranks cannot share them, so one rank runs: no all-reduce is tested, and it says so
-    out, _ = compare("--preset", "two-layer", "--styles", "autograd,allreduce", "--batch-size", "25", "--steps", "1")
+def test_a_default_world_size_of_1_says_why_where_the_batches_do_not_split_in_two(tmp_path):
+    # batches of 25 and 14 rows: 2 ranks cannot share them, so one rank runs: no all-reduce is tested, and it says so,
+    # in the text and in the JSON
+    out, _ = compare("--preset", "two-layer", "--styles", "autograd,allreduce", "--batch-size", "25", "--steps", "1",
+                     "--json", str(tmp_path / "run.json"))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert ("world size 1: its batches of 25, 14 rows, which 2 ranks cannot share equally, so one rank holds each "
-            "whole batch and no all-reduce is tested") in out.stdout
+    said = ("world size 1: its batches of 25, 14 rows, which 2 ranks cannot share equally, so one rank holds each "
+            "whole batch and no all-reduce is tested")
+    assert said in out.stdout
+    doc = json.loads((tmp_path / "run.json").read_text())
+    jsonschema.Draft202012Validator(json.loads((ROOT / "parity" / "compare.schema.json").read_text())).validate(doc)
+    (run,) = doc["runs"]
+    p = run["parallel"]
+    assert p["world_size"] == 1 and any(said in line for line in p["said"]) and p["notes"] == {"torch_allreduce": []}
+    assert p["where"] == {} and set(p["build_seconds"]) == {"torch_allreduce"}
