@@ -10,6 +10,7 @@ command), and says after each report what the data-parallel styles did.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ..options import UsageError
@@ -22,9 +23,17 @@ from .group import ParallelError
 __all__ = ["ParallelError", "Ranks"]
 
 
+def starting(k, cores=None):
+    """The line said as K ranks start: more ranks than cores take turns on them."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    turns = f"; {k} ranks on {cores} core{'s' if cores > 1 else ''} take turns, so expect it slow" if k > cores else ""
+    return f"starting {k} rank{'s' if k > 1 else ''} (gloo on 127.0.0.1, one thread each{turns}) ..."
+
+
 class Ranks:
     def __init__(self, styles, specs, world_size=None, *, out=sys.stdout):
-        from . import check_world_size, default_world_size
+        from . import check_world_memory, check_world_size, default_world_size
         self.ranked = [s for s in styles if s in PARALLEL_STYLES]
         self.out = out
         self.groups, self.sizes = {}, {}
@@ -43,6 +52,11 @@ class Ranks:
             except SpecError as exc:
                 raise UsageError(str(exc)) from None
             self.sizes[spec.name] = world_size
+        if world_size is not None:
+            try:
+                check_world_memory(world_size)        # K processes, each with torch: they must fit
+            except SpecError as exc:
+                raise UsageError(str(exc)) from None
 
     def options(self, spec):
         """lockstep.run's keywords for this spec: the group of ranks (started here the first time)."""
@@ -51,8 +65,7 @@ class Ranks:
         from .group import Group
         k = self.sizes[spec.name]
         if k not in self.groups:
-            print(f"starting {k} rank{'s' if k > 1 else ''} (gloo on 127.0.0.1, one thread each) ...",
-                  file=self.out, flush=True)
+            print(starting(k), file=self.out, flush=True)
             self.groups[k] = Group(k)
         return {"group": self.groups[k]}
 

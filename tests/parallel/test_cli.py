@@ -73,3 +73,26 @@ def test_a_default_world_size_of_1_says_why_where_the_batches_do_not_split_in_tw
     p = run["parallel"]
     assert p["world_size"] == 1 and any(said in line for line in p["said"]) and p["notes"] == {"torch_allreduce": []}
     assert p["where"] == {} and set(p["build_seconds"]) == {"torch_allreduce"}
+
+
+def test_a_world_size_whose_ranks_do_not_fit_in_memory_is_refused_before_any_rank_starts(monkeypatch):
+    # 64 ranks took 14.5 GB: on a machine with 4 GB free they cannot all start, and it is said before any does
+    from parity import parallel
+    from parity.options import UsageError
+    from parity.parallel.command import Ranks
+    from parity.spec import two_layer
+    monkeypatch.setattr(parallel, "available_memory", lambda: 4 * 2**30)
+    with pytest.raises(UsageError) as caught:
+        Ranks(("torch_nn", "torch_ddp"), [two_layer()], 64)
+    assert str(caught.value) == ("--world-size 64 starts 64 processes of about 0.22 GB each (14.4 GB), more than "
+                                 "the 4 GB this machine has free: give --world-size 17 or fewer")
+    Ranks(("torch_nn", "torch_ddp"), [two_layer()], 16)          # 3.6 GB: taken
+    monkeypatch.setattr(parallel, "available_memory", lambda: None)
+    Ranks(("torch_nn", "torch_ddp"), [two_layer()], 64)          # a machine that does not say: taken
+
+
+def test_more_ranks_than_cores_are_said_to_take_turns():
+    from parity.parallel.command import starting
+    assert starting(2, cores=2) == "starting 2 ranks (gloo on 127.0.0.1, one thread each) ..."
+    assert starting(8, cores=2) == ("starting 8 ranks (gloo on 127.0.0.1, one thread each; 8 ranks on 2 cores take "
+                                    "turns, so expect it slow) ...")
