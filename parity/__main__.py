@@ -8,7 +8,8 @@ not lost.
 A Ctrl-C that lands in code a C extension runs while it loads (through
 PyRun_String) marks the interpreter to end itself by SIGINT at exit, whatever
 status is given; an interrupted run therefore leaves by os._exit(130), once every
-`finally` has run and the streams are flushed, so the status is always 130.
+`finally` has run and the streams are flushed, so the status is always 130 (143 where
+SIGTERM ended it, see parity.interrupt).
 """
 
 import os
@@ -87,7 +88,7 @@ def run():
             if not interrupt.seen():
                 raise
             print(interrupt.NOTHING_WRITTEN, file=sys.stderr)
-            return 130
+            return interrupt.status()
         return main()
 
 
@@ -96,16 +97,17 @@ def main():
     outputs are whole once it returns: a Ctrl-C after that (while the interpreter shuts torch down) is ignored,
     and the status stands."""
     status = run()
-    if status != 130:
+    if status not in interrupt.STATUSES:
         import signal
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if status == 130:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if status in interrupt.STATUSES:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        os._exit(130)
+        os._exit(status)
     sys.exit(status)
 
 

@@ -62,7 +62,7 @@ def main(argv=None):
             if not (isinstance(exc, KeyboardInterrupt) or interrupt.seen()):
                 raise
             _say(_interrupted())
-            return INTERRUPTED
+            return interrupt.status()       # INTERRUPTED, or 143 where SIGTERM ended the run
 
 
 def _main(argv):

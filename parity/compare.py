@@ -98,7 +98,7 @@ def add_parser(sub):
     c = sub.add_parser("compare", help="run the styles in lockstep and compare every pair, phase by phase",
                        description="Run the styles in lockstep and compare every pair after every phase of every "
                                    "step. Exit 0: all agree; 1: a disagreement or a diverged run; 2: bad input; "
-                                   "130: interrupted (Ctrl-C), every file written whole or not at all.")
+                                   "130: interrupted (Ctrl-C; 143: SIGTERM), every file written whole or not at all.")
     add_spec_options(c, default_preset="all", allow_all=True, styles=compare_styles)
     c.add_argument("--tolerance", choices=POLICIES, default="noise",
                    help="noise: each pair judged against 16× the rounding noise its styles show against their "

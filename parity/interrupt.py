@@ -9,6 +9,11 @@ handler also notes that Ctrl-C came (`seen`): the command line reads any failure
 after it, or any end at all, as the interrupt (exit 130, one line), and the long
 loops (lockstep, record, check, a check of a folder, the bench's timings) call
 `check()` at every step, which raises the interrupt again if it was lost.
+
+SIGTERM (`kill PID`, a job scheduler's stop) is taken the same way, where nothing
+else handles it: the `finally` blocks run (a data-parallel run's ranks and their
+folder are cleaned up, no file is left half-written) and the status is 143, 128 + 15,
+as the shell reports a process SIGTERM ended; Ctrl-C's is 130.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ import signal
 import threading
 
 _seen = False
+_signal = signal.SIGINT          # which of the two came: the status is 128 + it
+STATUSES = (128 + signal.SIGINT, 128 + signal.SIGTERM)   # an interrupted run's: 130 (Ctrl-C), 143 (SIGTERM)
 
 # The line a command interrupted before it wrote anything ends with (parity.cli, parity.__main__).
 NOTHING_WRITTEN = "interrupted: nothing was written"
 
 
 def _handler(signum, frame):
-    global _seen
-    _seen = True
+    global _seen, _signal
+    _seen, _signal = True, signum
     raise KeyboardInterrupt
 
 
@@ -33,7 +40,7 @@ def _handler(signum, frame):
 def watching():
     """While the block runs (in the main thread), note every Ctrl-C; the old handler is put back after.
     Inside a block that already watches (`python -m parity` watches from its first line), nothing changes."""
-    global _seen
+    global _seen, _signal
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -43,13 +50,22 @@ def watching():
     if current is _handler or current is signal.SIG_IGN or current is None:
         yield
         return
-    _seen = False
+    _seen, _signal = False, signal.SIGINT
     old = signal.signal(signal.SIGINT, _handler)
+    # SIGTERM likewise, where its default (end at once, no cleanup) is in place
+    old_term = signal.signal(signal.SIGTERM, _handler) if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else None
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
-        _seen = False           # a later run in this process (a test, a notebook) starts unmarked
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+        _seen, _signal = False, signal.SIGINT    # a later run in this process (a test, a notebook) starts unmarked
+
+
+def status():
+    """The exit status of a run the interrupt ended: 130 for Ctrl-C, 143 for SIGTERM."""
+    return 128 + int(_signal)
 
 
 def seen():

@@ -20,12 +20,12 @@ VARIANTS = Path(__file__).parent / "variants"
 TIMEOUT = 5
 
 
-def start_compare(steps, stderr=subprocess.PIPE):
+def start_compare(steps, stderr=subprocess.PIPE, **env):
     """`compare` of nn and allreduce on 2 ranks, in a process group of its own (the harness leads it)."""
     return subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--styles",
                              "nn,allreduce", "--steps", str(steps)], cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+                            env=dict(os.environ, OMP_NUM_THREADS="1", **env))
 
 
 def run_variant(name):
@@ -69,6 +69,36 @@ def test_ctrl_c_mid_run_ends_the_ranks_quietly_and_says_interrupted():
             proc.wait()
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted: nothing was written", err
+
+
+def test_sigterm_mid_run_cleans_up_as_ctrl_c_does_and_exits_143(tmp_path):
+    # `kill PID` (SIGTERM, to the harness alone): by default Python ends at once, and the ranks' folder was left
+    # in the temporary directory. Taken as Ctrl-C is: the ranks end, the folder goes, one line, 128 + 15.
+    proc = start_compare(3000, TMPDIR=str(tmp_path))
+    try:
+        assert "starting 2 ranks" in proc.stdout.readline()
+        time.sleep(4)
+        assert list(tmp_path.glob("parity-ranks-*"))       # the group's folder, while it runs
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)                      # a rank left in the group?
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("ranks still alive 30 s after the harness took SIGTERM")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    assert proc.returncode == 143, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted: nothing was written", err
+    assert not list(tmp_path.glob("parity-ranks-*"))
 
 
 def test_a_read_cut_by_ctrl_c_marks_the_group_and_close_reads_nothing_more(monkeypatch):
