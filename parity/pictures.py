@@ -18,7 +18,7 @@ import numpy as np
 from .files import pyplot, save_figure
 from .lockstep import MAX_STEPS
 from .report import counted
-from .options import count, output_path
+from .options import UsageError, count, output_path
 from .spec import ACTIVATIONS, Spec
 from .styles import reference_activations
 
@@ -119,7 +119,10 @@ def main(args):
     output_path("--out", args.out, folder=True, example="pictures")     # refused before any work
     act, opt = (os.path.join(args.out, name) for name in FILES)
     if os.path.isdir(args.out):                  # each picture that will be replaced must be replaceable
-        for path in (act, opt):
+        for name, path in zip(FILES, (act, opt)):
+            if os.path.isdir(path):               # (output_path would suggest a file inside it: the name is fixed)
+                raise UsageError(f"--out {args.out}: {path} is a folder, and this command writes its picture "
+                                 f"{name} there: move that folder away, or give another --out folder")
             output_path("--out", path)
     made = not os.path.isdir(args.out)
     os.makedirs(args.out, exist_ok=True)         # its parent exists: checked above

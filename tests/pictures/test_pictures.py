@@ -39,3 +39,15 @@ def test_ctrl_c_before_the_first_picture_leaves_no_empty_folder(tmp_path, monkey
     (tmp_path / "mine").mkdir()                       # a folder that was there stays
     assert cli.main(["pictures", "--out", str(tmp_path / "mine")]) == 130
     assert (tmp_path / "mine").is_dir()
+
+
+def test_a_folder_where_a_picture_goes_is_named_and_the_fix_is_another_place(tmp_path, capsys):
+    # pics/activations.png a folder: the fix was "give a file path in it, e.g. pics/activations.png/out", which
+    # this command, whose file names are fixed, cannot take
+    (tmp_path / "pics" / "activations.png").mkdir(parents=True)
+    assert main(["pictures", "--out", str(tmp_path / "pics"), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and (f"{tmp_path / 'pics' / 'activations.png'} is a folder, and this command "
+                                     "writes its picture activations.png there: move that folder away, or give "
+                                     "another --out folder") in err
+    assert not (tmp_path / "pics" / "optimizers.png").exists()
