@@ -23,6 +23,12 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, as every bad input
         raise UsageError(message)
 
+    def _print_message(self, message, file=None):
+        # --help and --version: argparse's own drops a write that fails (`--help > /dev/full` exited 0, the help
+        # lost); here the failure reaches the command line, which says it (parity.cli)
+        if message:
+            (file or sys.stderr).write(message)
+
 
 # ---------------------------------------------------------------------------
 # Option types: each refuses bad input with a message that names the fix

@@ -213,6 +213,13 @@ def test_an_output_the_system_refuses_is_one_line_not_a_traceback(tmp_path):
         # exit 2, as for an output path refused up front: not 1, which is the run's own DISAGREE
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith("error: standard output: No space left on device")
+        # --help and --version likewise (argparse drops a failed write of its own: they exited 0, the help lost)
+        for args in (["--help"], ["compare", "--help"], ["--version"]):
+            with open("/dev/full", "w") as full:
+                proc = subprocess.run([sys.executable, "-m", "parity", *args], cwd=tmp_path, env=ENV, stdout=full,
+                                      stderr=subprocess.PIPE, text=True, timeout=300)
+            assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (args, proc.stderr)
+            assert proc.stderr.startswith("error: standard output: No space left on device"), proc.stderr
     proc = run(env={**ENV, "PYTHONIOENCODING": "ascii"})
     assert proc.returncode == 0 and "\\xd7" in proc.stdout and "Traceback" not in proc.stderr, proc.stderr
     proc = run("--plot", "run.png", env={**ENV, "MPLBACKEND": "no-such-backend"})
