@@ -618,9 +618,20 @@ def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, prob
         try:
             flavour = child.load(path)
         except CannotRun as exc:
+            _printed(child)                 # what the file printed before it failed, then the failure
             return CheckResult(status=2, path=str(path), problem=str(exc), step=exc.step, phase=exc.phase)
         _started(started, path, flavour, problem, steps)
+        _printed(child)                     # what the file printed while imported: after the first line
         return _lockstep(child, flavour, problem, steps, str(path), first=first, hint=hint)
+
+
+def _printed(child):
+    """Say what the learner's file printed while it was imported, where its code's output goes (stderr)."""
+    text = child.printed_at_import()
+    if text:
+        sys.stderr.flush()
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 def _started(started, path, flavour, problem, steps):

@@ -28,6 +28,7 @@ this process, calls it here, under the timer only.
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import importlib.util
 import itertools
@@ -37,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -238,6 +240,10 @@ def mentions_torch(path):
         return False
 
 
+# What a file prints while it is imported is said after the check's first line; more than this is counted.
+IMPORT_PRINT_LIMIT = 64 * 1024
+
+
 class Child:
     """The learner's code in a worker process (parity.check.worker), asked for one thing at a time.
 
@@ -270,6 +276,7 @@ class Child:
             self.conn.close()
         if self.proc is not None:
             self._kill()
+        self.printed_at_import()               # a held file nobody read: removed
 
     def _kill(self):
         """Kill the worker's process group (whatever it started) and the worker, and reap it: once."""
@@ -306,14 +313,41 @@ class Child:
 
     # -- the requests ------------------------------------------------------------
     def load(self, path):
-        """Import the file in the worker; its flavour ('numpy' or 'torch')."""
+        """Import the file in the worker; its flavour ('numpy' or 'torch').
+
+        What the file prints while it is imported is held in a file (self.printed_at_import reads it) where
+        the worker prints where this process does: the check's first line names the flavour the import gives,
+        and comes before it."""
         prefix = f"{path} could not be imported: "
         needs_torch = mentions_torch(path)
         self._start(needs_torch)
-        self._send(("load", str(path), self.timeout, list(sys.path)), f"importing {path}", prefix=prefix)
+        held = None
+        if self.output is None:
+            fd, held = tempfile.mkstemp(prefix="parity-import-", suffix=".txt")
+            os.close(fd)
+        self._held = held
+        self._send(("load", str(path), self.timeout, list(sys.path), held), f"importing {path}", prefix=prefix)
         if needs_torch:
             import torch  # noqa: F401  the reference needs it too: imported here while the worker imports it
         return self._reply(f"importing {path}", prefix=prefix, started=False)
+
+    def printed_at_import(self, limit=IMPORT_PRINT_LIMIT):
+        """What the file printed while it was imported (at most `limit` bytes, with the count of the rest),
+        once; '' where nothing was held. The held file is removed."""
+        held, self._held = getattr(self, "_held", None), None
+        if held is None:
+            return ""
+        try:
+            with open(held, "rb") as f:
+                data = f.read(limit + 1)
+                rest = os.fstat(f.fileno()).st_size - limit
+        except OSError:
+            return ""
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(held)
+        text = data[:limit].decode("utf-8", "backslashreplace")
+        return text + (f"\n... ({rest} more bytes printed while it was imported)\n" if rest > 0 else "")
 
     def build(self, problem, what):
         self._send(("build", problem), what, phase="__init__")

@@ -17,6 +17,7 @@ of torch. It flushes the learner's printing before each answer.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
@@ -242,6 +243,27 @@ def _flush():
             pass
 
 
+@contextlib.contextmanager
+def _holding(path):
+    """Standard output and error into the file at `path` (where given) while the block runs; put back after."""
+    if path is None:
+        yield
+        return
+    _flush()
+    saved = os.dup(1), os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    finally:
+        _flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (fd, *saved):
+            os.close(f)
+
+
 def serve(fd):
     """The worker's loop: answer the check's requests on the socket `fd` until it closes; then exit."""
     sandbox.IN_WORKER = True
@@ -259,9 +281,10 @@ def serve(fd):
         kind, args = request[0], request[1:]
         try:
             if kind == "load":
-                path, timeout, sys_path = args
+                path, timeout, sys_path, held = args
                 sys.path[:] = sys_path               # the learner's imports see what the check's process sees
-                module, flavour, cls = load(path, timeout, ready=lambda: conn.send(("begin",)))
+                with _holding(held):                 # what the import prints: said after the check's first line
+                    module, flavour, cls = load(path, timeout, ready=lambda: conn.send(("begin",)))
                 run = LearnerRun(cls, flavour, timeout=timeout, paths=learner_paths(path, cls),
                                  hint=flavour_hint(module, flavour, path))
                 answer = ("ok", flavour)

@@ -273,16 +273,32 @@ def test_a_file_named_like_a_library_in_the_current_folder_is_named_not_a_traceb
 def test_the_header_comes_before_what_the_learners_code_prints_as_it_runs(tmp_path):
     # stdout and stderr into one pipe, as `check my_mlp.py 2>&1 | less` gives them: the learner's prints (its
     # stderr) come after the line that says what is being checked, not all of them before it
+    # what it prints while it is imported too (the first line names the flavour the import gives: the import's
+    # prints are held until it is said)
     path = tmp_path / "chatty.py"
-    path.write_text((SOLUTIONS / "mlp_numpy.py").read_text() + (
+    path.write_text("print('importing')\n" + (SOLUTIONS / "mlp_numpy.py").read_text() + (
         "\n\nclass MLP(MLP):\n    def forward(self, x):\n        print('in forward')\n"
         "        return super().forward(x)\n"))
-    proc = subprocess.run([sys.executable, "-m", "parity", "check", str(path)], cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+    temp = tmp_path / "temp"                     # the check's own temporary folder: nothing may be left in it
+    temp.mkdir()
+
+    def check(path):
+        return subprocess.run([sys.executable, "-m", "parity", "check", str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=120,
+                              env=dict(os.environ, OMP_NUM_THREADS="1", TMPDIR=str(temp)))
+    proc = check(path)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout
-    assert lines[0].startswith(f"checking {path} (numpy)") and lines[1] == "in forward", lines[:3]
+    assert lines[0].startswith(f"checking {path} (numpy)") and lines[1:3] == ["importing", "in forward"], lines[:4]
     assert lines[-1].startswith("MATCH") and sum(line.startswith("checking") for line in lines) == 1
+    # an import that fails: what it printed, then why it failed; nothing of it lost, no file left behind
+    assert not list(temp.iterdir())
+    path.write_text("print('importing')\nraise ValueError('boom')\n")
+    proc = check(path)
+    assert proc.returncode == 2 and proc.stdout.index("importing") < proc.stdout.index("could not be imported: it "
+                                                                                         "raised ValueError")
+    assert not list(temp.iterdir())
 
 
 def test_json_of_a_nan_is_null_not_a_traceback(tmp_path):
