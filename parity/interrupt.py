@@ -38,27 +38,30 @@ def _handler(signum, frame):
 
 @contextlib.contextmanager
 def watching():
-    """While the block runs (in the main thread), note every Ctrl-C; the old handler is put back after.
-    Inside a block that already watches (`python -m parity` watches from its first line), nothing changes."""
+    """While the block runs (in the main thread), note every Ctrl-C (and SIGTERM); the old handlers are put back
+    after. Inside a block that already watches (`python -m parity` watches from its first line), nothing changes."""
     global _seen, _signal
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     current = signal.getsignal(signal.SIGINT)
-    # already watching; or Ctrl-C is ignored (`mlp-parity ... &` from a script: the script's Ctrl-C is not
-    # ours), or handled by code outside Python: left as it is
-    if current is _handler or current is signal.SIG_IGN or current is None:
+    # Ctrl-C: not where a block already watches; nor where it is ignored (`mlp-parity ... &` from a script: the
+    # script's Ctrl-C is not ours) or handled by code outside Python: left as it is
+    take_int = not (current is _handler or current is signal.SIG_IGN or current is None)
+    # SIGTERM: where its default (end at once, no cleanup) is in place, a background run's (`kill %1`) included
+    take_term = signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if not (take_int or take_term):
         yield
         return
     _seen, _signal = False, signal.SIGINT
-    old = signal.signal(signal.SIGINT, _handler)
-    # SIGTERM likewise, where its default (end at once, no cleanup) is in place
-    old_term = signal.signal(signal.SIGTERM, _handler) if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else None
+    old_int = signal.signal(signal.SIGINT, _handler) if take_int else None
+    old_term = signal.signal(signal.SIGTERM, _handler) if take_term else None
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
-        if old_term is not None:
+        if take_int:
+            signal.signal(signal.SIGINT, old_int)
+        if take_term:
             signal.signal(signal.SIGTERM, old_term)
         _seen, _signal = False, signal.SIGINT    # a later run in this process (a test, a notebook) starts unmarked
 

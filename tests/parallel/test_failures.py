@@ -20,12 +20,12 @@ VARIANTS = Path(__file__).parent / "variants"
 TIMEOUT = 5
 
 
-def start_compare(steps, stderr=subprocess.PIPE, **env):
+def start_compare(steps, stderr=subprocess.PIPE, preexec_fn=None, **env):
     """`compare` of nn and allreduce on 2 ranks, in a process group of its own (the harness leads it)."""
     return subprocess.Popen([sys.executable, "-m", "parity", "compare", "--preset", "two-layer", "--styles",
                              "nn,allreduce", "--steps", str(steps)], cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True,
-                            env=dict(os.environ, OMP_NUM_THREADS="1", **env))
+                            env=dict(os.environ, OMP_NUM_THREADS="1", **env), preexec_fn=preexec_fn)
 
 
 def run_variant(name):
@@ -74,7 +74,8 @@ def test_ctrl_c_mid_run_ends_the_ranks_quietly_and_says_interrupted():
 def test_sigterm_mid_run_cleans_up_as_ctrl_c_does_and_exits_143(tmp_path):
     # `kill PID` (SIGTERM, to the harness alone): by default Python ends at once, and the ranks' folder was left
     # in the temporary directory. Taken as Ctrl-C is: the ranks end, the folder goes, one line, 128 + 15.
-    proc = start_compare(3000, TMPDIR=str(tmp_path))
+    # Started as a background job is (`mlp-parity compare ... &`: Ctrl-C ignored), where SIGTERM is how it stops.
+    proc = start_compare(3000, TMPDIR=str(tmp_path), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert "starting 2 ranks" in proc.stdout.readline()
         time.sleep(4)
@@ -136,10 +137,11 @@ def test_a_rank_killed_in_the_middle_of_a_message_ends_the_run_not_hangs_it():
     assert time.perf_counter() - t0 < 10 and all(not p.is_alive() for p in group.procs)
 
 
-def test_the_ranks_leave_when_the_harness_is_killed():
+def test_the_ranks_leave_when_the_harness_is_killed(tmp_path):
     # SIGKILL leaves no `finally`: the ranks see their parent gone and leave. Their outbox's writer thread
     # used to wait forever for a reader (each rank holds the pipe open for the others): they never exited.
-    proc = start_compare(3000, stderr=subprocess.DEVNULL)
+    # (Nothing removes the group's folder after a SIGKILL: it is made in this test's own temporary folder.)
+    proc = start_compare(3000, stderr=subprocess.DEVNULL, TMPDIR=str(tmp_path))
     group = proc.pid                                  # the harness leads its own process group; the ranks are in it
     try:
         assert "starting 2 ranks" in proc.stdout.readline()
