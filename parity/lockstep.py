@@ -691,11 +691,10 @@ def _compare_tensor(report, rows, step, phase, name, reads, shadowed, index, sca
     rep_of = _groups(present)
     if not shadowed and len(present) == len(styles) and len(set(rep_of.values())) == 1:
         # Every style holds the same bytes: every pair's error is 0, the tolerance the one
-        # given and no noise measured, as the step's rows already hold. The scale is kept from
-        # the first step a tensor is seen, and is read only where an error is computed.
-        if key not in scales:
-            now = _peak(present[styles[0]])
-            scales[key] = now if math.isfinite(now) else 0.0
+        # given and no noise measured, as the step's rows already hold. Only the scale, the
+        # largest |x| seen so far, is kept up (it is read where an error is computed).
+        now = _peak(present[styles[0]])
+        scales[key] = max(scales.get(key, 0.0), now if math.isfinite(now) else 0.0)
         return
     # the largest |x| of each group once, shared by the scale and every pair it is in
     peaks = {g: _peak(present[g]) for g in dict.fromkeys(rep_of.values())}
@@ -703,8 +702,7 @@ def _compare_tensor(report, rows, step, phase, name, reads, shadowed, index, sca
     now = max(peaks.get(s, 0.0) for s in styles)
     if not math.isfinite(now):
         now = 0.0
-    scale = scales.setdefault(key, now)
-    scale = max(scale, now)
+    scales[key] = scale = max(scales.get(key, now), now)     # the largest |x| seen so far
     errors, wide = {}, {}
 
     def widened(g):
@@ -837,8 +835,8 @@ def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, inde
     scale = [max(scales.get((phase, n), v), v) for n, v in zip(names, now)]
     if not all(0 < v < HUGE for v in scale):
         return False
-    for n, v in zip(names, now):
-        scales.setdefault((phase, n), v)
+    for n, v in zip(names, scale):
+        scales[(phase, n)] = v
     left, right = lay.left, lay.right
     err = np.subtract(matrix[left], matrix[right])
     np.abs(err, out=err)

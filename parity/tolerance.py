@@ -7,13 +7,16 @@ For one tensor at one step, styles A and B agree element by element when
     |a − b| <= tol · (scale + max(|a|, |b|))
 
 which is `numpy.isclose(a, b, rtol=tol, atol=tol·scale)` made symmetric in A
-and B. `scale` is the tensor's own size: the largest magnitude it had in either
-style at the first step it was seen, or now, whichever is larger. This is what
-"the loss compared with a tolerance scaled by its starting value" means, and
-it applies to every tensor alike: a quantity that shrinks by orders of
-magnitude (the loss, ŷ − y, the deltas, the gradients) carries rounding errors
-the size of its starting value's, not its current one's, because it is computed
-by cancellation from terms of the starting size.
+and B. `scale` is the tensor's own size: the largest magnitude it has had in any
+style so far, this step included. This is what "the loss compared with a
+tolerance scaled by its starting value" means, and it applies to every tensor
+alike: a quantity that shrinks by orders of magnitude (the loss, ŷ − y, the
+deltas, the gradients) carries rounding errors the size of its largest value's,
+not its current one's, because it is computed by cancellation from terms of
+that size. (A tensor that starts at 0 and grows before it shrinks, as PReLU's
+slope gradient does where every pre-activation starts positive, is scaled by
+its largest value, not by the 0 it started at: scaled by that, a converged
+run's rounding-level residual was judged purely relatively and failed.)
 
 The error reported for a tensor is max |a − b| / (scale + max(|a|, |b|)), the
 smallest `tol` under which it would pass.

@@ -244,8 +244,7 @@ def pairwise_compare_phase(report, rows, step, phase, reads, shadowed, index, sc
         now = max(peaks.get(s, 0.0) for s in styles)
         if not math.isfinite(now):
             now = 0.0
-        scale = scales.setdefault(key, now)
-        scale = max(scale, now)
+        scales[key] = scale = max(scales.get(key, now), now)    # the largest |x| seen so far
         # what rounding alone does to this tensor: each shadowed style against its shadow
         noise = {}
         for s in shadowed:

@@ -120,3 +120,19 @@ def test_a_disagreement_after_rounding_grew_a_millionfold_says_so_and_a_mistake_
                 self.W[l] -= 0.5 * self.lr * self.dW[l]
     d = lockstep.run(spec, ("numpy", "torch_manual"), mlp_classes={"numpy": HalfUpdate}).first
     assert d is not None and d.step == 0 and d.noise_from is None and "grew" not in d.sentence()
+
+
+@pytest.mark.parametrize("policy", ["noise", "fixed"])
+def test_a_tensor_that_starts_at_0_is_scaled_by_the_largest_size_it_reaches(policy):
+    # PReLU's slope gradient dp2 is exactly 0 at step 0 (every z2 is positive), 0.13 at step 2, and a few 1e-15
+    # once the loss has converged to 4e-29. Scaled by its first size, 0, it was judged purely relatively: the
+    # styles' rounding-level residuals "disagreed" at step 118 (noise policy; step 36 under the fixed one).
+    from parity.spec import three_layer
+    spec = three_layer(activation="prelu", loss="sse", bias=True, steps=200)
+    report = lockstep.run(spec, policy=policy)
+    assert report.ok, report.first.sentence()
+    row = report.tensors.index(("backward", "dp2"))
+    t = lockstep.trace(spec, "numpy", steps=200)
+    dp2 = [float(np.abs(r["backward"]["dp2"]).max()) for r in t]
+    assert dp2[0] == 0 and max(dp2) > 0.1 and dp2[-1] < 1e-13           # the case: 0, then large, then tiny
+    assert report.error_array()[:, row].max() < 1e-14
