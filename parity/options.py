@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from . import spec as spec_module
@@ -68,6 +69,63 @@ def positive_float(flag, example):
                                              f"give e.g. {flag} {example}")
         return value
     return parse
+
+
+def finite_float(flag, example):
+    """A finite number (the spec says the range it must lie in)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{flag} must be a finite number, got {text!r}: give e.g. {flag} {example}")
+        return value
+    return parse
+
+
+def float_pair(flag, example):
+    """Two finite numbers, comma-separated (--betas 0.9,0.999)."""
+    one = finite_float(flag, example)
+
+    def parse(text):
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise argparse.ArgumentTypeError(f"{flag} takes two numbers separated by a comma, got {text!r}: "
+                                             f"give e.g. {flag} {example}")
+        return tuple(one(p.strip()) for p in parts)
+    return parse
+
+
+# The optimizer settings the command line takes (each a Spec field of the same name, as torch.optim's), and
+# the optimizers that take each: one given to another is refused, not silently unused.
+SETTINGS = {"momentum": ("sgd", "rmsprop"), "dampening": ("sgd",), "nesterov": ("sgd",),
+            "weight_decay": ("sgd", "rmsprop", "adam", "adamw"), "alpha": ("rmsprop",), "centered": ("rmsprop",),
+            "betas": ("adam", "adamw"), "eps": ("rmsprop", "adam", "adamw")}
+ON_OFF = ("bias", "nesterov", "centered", "shuffle")       # given as on or off
+
+
+def as_flags(text):
+    """A spec's message in the command line's words: its fields named as their options (weight_decay = -1 is
+    out of range: --weight-decay -1 is out of range; shuffle=False: --shuffle off)."""
+    text = text.replace("shuffle=False", "--shuffle off")
+    for field in (*SETTINGS, "batch_size", "output_activation"):
+        flag = "--" + field.replace("_", "-")
+        text = re.sub(rf"(?<![\w-]){field} = ", f"{flag} ", text)
+        text = re.sub(rf"(?<![\w-]){field}(?![\w=(])", flag, text)
+    return text
+
+
+def spec_changes(args):
+    """[(flag, Spec field, value)]: every spec option given on the command line (None: not given)."""
+    fields = ("dtype", "bias", "lr", "activation", "output_activation", "loss", "optimizer", *SETTINGS,
+              "batch_size", "shuffle", "seed")
+    out = []
+    for field in fields:
+        value = getattr(args, field, None)
+        if value is not None:
+            out.append(("--" + field.replace("_", "-"), field, value == "on" if field in ON_OFF else value))
+    return out
 
 
 _ALIASES = {**{s: s for s in STYLES}, **{SHORT[s]: s for s in STYLES}}     # the lessons only
@@ -275,9 +333,26 @@ def add_spec_options(c, *, default_preset, allow_all, styles=styles_list):
                    help=f"loss function (default: {preset_defaults('loss')})")
     c.add_argument("--optimizer", choices=spec_module.OPTIMIZERS,
                    help=f"optimizer (default: {preset_defaults('optimizer')})")
+    c.add_argument("--output-activation", choices=spec_module.ACTIVATIONS,
+                   help="activation of the last layer (default: identity)")
     c.add_argument("--batch-size", type=count("--batch-size", 1, "16"),
                    help="rows per step, consecutive slices (default: the whole data set every step)")
+    c.add_argument("--shuffle", choices=["on", "off"],
+                   help="mini-batches in a seeded DataLoader's shuffled order, epoch by epoch (needs --batch-size; "
+                        "default: off)")
     c.add_argument("--seed", type=count("--seed", 0, "1"), help="seed for data and weights (default: 0)")
+    g = c.add_argument_group("optimizer settings", "each as torch.optim's setting of the same name, and its "
+                             "default where not given; one the optimizer does not take is refused")
+    g.add_argument("--momentum", type=finite_float("--momentum", "0.9"), help="sgd, rmsprop (default: 0)")
+    g.add_argument("--dampening", type=finite_float("--dampening", "0.1"), help="sgd (default: 0)")
+    g.add_argument("--nesterov", choices=["on", "off"], help="sgd, with --momentum (default: off)")
+    g.add_argument("--weight-decay", type=finite_float("--weight-decay", "0.01"),
+                   help="every optimizer (default: 0; adamw 0.01)")
+    g.add_argument("--alpha", type=finite_float("--alpha", "0.9"), help="rmsprop (default: 0.99)")
+    g.add_argument("--centered", choices=["on", "off"], help="rmsprop (default: off)")
+    g.add_argument("--betas", type=float_pair("--betas", "0.9,0.999"), metavar="B1,B2",
+                   help="adam, adamw (default: 0.9,0.999)")
+    g.add_argument("--eps", type=finite_float("--eps", "1e-8"), help="rmsprop, adam, adamw (default: 1e-8)")
     if styles is not None:
         least = "at least two" if styles is styles_list else "at least two, or one with --against"
         c.add_argument("--styles", type=styles, default=STYLES,
@@ -291,22 +366,21 @@ def add_spec_options(c, *, default_preset, allow_all, styles=styles_list):
 
 def specs_from_args(args, names):
     """One checked spec per preset name; a SpecError names the preset and the fix."""
-    changes = {}
-    if args.dtype:
-        changes["dtype"] = args.dtype
-    if args.bias is not None:
-        changes["bias"] = args.bias == "on"
-    for field in ("lr", "activation", "loss", "optimizer", "batch_size", "seed"):
-        value = getattr(args, field, None)
-        if value is not None:
-            changes[field] = value
+    changes = {field: value for _, field, value in spec_changes(args)}
     if getattr(args, "steps", None) is not None:
         changes["steps"] = args.steps
     specs = []
     for name in names:
+        optimizer = changes.get("optimizer", spec_module.PRESETS[name]().optimizer)
+        whose = "" if "optimizer" in changes else f" (the {name} net's)"
+        for flag, field, _ in spec_changes(args):
+            takes = SETTINGS.get(field)
+            if takes and optimizer not in takes:
+                raise UsageError(f"{flag} is a setting of {', '.join(takes)}, not of {optimizer}{whose}: drop "
+                                 f"{flag}, or give --optimizer {takes[0]}")
         try:
             specs.append(preset(name, **changes))
         except SpecError as exc:
             also = " (or pick one net with --preset)" if len(names) > 1 else ""
-            raise UsageError(f"{name}: {exc}{also}") from None
+            raise UsageError(f"{name}: {as_flags(str(exc))}{also}") from None
     return specs

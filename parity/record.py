@@ -14,7 +14,8 @@ import json
 import os
 import sys
 
-from .options import UsageError, add_spec_options, check_device, count, output_path, specs_from_args, style_name
+from .options import (ON_OFF, UsageError, add_spec_options, check_device, count, output_path, spec_changes, specs_from_args,
+                      style_name)
 from .spec import Spec
 from .styles import STYLES
 from .trace import MAX_BYTES, RunDiverged, Trace, _mb, check_size, write_trace
@@ -26,8 +27,10 @@ from .trace import MAX_BYTES, RunDiverged, Trace, _mb, check_size, write_trace
 
 
 def _show(field, value):
-    if field == "bias":
+    if field in ON_OFF:
         return "on" if value else "off"
+    if field == "betas":
+        return ",".join(f"{b:g}" for b in value)
     if field == "batch_size" and value is None:
         return "(the whole data set)"
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -43,12 +46,7 @@ def spec_against(trace: Trace, args) -> Spec:
     given = []
     if getattr(args, "preset", None) not in (None, "all"):
         given.append(("--preset", "name", args.preset))
-    if getattr(args, "bias", None) is not None:
-        given.append(("--bias", "bias", args.bias == "on"))
-    for field in ("dtype", "lr", "activation", "loss", "optimizer", "batch_size", "seed"):
-        value = getattr(args, field, None)
-        if value is not None:
-            given.append(("--" + field.replace("_", "-"), field, value))
+    given += spec_changes(args)
     for flag, field, value in given:
         if value != getattr(spec, field):
             raise UsageError(f"--against {trace.path}: {flag} {_show(field, value)} contradicts the trace, recorded "

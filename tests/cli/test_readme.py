@@ -54,6 +54,7 @@ RUN = {
     PY + "parity compare --preset two-layer --steps 100 --batch-size 16": 0,
     PY + "parity compare --preset two-layer --lr 1e-5": 1,                     # diverges at step 3
     PY + "parity compare --activation tanh --loss mse --styles numpy,nn --seed 3": 0,
+    PY + "parity compare --optimizer sgd --momentum 0.9 --nesterov on --steps 20": 0,
     PY + "parity compare --json run.json --plot run.png": 0,
     PY + "parity record --preset three-layer --out run.safetensors": 0,
     PY + "parity record --preset two-layer --steps 3 --style numpy --out np.safetensors": 0,

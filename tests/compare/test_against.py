@@ -268,6 +268,9 @@ def _damaged(kind, tmp):
     ("golden", ["--dtype", "float32"], "--dtype float32 contradicts the trace"),
     ("golden", ["--bias", "on"], "--bias on contradicts the trace, recorded with --bias off"),
     ("golden", ["--batch-size", "1"], "--batch-size 1 contradicts the trace, recorded with --batch-size (the whole"),
+    ("golden", ["--momentum", "0.9"], "--momentum 0.9 contradicts the trace, recorded with --momentum 0: drop"),
+    ("golden", ["--nesterov", "off", "--shuffle", "on"], "--shuffle on contradicts the trace, recorded with "
+                                                          "--shuffle off"),
     ("golden", ["--styles", "numpy,jax"], "unknown style 'jax'"),
     ("golden", ["--styles", "numpy,recorded"], "unknown style 'recorded'"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)

@@ -119,6 +119,43 @@ def test_compare_a_non_default_spec(capsys, tmp_path, schema):
     assert all(t >= 1e-6 for s in run["tolerances"] for row in s for t in row)
 
 
+@pytest.mark.parametrize("args, fields", [
+    (["--optimizer", "sgd", "--momentum", "0.9", "--nesterov", "on", "--weight-decay", "0.01"],
+     dict(optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (["--optimizer", "rmsprop", "--alpha", "0.9", "--centered", "on", "--momentum", "0.5", "--eps", "1e-6"],
+     dict(optimizer="rmsprop", alpha=0.9, centered=True, momentum=0.5, eps=1e-6)),
+    (["--optimizer", "adamw", "--betas", "0.8,0.99", "--weight-decay", "0"],
+     dict(optimizer="adamw", betas=[0.8, 0.99], weight_decay=0.0)),
+    (["--output-activation", "sigmoid", "--loss", "mse", "--dampening", "0.5", "--momentum", "0.9"],
+     dict(output_activation="sigmoid", dampening=0.5, momentum=0.9)),
+], ids=["sgd-nesterov", "rmsprop-centered", "adamw-betas", "sigmoid-output-dampening"])
+def test_the_optimizer_settings_are_options_of_the_command_line(capsys, tmp_path, schema, args, fields):
+    # every lesson has them (Spec fields); the command line took only --optimizer, so `--momentum 0.9` was refused
+    path = tmp_path / "run.json"
+    rc, out, err = compare(capsys, "--preset", "three-layer", "--steps", "5", *args, "--json", str(path))
+    assert rc == 0, out + err
+    doc = load_json(path)
+    validate(doc, schema)
+    assert {k: doc["runs"][0]["spec"][k] for k in fields} == fields
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--optimizer", "adam", "--momentum", "0.9"],
+     "--momentum is a setting of sgd, rmsprop, not of adam: drop --momentum, or give --optimizer sgd"),
+    (["--betas", "0.9,0.99"],
+     "--betas is a setting of adam, adamw, not of sgd (the three-layer net's): drop --betas, or give --optimizer adam"),
+    (["--nesterov", "on"], "--nesterov needs --momentum > 0 and --dampening 0 (as torch.optim.SGD requires)"),
+    (["--shuffle", "on"], "shuffle needs mini-batches: set --batch-size as well (or --shuffle off)"),
+    (["--weight-decay", "-1"], "--weight-decay -1.0 is out of range: it must lie in [0, inf)"),
+    (["--betas", "0.9"], "--betas takes two numbers separated by a comma, got '0.9': give e.g. --betas 0.9,0.999"),
+    (["--eps", "nan"], "--eps must be a finite number, got 'nan': give e.g. --eps 1e-8"),
+], ids=["momentum-for-adam", "betas-for-sgd", "nesterov-alone", "shuffle-alone", "negative-decay", "one-beta",
+        "nan-eps"])
+def test_an_optimizer_setting_that_cannot_apply_is_refused_in_the_options_words(capsys, args, says):
+    rc, out, err = compare(capsys, "--preset", "three-layer", *args)
+    assert rc == 2 and err.count("\n") == 1 and says in err, err
+
+
 def test_compare_with_batches(capsys, tmp_path, schema):
     path = tmp_path / "run.json"
     rc, out, err = compare(capsys, "--preset", "two-layer", "--steps", "3", "--batch-size", "16",
