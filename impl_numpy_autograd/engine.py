@@ -115,7 +115,7 @@ def matmul(a, b):
         if b.requires_grad:
             # ∂L/∂b = aᵀ @ ∂L/∂out   (k, N) @ (N, m) → (k, m), computed as (∂L/∂outᵀ @ a)ᵀ: the same in exact
             # arithmetic, and for z = a @ W.T it makes ∂L/∂W the very product δᵀ @ a of the lesson by hand. A BLAS
-            # may sum aᵀ @ g and gᵀ @ a in different orders (OpenBLAS does on AVX2): then they differ in the last bit.
+            # may sum aᵀ @ g and gᵀ @ a in different orders (OpenBLAS's Haswell kernels do): a last bit apart.
             b._accumulate((out.grad.T @ a.data).T)
     out._backward = backward
     return out

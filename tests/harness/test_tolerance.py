@@ -82,9 +82,9 @@ def test_the_two_layer_net_in_float32_keeps_a_margin_of_ten_over_500_steps(threa
     # Over 500 float32 steps ReLU pre-activations within rounding of 0 fall on different
     # sides of the kink in different styles (errors up to 8e-3, at one thread more than
     # at two); each style's float64 shadow sees the same, and the tolerance follows.
-    # How large the kinks' errors grow depends on the machine's kernels: on an AVX2 EPYC 8.1e-3 at one
-    # thread and 6.3e-4 to 7.4e-4 at two (on an AVX-512 Xeon above 1e-3 at both). The same net with tanh,
-    # which has no kink, reached 8.5e-5 there, sigmoid 1.1e-5: above 3e-4 the errors are the kinks'.
+    # How large the kinks' errors grow depends on the machine's kernels: on an AMD EPYC (OpenBLAS's Haswell
+    # kernels) 8.1e-3 at one thread and 6.3e-4 to 7.4e-4 at two (on an Intel Xeon above 1e-3 at both). The
+    # same net with tanh, which has no kink, reached 8.5e-5 there, sigmoid 1.1e-5: above 3e-4 they are the kinks'.
     # The threads wait passively between products (OMP_WAIT_POLICY changes no sum, only how an idle thread
     # waits): beside the rest of the suite, spinning threads made this test take 102 s instead of 42 s.
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
