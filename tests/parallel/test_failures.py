@@ -202,3 +202,25 @@ def test_a_ctrl_c_while_the_ranks_start_leaves_no_folder_and_no_rank(monkeypatch
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "parity-ranks-*"))) == before
     started[0].join(timeout=10)
     assert not started[0].is_alive()
+
+
+LEAVES_BY_OS_EXIT = """
+import os, sys
+from parity.parallel import Group
+if __name__ == "__main__":
+    group = Group(2, timeout=60)         # held, as the command's Ranks holds its groups to the end
+    group.close()
+    sys.stderr.flush()
+    os._exit(0)
+"""
+
+
+def test_a_closed_group_leaves_no_semaphore_for_the_resource_tracker_even_after_os_exit(tmp_path):
+    # An interrupted run leaves by os._exit (parity.__main__), past the exit-time cleanup that unlinks the
+    # queues' semaphores: the resource tracker then warned of 9 "leaked semaphore objects" on stderr, after the
+    # run's last line. Closing the group releases them. (A file: the ranks are spawned, and import it.)
+    script = tmp_path / "leave.py"
+    script.write_text(LEAVES_BY_OS_EXIT)
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[2])))
+    assert out.returncode == 0 and "leaked" not in out.stderr and out.stderr == "", out.stderr
