@@ -100,7 +100,6 @@ def main():
     if status not in interrupt.STATUSES:
         import signal
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if status in interrupt.STATUSES:
         for stream in (sys.stdout, sys.stderr):
             try:

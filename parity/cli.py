@@ -6,8 +6,8 @@ with `add_parser(subparsers)`, which registers its options and sets `main`, and
 
 Exit status: 0 success (every pair agrees), 1 a disagreement or a diverged run,
 2 bad input (one line naming the fix, printed before any work; no command at all
-prints the list of commands on stdout and that line), 130 interrupted by Ctrl-C
-(one line on stderr saying what was written: every file is written atomically, so
+prints the list of commands on stdout and that line), 130 interrupted by Ctrl-C, 143 by
+SIGTERM (one line on stderr saying what was written: every file is written atomically, so
 each is the old one or the new one, never half of each), 141 standard output
 closed by its reader (`compare | head`): the run stops quietly, as a Unix tool
 killed by SIGPIPE does (128 + 13), so `set -o pipefail` sees it did not finish and

@@ -33,6 +33,8 @@ NOTHING_WRITTEN = "interrupted: nothing was written"
 def _handler(signum, frame):
     global _seen, _signal
     _seen, _signal = True, signum
+    if signum == signal.SIGTERM:         # once: a supervisor's second SIGTERM must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

@@ -462,9 +462,9 @@ def _fork(theirs, ours, output=None):
             stream.flush()
         except Exception:
             pass
-    # Ctrl-C is held back over the fork: the worker must not take the terminal's Ctrl-C before it has left
+    # Ctrl-C (and SIGTERM) is held back over the fork: the worker must not take the terminal's Ctrl-C before it has left
     # the terminal's session and put SIGINT back to its default (and the check here gets it once unblocked)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     pid = os.fork()
     if pid:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
@@ -483,6 +483,7 @@ def _fork(theirs, ours, output=None):
         sys.stdout = open(1, "w", closefd=False)
         sys.stderr = open(2, "w", closefd=False, buffering=1, errors="backslashreplace")
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)     # (the check's own handler would make it an exception)
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
         faulthandler.disable()                  # as in a fresh worker: a crash is reported by the check
         from .worker import serve

@@ -105,7 +105,8 @@ def main():
 
 
 def run():
-    """main, with Ctrl-C as every command takes it (parity.interrupt): exit 130 and one line, not a traceback."""
+    """main, with Ctrl-C as every command takes it (parity.interrupt): exit 130 (143: SIGTERM) and one line, not a
+    traceback."""
     from .. import interrupt
     with interrupt.watching():
         try:
@@ -114,7 +115,7 @@ def run():
             if not interrupt.seen():
                 raise
             print(interrupt.NOTHING_WRITTEN, file=sys.stderr)
-            return 130
+            return interrupt.status()
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ class Group:
             return self._next(wait, what=what)
         except KeyboardInterrupt:
             self.cut = True
-            self.broken = self.broken or "interrupted (Ctrl-C)"
+            self.broken = self.broken or "interrupted (Ctrl-C or SIGTERM)"
             raise
 
     def _next(self, wait, *, what):

@@ -106,6 +106,18 @@ def test_os_exit_in_backward_is_not_a_silent_success(tmp_path):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+def test_a_sigterm_the_learners_code_sends_itself_ends_its_process_not_a_python_exception(tmp_path):
+    # The worker is forked from the check, which takes SIGTERM as Ctrl-C (parity.interrupt): inherited, the
+    # handler made the learner's os.kill(..., SIGTERM) "forward() raised KeyboardInterrupt", with a traceback
+    # through the check's own module
+    proc = run("check", solution(tmp_path, method="forward",
+                                 lines=["import os, signal", "os.kill(os.getpid(), signal.SIGTERM)"]))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ("CANNOT RUN (step 0, phase forward): your code ended the process (killed by signal SIGTERM) during "
+            "forward() at step 0") in proc.stdout
+    assert "KeyboardInterrupt" not in proc.stdout + proc.stderr and "interrupt.py" not in proc.stdout
+
+
 def test_a_loop_that_swallows_the_interrupt_is_stopped(tmp_path):
     path = solution(tmp_path, method="forward", lines=["import time", "while True:", "    try:",
                                                         "        time.sleep(0.05)", "    except BaseException:",

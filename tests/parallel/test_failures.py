@@ -71,16 +71,21 @@ def test_ctrl_c_mid_run_ends_the_ranks_quietly_and_says_interrupted():
     assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted: nothing was written", err
 
 
-def test_sigterm_mid_run_cleans_up_as_ctrl_c_does_and_exits_143(tmp_path):
+@pytest.mark.parametrize("to", ["harness", "group"])
+def test_sigterm_mid_run_cleans_up_as_ctrl_c_does_and_exits_143(tmp_path, to):
     # `kill PID` (SIGTERM, to the harness alone): by default Python ends at once, and the ranks' folder was left
     # in the temporary directory. Taken as Ctrl-C is: the ranks end, the folder goes, one line, 128 + 15.
-    # Started as a background job is (`mlp-parity compare ... &`: Ctrl-C ignored), where SIGTERM is how it stops.
+    # Started as a background job is (`mlp-parity compare ... &`: Ctrl-C ignored), where SIGTERM is how it stops;
+    # sent to the harness alone (`kill PID`) or to its whole process group, ranks too (`kill %1`).
     proc = start_compare(3000, TMPDIR=str(tmp_path), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert "starting 2 ranks" in proc.stdout.readline()
         time.sleep(4)
         assert list(tmp_path.glob("parity-ranks-*"))       # the group's folder, while it runs
-        proc.send_signal(signal.SIGTERM)
+        if to == "harness":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
