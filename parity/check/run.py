@@ -617,8 +617,10 @@ def check(path, *, preset_name="relu", steps=None, timeout=DEFAULT_TIMEOUT, prob
     with Child(timeout, output=output) as child:
         try:
             flavour = child.load(path)
-        except CannotRun as exc:
-            _printed(child)                 # what the file printed before it failed, then the failure
+        except BaseException as exc:        # what the file printed before it failed (or Ctrl-C came), then that
+            _printed(child)
+            if not isinstance(exc, CannotRun):
+                raise
             return CheckResult(status=2, path=str(path), problem=str(exc), step=exc.step, phase=exc.phase)
         _started(started, path, flavour, problem, steps)
         _printed(child)                     # what the file printed while imported: after the first line

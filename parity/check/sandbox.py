@@ -28,7 +28,6 @@ this process, calls it here, under the timer only.
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
 import importlib.util
 import itertools
@@ -38,10 +37,10 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
+from multiprocessing import reduction
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -244,6 +243,37 @@ def mentions_torch(path):
 IMPORT_PRINT_LIMIT = 64 * 1024
 
 
+class _Held(threading.Thread):
+    """Reads a pipe to its end: the first IMPORT_PRINT_LIMIT bytes kept (data), the rest counted (rest)."""
+
+    def __init__(self, fd):
+        super().__init__(name="what the import printed", daemon=True)
+        self.fd, self.data, self.rest = fd, bytearray(), 0
+
+    def run(self):
+        with open(self.fd, "rb", buffering=0) as f:
+            while chunk := f.read(1 << 16):
+                keep = max(0, IMPORT_PRINT_LIMIT - len(self.data))
+                self.data += chunk[:keep]
+                self.rest += len(chunk) - min(keep, len(chunk))
+
+
+def _hold(conn, pid):
+    """A pipe whose writing end goes to the worker over `conn` (its import's standard output and error), and
+    the thread that reads it here; None where the worker is gone (its reply says how)."""
+    r, w = os.pipe()
+    try:
+        reduction.send_handle(conn, w, pid)
+    except OSError:
+        os.close(r)
+        return None
+    finally:
+        os.close(w)
+    held = _Held(r)
+    held.start()
+    return held
+
+
 class Child:
     """The learner's code in a worker process (parity.check.worker), asked for one thing at a time.
 
@@ -276,7 +306,6 @@ class Child:
             self.conn.close()
         if self.proc is not None:
             self._kill()
-        self.printed_at_import()               # a held file nobody read: removed
 
     def _kill(self):
         """Kill the worker's process group (whatever it started) and the worker, and reap it: once."""
@@ -315,38 +344,30 @@ class Child:
     def load(self, path):
         """Import the file in the worker; its flavour ('numpy' or 'torch').
 
-        What the file prints while it is imported is held in a file (self.printed_at_import reads it) where
-        the worker prints where this process does: the check's first line names the flavour the import gives,
-        and comes before it."""
+        Where the worker prints where this process does, what the file prints while it is imported is held
+        back (self.printed_at_import gives it): the check's first line names the flavour the import gives, and
+        comes before it. It goes through a pipe this process reads (the first IMPORT_PRINT_LIMIT bytes kept,
+        the rest counted), so nothing is lost where the worker is stopped and nothing fills a disk."""
         prefix = f"{path} could not be imported: "
         needs_torch = mentions_torch(path)
         self._start(needs_torch)
-        held = None
-        if self.output is None:
-            fd, held = tempfile.mkstemp(prefix="parity-import-", suffix=".txt")
-            os.close(fd)
-        self._held = held
-        self._send(("load", str(path), self.timeout, list(sys.path), held), f"importing {path}", prefix=prefix)
+        hold = self.output is None
+        self._send(("load", str(path), self.timeout, list(sys.path), hold), f"importing {path}", prefix=prefix)
+        if hold:
+            self._held = _hold(self.conn, self.proc.pid)
         if needs_torch:
             import torch  # noqa: F401  the reference needs it too: imported here while the worker imports it
         return self._reply(f"importing {path}", prefix=prefix, started=False)
 
-    def printed_at_import(self, limit=IMPORT_PRINT_LIMIT):
-        """What the file printed while it was imported (at most `limit` bytes, with the count of the rest),
-        once; '' where nothing was held. The held file is removed."""
+    def printed_at_import(self):
+        """What the file printed while it was imported (at most IMPORT_PRINT_LIMIT bytes, and the count of the
+        rest), once; '' where nothing was held."""
         held, self._held = getattr(self, "_held", None), None
         if held is None:
             return ""
-        try:
-            with open(held, "rb") as f:
-                data = f.read(limit + 1)
-                rest = os.fstat(f.fileno()).st_size - limit
-        except OSError:
-            return ""
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(held)
-        text = data[:limit].decode("utf-8", "backslashreplace")
+        held.join(timeout=1.0)          # the worker closed its end after the import (or was stopped): the end
+        data, rest = bytes(held.data), held.rest
+        text = data.decode("utf-8", "backslashreplace")
         return text + (f"\n... ({rest} more bytes printed while it was imported)\n" if rest > 0 else "")
 
     def build(self, problem, what):

@@ -23,6 +23,7 @@ import itertools
 import os
 import sys
 import traceback
+from multiprocessing import reduction
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -244,14 +245,14 @@ def _flush():
 
 
 @contextlib.contextmanager
-def _holding(path):
-    """Standard output and error into the file at `path` (where given) while the block runs; put back after."""
-    if path is None:
+def _holding(fd):
+    """Standard output and error into the file descriptor `fd` (where given) while the block runs; put back
+    after, and fd closed (the check reads the pipe to its end)."""
+    if fd is None:
         yield
         return
     _flush()
     saved = os.dup(1), os.dup(2)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -281,7 +282,8 @@ def serve(fd):
         kind, args = request[0], request[1:]
         try:
             if kind == "load":
-                path, timeout, sys_path, held = args
+                path, timeout, sys_path, hold = args
+                held = reduction.recv_handle(conn) if hold else None      # a pipe's end, from the check
                 sys.path[:] = sys_path               # the learner's imports see what the check's process sees
                 with _holding(held):                 # what the import prints: said after the check's first line
                     module, flavour, cls = load(path, timeout, ready=lambda: conn.send(("begin",)))

@@ -13,6 +13,7 @@ examples/solutions/ with one method edited.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -310,6 +311,26 @@ def test_the_header_comes_before_what_the_learners_code_prints_as_it_runs(tmp_pa
     proc = check(path)
     assert proc.returncode == 2 and proc.stdout.index("importing") < proc.stdout.index("could not be imported: it "
                                                                                          "raised ValueError")
+    # an import that prints without end: 64 KiB of it said and the rest counted, nothing kept on disk (a file
+    # of what it printed grew by gigabytes before the timeout stopped it)
+    path.write_text("import sys\nprint('importing')\nwhile True:\n    sys.stdout.write('x' * 1000 + '\\n')\n")
+    proc = subprocess.run([sys.executable, "-m", "parity", "check", str(path), "--timeout", "1"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", TMPDIR=str(temp)))
+    assert proc.returncode == 2 and proc.stdout.startswith("importing\n") and len(proc.stdout) < 70_000
+    assert "more bytes printed while it was imported" in proc.stdout and "did not finish within 1 s" in proc.stdout
+    # stopped while it imports (SIGTERM, as Ctrl-C): what it printed so far is said, not lost
+    marker = tmp_path / "imported"
+    path.write_text(f"import time\nprint('importing', flush=True)\nopen({str(marker)!r}, 'w').close()\n"
+                    "time.sleep(60)\n")
+    started = subprocess.Popen([sys.executable, "-m", "parity", "check", str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=dict(os.environ, TMPDIR=str(temp)))
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started.terminate()
+    out, _ = started.communicate(timeout=60)
+    assert started.returncode == 143 and out.splitlines() == ["importing", "interrupted: nothing was written"], out
     assert not list(temp.iterdir())
 
 
