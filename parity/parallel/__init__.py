@@ -73,14 +73,19 @@ def available_memory():
     return None
 
 
-def check_world_memory(world_size):
-    """Refuse a world size whose ranks would not fit in the memory this machine has free (SpecError)."""
+def check_world_memory(world_size, specs=()):
+    """Refuse a world size whose ranks would not fit in the memory this machine has free (SpecError); the fix
+    names the largest that fits and splits every batch of `specs` into equal shares."""
     free = available_memory()
     if free is None or world_size * RANK_BYTES <= free:
         return
-    raise SpecError(f"--world-size {world_size} starts {world_size} processes of about {RANK_BYTES / 2**30:.2g} GB "
-                    f"each ({world_size * RANK_BYTES / 2**30:.3g} GB), more than the {free / 2**30:.3g} GB this "
-                    f"machine has free: give --world-size {max(1, free // RANK_BYTES)} or fewer")
+    need = (f"--world-size {world_size} starts {world_size} processes of about {RANK_BYTES / 2**30:.2g} GB each "
+            f"({world_size * RANK_BYTES / 2**30:.3g} GB), more than the {free / 2**30:.3g} GB this machine has free")
+    fits = [k for k in range(1, free // RANK_BYTES + 1)
+            if all(n % k == 0 for spec in specs for n in batch_sizes(spec))]
+    if not fits:
+        raise SpecError(f"{need}: not one rank fits; free some memory first")
+    raise SpecError(f"{need}: give --world-size {max(fits)}, the most that fit and split every batch")
 
 
 def default_world_size(spec):

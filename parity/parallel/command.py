@@ -54,7 +54,7 @@ class Ranks:
             self.sizes[spec.name] = world_size
         if world_size is not None:
             try:
-                check_world_memory(world_size)        # K processes, each with torch: they must fit
+                check_world_memory(world_size, specs)     # K processes, each with torch: they must fit
             except SpecError as exc:
                 raise UsageError(str(exc)) from None
 

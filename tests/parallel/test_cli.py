@@ -85,8 +85,12 @@ def test_a_world_size_whose_ranks_do_not_fit_in_memory_is_refused_before_any_ran
     with pytest.raises(UsageError) as caught:
         Ranks(("torch_nn", "torch_ddp"), [two_layer()], 64)
     assert str(caught.value) == ("--world-size 64 starts 64 processes of about 0.22 GB each (14.4 GB), more than "
-                                 "the 4 GB this machine has free: give --world-size 17 or fewer")
+                                 "the 4 GB this machine has free: give --world-size 16, the most that fit and split "
+                                 "every batch")      # (17 fit, but do not split the 64 rows)
     Ranks(("torch_nn", "torch_ddp"), [two_layer()], 16)          # 3.6 GB: taken
+    monkeypatch.setattr(parallel, "available_memory", lambda: 100 * 2**20)
+    with pytest.raises(UsageError, match="not one rank fits; free some memory first"):
+        Ranks(("torch_nn", "torch_ddp"), [two_layer()], 2)
     monkeypatch.setattr(parallel, "available_memory", lambda: None)
     Ranks(("torch_nn", "torch_ddp"), [two_layer()], 64)          # a machine that does not say: taken
 
