@@ -109,11 +109,22 @@ def as_flags(text):
     """A spec's message in the command line's words: its fields named as their options (weight_decay = -1 is
     out of range: --weight-decay -1 is out of range; shuffle=False: --shuffle off)."""
     text = text.replace("shuffle=False", "--shuffle off")
-    for field in (*SETTINGS, "batch_size", "output_activation"):
+    text = re.sub(r"(?<![\w-])betas\[([01])\] = (\S+) is",
+                  lambda m: f"the {('first', 'second')[int(m.group(1))]} value of --betas, {m.group(2)}, is", text)
+    for field in (*SETTINGS, "batch_size", "output_activation", "seed"):
         flag = "--" + field.replace("_", "-")
         text = re.sub(rf"(?<![\w-]){field} = ", f"{flag} ", text)
         text = re.sub(rf"(?<![\w-]){field}(?![\w=(])", flag, text)
     return text
+
+
+def refuse_settings(args, optimizer, whose=""):
+    """UsageError for an optimizer setting given that `optimizer` does not take (it would go unused)."""
+    for flag, field, _ in spec_changes(args):
+        takes = SETTINGS.get(field)
+        if takes and optimizer not in takes:
+            raise UsageError(f"{flag} is a setting of {', '.join(takes)}, not of {optimizer}{whose}: drop {flag}, "
+                             f"or give --optimizer {takes[0]}")
 
 
 def spec_changes(args):
@@ -372,12 +383,7 @@ def specs_from_args(args, names):
     specs = []
     for name in names:
         optimizer = changes.get("optimizer", spec_module.PRESETS[name]().optimizer)
-        whose = "" if "optimizer" in changes else f" (the {name} net's)"
-        for flag, field, _ in spec_changes(args):
-            takes = SETTINGS.get(field)
-            if takes and optimizer not in takes:
-                raise UsageError(f"{flag} is a setting of {', '.join(takes)}, not of {optimizer}{whose}: drop "
-                                 f"{flag}, or give --optimizer {takes[0]}")
+        refuse_settings(args, optimizer, "" if "optimizer" in changes else f" (the {name} net's)")
         try:
             specs.append(preset(name, **changes))
         except SpecError as exc:

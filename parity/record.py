@@ -14,8 +14,8 @@ import json
 import os
 import sys
 
-from .options import (ON_OFF, UsageError, add_spec_options, check_device, count, output_path, spec_changes, specs_from_args,
-                      style_name)
+from .options import (ON_OFF, UsageError, add_spec_options, check_device, count, output_path, refuse_settings,
+                      spec_changes, specs_from_args, style_name)
 from .spec import Spec
 from .styles import STYLES
 from .trace import MAX_BYTES, RunDiverged, Trace, _mb, check_size, write_trace
@@ -46,6 +46,8 @@ def spec_against(trace: Trace, args) -> Spec:
     given = []
     if getattr(args, "preset", None) not in (None, "all"):
         given.append(("--preset", "name", args.preset))
+    if getattr(args, "optimizer", None) is None:      # (a given one that differs is refused below)
+        refuse_settings(args, spec.optimizer, " (the trace's)")
     given += spec_changes(args)
     for flag, field, value in given:
         if value != getattr(spec, field):

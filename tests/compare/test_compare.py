@@ -149,8 +149,10 @@ def test_the_optimizer_settings_are_options_of_the_command_line(capsys, tmp_path
     (["--weight-decay", "-1"], "--weight-decay -1.0 is out of range: it must lie in [0, inf)"),
     (["--betas", "0.9"], "--betas takes two numbers separated by a comma, got '0.9': give e.g. --betas 0.9,0.999"),
     (["--eps", "nan"], "--eps must be a finite number, got 'nan': give e.g. --eps 1e-8"),
+    (["--optimizer", "adam", "--betas", "1,0.5"], "the first value of --betas, 1.0, is out of range: it must lie in "
+                                                  "[0, 1)"),
 ], ids=["momentum-for-adam", "betas-for-sgd", "nesterov-alone", "shuffle-alone", "negative-decay", "one-beta",
-        "nan-eps"])
+        "nan-eps", "beta-of-1"])
 def test_an_optimizer_setting_that_cannot_apply_is_refused_in_the_options_words(capsys, args, says):
     rc, out, err = compare(capsys, "--preset", "three-layer", *args)
     assert rc == 2 and err.count("\n") == 1 and says in err, err
