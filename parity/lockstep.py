@@ -783,22 +783,35 @@ def _judge(report, rows, step, phase, name, e_row, tol_row, present, peaks, scal
 
 
 def _noise_from(report, rows, a, b):
-    """(step, noise, now): styles a and b's rounding noise, the largest over the net's tensors, at the first step
-    it was above 0 and now (this step's phases so far, `rows`, or the step before's, whichever is larger), where
-    now is AMPLIFIED times that or more; else None.
-    Over every tensor, not the one that failed: a loss (a mean) can carry little of the noise its parameters
-    carry, 7.6e4-fold grown where theirs had grown 4e10-fold."""
+    """(step, noise, now, tensor): styles a and b's rounding noise in the tensor where it grew the most, at the
+    first step it was above 0 and now (this step's phases so far, `rows`, or the step before's, whichever is
+    larger), where now is AMPLIFIED times that or more; else None. Over every tensor, each against its own
+    start, not only the one that failed: a loss (a mean) can carry little of the noise its parameters carry,
+    7.6e4-fold grown where theirs had grown 4e10-fold."""
     ia, ib = report.styles.index(a), report.styles.index(b)
+    n = rows.noise.shape[0]
 
-    def largest(noise):
-        m = noise[:, ia] + noise[:, ib]
-        m = m[np.isfinite(m)]
-        return float(m.max()) if m.size else 0.0
-    first = next(((step, v) for step, noise in enumerate(report.noise) if (v := largest(noise)) > 0), None)
-    now = max(largest(rows.noise), largest(report.noise[-1]) if report.noise else 0.0)   # (this step: so far)
-    if first is None or not now >= AMPLIFIED[report.spec.dtype] * first[1]:
+    def pair(noise):                                   # the pair's noise in each tensor, n rows (NaN: none)
+        v = np.full(n, np.nan)
+        v[:noise.shape[0]] = (noise[:, ia] + noise[:, ib])[:n]
+        return v
+    now = pair(rows.noise)
+    if report.noise:
+        now = np.fmax(now, pair(report.noise[-1]))
+    first, since = np.full(n, np.nan), np.zeros(n, dtype=int)
+    for step, noise in enumerate(report.noise):        # (every tensor has its start within a few steps)
+        v = pair(noise)
+        new = np.isnan(first) & np.isfinite(v) & (v > 0)
+        first[new], since[new] = v[new], step
+        if not np.isnan(first).any():
+            break
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(np.isfinite(now) & (first > 0), now / first, 0.0)
+    growth[~np.isfinite(growth)] = 0.0
+    row = int(np.argmax(growth)) if n else 0
+    if not n or growth[row] < AMPLIFIED[report.spec.dtype]:
         return None
-    return first + (now,)
+    return int(since[row]), float(first[row]), float(now[row]), report.tensors[row][1]
 
 
 def _compare_small_phase(report, rows, step, phase, reads, names, shadowed, index, scales, scratch):

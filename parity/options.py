@@ -111,7 +111,7 @@ def as_flags(text):
     text = text.replace("shuffle=False", "--shuffle off")
     text = re.sub(r"(?<![\w-])betas\[([01])\] = (\S+) is",
                   lambda m: f"the {('first', 'second')[int(m.group(1))]} value of --betas, {m.group(2)}, is", text)
-    for field in (*SETTINGS, "batch_size", "output_activation", "seed"):
+    for field in (*SETTINGS, "batch_size", "output_activation"):
         flag = "--" + field.replace("_", "-")
         text = re.sub(rf"(?<![\w-]){field} = ", f"{flag} ", text)
         text = re.sub(rf"(?<![\w-]){field}(?![\w=(])", flag, text)

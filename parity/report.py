@@ -216,7 +216,7 @@ def run_record(report, *, device="cpu"):
                  "error": _num(d.error), "tolerance": d.tol, "scale": _num(d.scale), "noise": _num(d.noise),
                  "shapes": None if d.shapes is None else [None if s is None else list(s) for s in d.shapes],
                  "noise_from": None if d.noise_from is None else [d.noise_from[0], _num(d.noise_from[1]),
-                                                                  _num(d.noise_from[2])],
+                                                                  _num(d.noise_from[2]), d.noise_from[3]],
                  "sentence": disagreement_sentence(d)}
     diverged = None
     if report.diverged is not None:

@@ -387,9 +387,9 @@ class Disagreement:
     # Where the two do not hold the tensor in one shape: (its shape in a, its shape in b), None for a
     # style that lacks it. Then there is no element to pin, and the values are NaN.
     shapes: tuple | None = None
-    # The same two styles' rounding noise, the largest over the net's tensors, at the first step it was measured
-    # above 0 and at this step: (that step, that noise, this one), where it has grown AMPLIFIED-fold or more
-    # since (training that amplifies rounding: see sentence)
+    # The same two styles' rounding noise in the tensor where it grew the most, at the first step it was measured
+    # above 0 and at this step: (that step, that noise, this one, the tensor), where it has grown AMPLIFIED-fold
+    # or more since (training that amplifies rounding: see sentence)
     noise_from: tuple | None = None
     # A data-parallel style that holds no value at the element, only the NaN its gathered tensor is filled with
     # where no rank computed the row: (style, which row, in words)
@@ -425,9 +425,9 @@ class Disagreement:
                     f"(abs err {self.abs_err:.3g}, rel err {self.rel_err:.3g} of {b}'s; "
                     f"scaled err {self.error:.3g} > tolerance {self.tol:.3g}{why})")
             if self.noise_from is not None:
-                since, first, latest = self.noise_from
-                what += (f". The two styles' rounding noise (the largest in any tensor) grew {latest / first:.2g}-fold "
-                         f"since step {since} ({first:.2g}, now {latest:.2g}): this "
+                since, first, latest, where = self.noise_from
+                what += (f". The two styles' rounding noise in {where} grew {latest / first:.2g}-fold since step "
+                         f"{since} ({first:.2g}, now {latest:.2g}): this "
                          f"training amplifies rounding step by step (an lr at the edge of stability can), and a style "
                          f"whose own rounding no shadow measures (torch has no wider type than float64) may part "
                          f"from the others by more, with no difference in code. A mistake in code shows in the "
