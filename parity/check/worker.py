@@ -259,10 +259,20 @@ def _holding(fd):
         yield
     finally:
         _flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
+        for k, old in zip((1, 2), saved):
+            if _same_file(k, fd):               # put back only where the import left ours: a file that closed
+                os.dup2(old, k)                 # or replaced its output keeps it so, as it would without the check
         for f in (fd, *saved):
             os.close(f)
+
+
+def _same_file(a, b):
+    """Whether file descriptors a and b are open on one file (False where either is closed)."""
+    try:
+        sa, sb = os.fstat(a), os.fstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def serve(fd):

@@ -119,6 +119,16 @@ def test_a_sigterm_the_learners_code_sends_itself_ends_its_process_not_a_python_
     assert "KeyboardInterrupt" not in proc.stdout + proc.stderr and "interrupt.py" not in proc.stdout
 
 
+def test_a_file_that_closes_its_output_at_import_meets_that_when_it_prints_as_in_a_folder(tmp_path):
+    # `os.close(1)` at import: its output was held there and put back after, so a print in forward worked in a
+    # check of the file (MATCH) and failed in a check of its folder (OSError), as it does in plain Python
+    path = solution(tmp_path, method="forward", lines=["print('fwd', flush=True)"])
+    path.write_text("import os\nprint('hi', flush=True)\nos.close(1)\n" + path.read_text())
+    for target in (path, tmp_path):
+        proc = run("check", target)
+        assert proc.returncode == 2 and "forward() raised OSError" in proc.stdout, (target, proc.stdout)
+
+
 def test_a_loop_that_swallows_the_interrupt_is_stopped(tmp_path):
     path = solution(tmp_path, method="forward", lines=["import time", "while True:", "    try:",
                                                         "        time.sleep(0.05)", "    except BaseException:",
