@@ -21,6 +21,13 @@ class UsageError(SpecError):
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A value that starts with a minus and a digit is a value, not an option (no option of this command line
+        # looks so): argparse's own pattern takes -1 and -0.5 but not -1e-3 or -0,-0, which it read as an option
+        # ("--lr: expected one argument"), and the range check that names the fix never ran.
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
     def error(self, message):  # one line, exit 2, as every bad input
         raise UsageError(message)
 
@@ -118,13 +125,20 @@ def as_flags(text):
     return text
 
 
-def refuse_settings(args, optimizer, whose=""):
-    """UsageError for an optimizer setting given that `optimizer` does not take (it would go unused)."""
+def refuse_settings(args, optimizer, whose="", *, trace=False):
+    """UsageError for an optimizer setting given that `optimizer` does not take (it would go unused), and for
+    --dampening without momentum (torch takes it, and it changes nothing). trace: the optimizer is a trace's,
+    which --optimizer cannot change."""
+    changes = {field: value for _, field, value in spec_changes(args)}
     for flag, field, _ in spec_changes(args):
         takes = SETTINGS.get(field)
         if takes and optimizer not in takes:
+            other = "record a new trace with it" if trace else f"give --optimizer {takes[0]}"
             raise UsageError(f"{flag} is a setting of {', '.join(takes)}, not of {optimizer}{whose}: drop {flag}, "
-                             f"or give --optimizer {takes[0]}")
+                             f"or {other}")
+    if changes.get("dampening") and not changes.get("momentum") and not trace:
+        raise UsageError("--dampening acts on the momentum only, and there is none: give --momentum as well "
+                         "(e.g. --momentum 0.9), or drop --dampening")
 
 
 def spec_changes(args):

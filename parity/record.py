@@ -47,7 +47,7 @@ def spec_against(trace: Trace, args) -> Spec:
     if getattr(args, "preset", None) not in (None, "all"):
         given.append(("--preset", "name", args.preset))
     if getattr(args, "optimizer", None) is None:      # (a given one that differs is refused below)
-        refuse_settings(args, spec.optimizer, " (the trace's)")
+        refuse_settings(args, spec.optimizer, " (the trace's)", trace=True)
     given += spec_changes(args)
     for flag, field, value in given:
         if value != getattr(spec, field):

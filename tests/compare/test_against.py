@@ -269,7 +269,8 @@ def _damaged(kind, tmp):
     ("golden", ["--bias", "on"], "--bias on contradicts the trace, recorded with --bias off"),
     ("golden", ["--batch-size", "1"], "--batch-size 1 contradicts the trace, recorded with --batch-size (the whole"),
     ("golden", ["--momentum", "0.9"], "--momentum 0.9 contradicts the trace, recorded with --momentum 0: drop"),
-    ("golden", ["--betas", "0.9,0.999"], "--betas is a setting of adam, adamw, not of sgd (the trace's): drop --betas"),
+    ("golden", ["--betas", "0.9,0.999"], "--betas is a setting of adam, adamw, not of sgd (the trace's): drop --betas, "
+                                          "or record a new trace with it"),
     ("golden", ["--nesterov", "off", "--shuffle", "on"], "--shuffle on contradicts the trace, recorded with "
                                                           "--shuffle off"),
     ("golden", ["--styles", "numpy,jax"], "unknown style 'jax'"),

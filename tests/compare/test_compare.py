@@ -151,8 +151,11 @@ def test_the_optimizer_settings_are_options_of_the_command_line(capsys, tmp_path
     (["--eps", "nan"], "--eps must be a finite number, got 'nan': give e.g. --eps 1e-8"),
     (["--optimizer", "adam", "--betas", "1,0.5"], "the first value of --betas, 1.0, is out of range: it must lie in "
                                                   "[0, 1)"),
+    (["--weight-decay", "-1e-3"], "--weight-decay -0.001 is out of range"),      # (argparse took -1e-3 for an option)
+    (["--lr", "-1e-3"], "--lr must be a positive number, got '-1e-3'"),
+    (["--dampening", "0.5"], "--dampening acts on the momentum only, and there is none: give --momentum as well"),
 ], ids=["momentum-for-adam", "betas-for-sgd", "nesterov-alone", "shuffle-alone", "negative-decay", "one-beta",
-        "nan-eps", "beta-of-1"])
+        "nan-eps", "beta-of-1", "negative-exponent", "negative-lr", "dampening-alone"])
 def test_an_optimizer_setting_that_cannot_apply_is_refused_in_the_options_words(capsys, args, says):
     rc, out, err = compare(capsys, "--preset", "three-layer", *args)
     assert rc == 2 and err.count("\n") == 1 and says in err, err
