@@ -21,6 +21,7 @@ line and the numbers under it, or the mismatch above it, name the same thing.
 
 from __future__ import annotations
 
+from .spec import exact
 from .styles import split_name
 
 # f(z) and f'(z) of each activation, written out; {z} is the pre-activation.
@@ -148,13 +149,13 @@ def update(spec, p):
     g = f"d{p}"
     lines = []
     if spec.weight_decay:
-        lines.append(f"g = {g} + λ·{p}, λ = {spec.weight_decay:g}")
+        lines.append(f"g = {g} + λ·{p}, λ = {exact(spec.weight_decay)}")
         g = "g"
     if spec.momentum:
-        tau = f"(1 − {spec.dampening:g})·" if spec.dampening else ""
-        lines.append(f"v ← {spec.momentum:g}·v + {tau}{g} (v = {g} at the first step)")
-        g = f"({g} + {spec.momentum:g}·v)" if spec.nesterov else "v"
-    lines.append(f"{p} ← {p} − lr·{g}, lr = {spec.lr:g}")
+        tau = f"(1 − {exact(spec.dampening)})·" if spec.dampening else ""
+        lines.append(f"v ← {exact(spec.momentum)}·v + {tau}{g} (v = {g} at the first step)")
+        g = f"({g} + {exact(spec.momentum)}·v)" if spec.nesterov else "v"
+    lines.append(f"{p} ← {p} − lr·{g}, lr = {exact(spec.lr)}")
     return "; ".join(lines)
 
 
@@ -164,13 +165,13 @@ def _adam(spec, p):
     b1, b2 = spec.betas
     g, lines = f"d{p}", []
     if spec.weight_decay and spec.optimizer == "adamw":
-        lines.append(f"{p} ← {p}·(1 − lr·λ), λ = {spec.weight_decay:g}")
+        lines.append(f"{p} ← {p}·(1 − lr·λ), λ = {exact(spec.weight_decay)}")
     elif spec.weight_decay:
-        lines.append(f"g = {g} + λ·{p}, λ = {spec.weight_decay:g}")
+        lines.append(f"g = {g} + λ·{p}, λ = {exact(spec.weight_decay)}")
         g = "g"
-    lines.append(f"m ← {b1:g}·m + {1 - b1:.6g}·{g}; v ← {b2:g}·v + {1 - b2:.6g}·{g}² (m = v = 0 before step 1)")
-    lines.append(f"{p} ← {p} − lr·(m / (1 − {b1:g}^t)) / (√v / √(1 − {b2:g}^t) + eps), t = 1 at the first step, "
-                 f"lr = {spec.lr:g}, eps = {spec.eps:g}")
+    lines.append(f"m ← {exact(b1)}·m + {1 - b1:.6g}·{g}; v ← {exact(b2)}·v + {1 - b2:.6g}·{g}² (m = v = 0 before the first step)")
+    lines.append(f"{p} ← {p} − lr·(m / (1 − {exact(b1)}^t)) / (√v / √(1 − {exact(b2)}^t) + eps), t = 1 at the first step, "
+                 f"lr = {exact(spec.lr)}, eps = {exact(spec.eps)}")
     return "; ".join(lines)
 
 
@@ -179,18 +180,18 @@ def _rmsprop(spec, p):
     a = spec.alpha
     g, lines = f"d{p}", []
     if spec.weight_decay:
-        lines.append(f"g = {g} + λ·{p}, λ = {spec.weight_decay:g}")
+        lines.append(f"g = {g} + λ·{p}, λ = {exact(spec.weight_decay)}")
         g = "g"
-    lines.append(f"v ← {a:g}·v + {1 - a:.6g}·{g}² (v = 0 before step 1)")
+    lines.append(f"v ← {exact(a)}·v + {1 - a:.6g}·{g}² (v = 0 before the first step)")
     root = "√v"
     if spec.centered:
-        lines.append(f"ḡ ← {a:g}·ḡ + {1 - a:.6g}·{g} (ḡ = 0 before step 1)")
+        lines.append(f"ḡ ← {exact(a)}·ḡ + {1 - a:.6g}·{g} (ḡ = 0 before the first step)")
         root = "√(v − ḡ²)"
     if spec.momentum:
-        lines.append(f"B ← {spec.momentum:g}·B + {g} / ({root} + eps) (B = 0 before step 1)")
-        lines.append(f"{p} ← {p} − lr·B, lr = {spec.lr:g}, eps = {spec.eps:g}")
+        lines.append(f"B ← {exact(spec.momentum)}·B + {g} / ({root} + eps) (B = 0 before the first step)")
+        lines.append(f"{p} ← {p} − lr·B, lr = {exact(spec.lr)}, eps = {exact(spec.eps)}")
     else:
-        lines.append(f"{p} ← {p} − lr·{g} / ({root} + eps), lr = {spec.lr:g}, eps = {spec.eps:g}")
+        lines.append(f"{p} ← {p} − lr·{g} / ({root} + eps), lr = {exact(spec.lr)}, eps = {exact(spec.eps)}")
     return "; ".join(lines)
 
 

@@ -252,8 +252,8 @@ class Spec:
             act += f" ({self.output_activation} output)"
         default = dict(_DEFAULTS, weight_decay=0.0)      # a decay is named wherever there is one (AdamW's own)
         settings = [f"{k}={_word(getattr(self, k))}" for k in OPTIMIZER_SETTINGS[self.optimizer]
-                    if getattr(self, k) != default[k]]
-        opt = self.optimizer + (f"({', '.join(settings)})" if settings else "") + f" lr {self.lr:g}"
+                    if getattr(self, k) != default[k] or (k == "weight_decay" and self.optimizer == "adamw")]
+        opt = self.optimizer + (f"({', '.join(settings)})" if settings else "") + f" lr {exact(self.lr)}"
         if self.batch_size is not None:
             opt += f", batches of {self.batch_size}" + (" shuffled" if self.shuffle else "")
         return f"{self.name}: {net}, {act}, {bias}, loss {self.loss}, {opt}, {self.dtype}, seed {self.seed}"
@@ -273,7 +273,14 @@ def _word(v):
         return str(v)
     if isinstance(v, (tuple, list)):
         return "(" + ", ".join(_word(x) for x in v) + ")"
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return exact(v) if isinstance(v, float) else str(v)
+
+
+def exact(v):
+    """A number in the fewest digits that say it exactly (0.9, 1e-06, 2, 1e-320): 0.999999999999 is not 1, which
+    six digits would show (and 1 is refused as a momentum)."""
+    r = repr(float(v))
+    return r[:-2] if r.endswith(".0") else r
 
 
 # ---------------------------------------------------------------------------

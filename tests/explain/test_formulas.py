@@ -138,3 +138,12 @@ def test_every_activation_and_loss_is_written_out_not_named(activation, loss, ca
               "softplus": "β = 1, softplus's beta"}[activation]
     assert out.count("   " + symbol) == 1, out[:600]
     assert ("sign(0) = 0, as torch" in out) == (loss == "l1")
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_a_running_average_starts_at_0_before_the_first_step_not_before_step_1(optimizer, capsys):
+    # steps count from 0: "v = 0 before step 1" read as "v is 0 at the start of step 1"
+    assert cli.main(["explain", "--optimizer", optimizer, "--momentum" if optimizer == "rmsprop" else "--eps",
+                     "0.5" if optimizer == "rmsprop" else "1e-6"]) == 0
+    out = capsys.readouterr().out
+    assert "0 before the first step)" in out and "before step 1" not in out

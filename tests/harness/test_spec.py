@@ -281,6 +281,8 @@ def test_weight_decay_left_out_is_torch_optims_default_for_the_optimizer():
     assert spec.replace(optimizer="adam").weight_decay == 0.0             # left out: now Adam's default
     assert spec.replace(weight_decay=0.1).replace(optimizer="adam").weight_decay == 0.1   # given: kept
     assert Spec(optimizer="adamw", weight_decay=0.0).weight_decay == 0.0  # off, by choice
+    assert "adamw(weight_decay=0) lr" in Spec(optimizer="adamw", weight_decay=0.0).describe()  # and said (a bare
+    # "adamw" read as AdamW's default, 0.01)
     assert "sgd lr" in three_layer().describe()                          # nothing added where it is 0
 
 
@@ -293,4 +295,8 @@ def test_the_header_names_every_setting_that_applies_and_is_not_torchs_default()
                centered=True, eps=1e-6)
     assert "softplus(softplus_threshold=1), no bias" in rms.describe()
     assert "rmsprop(alpha=0.5, eps=1e-06, centered=True) lr" in rms.describe()
+    # every setting in the digits that say it exactly: six digits showed 0.999999999999 as 1, which is refused
+    assert "sgd(momentum=0.999999999999) lr 2," in Spec(momentum=0.999999999999, lr=2.0).describe()
+    assert "adam(betas=(0.999999999, 0.9999999999)) lr 1e-06" in Spec(optimizer="adam",
+                                                                      betas=(0.999999999, 0.9999999999)).describe()
     assert "adam(betas=(0.8, 0.99)) lr" in Spec(optimizer="adam", betas=(0.8, 0.99)).describe()
