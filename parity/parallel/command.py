@@ -28,7 +28,7 @@ def starting(k, cores=None):
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     turns = f"; {k} ranks on {cores} core{'s' if cores > 1 else ''} take turns, so expect it slow" if k > cores else ""
-    return f"starting {k} rank{'s' if k > 1 else ''} (gloo on 127.0.0.1, one thread each{turns}) ..."
+    return f"starting {k} rank{'s' if k > 1 else ''} (gloo on 127.0.0.1, one thread{' each' if k > 1 else ''}{turns}) ..."
 
 
 class Ranks:
@@ -76,7 +76,7 @@ class Ranks:
         p = report.parallel
         k = p["world_size"]
         built = ", ".join(f"{SHORT[s]} {t:.2g} s" for s, t in p["build_seconds"].items())
-        lines = [f"data parallel: {k} rank{'s' if k > 1 else ''} (gloo on 127.0.0.1, one thread each); the group "
+        lines = [f"data parallel: {k} rank{'s' if k > 1 else ''} (gloo on 127.0.0.1, one thread{' each' if k > 1 else ''}); the group "
                  f"started in {p['startup_seconds']:.2g} s; each style built on the ranks in: {built}"]
         odd = [n for n in batch_sizes(report.spec) if n % 2]
         if k == 1 and self.defaulted and odd:
@@ -87,11 +87,12 @@ class Ranks:
                    "a --batch-size that 2 divides, or --world-size K that divides every batch")
             lines.append(f"  world size 1: {what}, which 2 ranks cannot share equally, so one rank holds each whole "
                          f"batch and no all-reduce is tested: give {fix}")
-        lines.append("  each step's batch is the union of the ranks' rows (a DistributedSampler's order, seed + "
-                     "epoch); forward rows and δ are put back at their rows of the batch")
-        lines.append(f"  δ: {RESCALE}")
-        lines.append("  allreduce: the gradients once the ranks averaged them (single-process styles: their backward "
-                     "gradients); the ranks hold one tensor there and after the update, bit for bit")
+        if k > 1:                          # (one rank holds every row: nothing is split, rescaled or averaged)
+            lines.append("  each step's batch is the union of the ranks' rows (a DistributedSampler's order, seed + "
+                         "epoch); forward rows and δ are put back at their rows of the batch")
+            lines.append(f"  δ: {RESCALE}")
+            lines.append("  allreduce: the gradients once the ranks averaged them (single-process styles: their "
+                         "backward gradients); the ranks hold one tensor there and after the update, bit for bit")
         for s, notes in p["notes"].items():
             for note in notes[:5]:
                 lines.append(f"  {LABELS[s]}: {note}")

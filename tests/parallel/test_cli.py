@@ -72,6 +72,9 @@ def test_a_default_world_size_of_1_says_why_where_the_batches_do_not_split_in_tw
     (run,) = doc["runs"]
     p = run["parallel"]
     assert p["world_size"] == 1 and any(said in line for line in p["said"]) and p["notes"] == {"torch_allreduce": []}
+    # one rank holds every row: nothing is split, rescaled or averaged, and nothing said of it
+    assert not any(line.strip().startswith(("δ:", "allreduce:", "each step's batch")) for line in p["said"])
+    assert "starting 1 rank (gloo on 127.0.0.1, one thread) ..." in out.stdout
     assert p["where"] == {} and set(p["build_seconds"]) == {"torch_allreduce"}
 
 
