@@ -114,21 +114,21 @@ def run_folder(args):
         atomic_write(args.csv, lambda f: f.write(data))
     if args.json is not None:
         write_json(args.json, [r.as_dict() for r in results])
-        if args.json == "-":
-            return max(r.status for r in results)
+    out = sys.stderr if args.json == "-" else sys.stdout        # --json -: standard output is the JSON's alone
     width = max(len(r["file"]) for r in rows)
     for r in rows:
         what = r["first_mistake"] + (f": {r['first_key']}" if r["first_key"] else "") if r["exit"] == 1 else \
             r["problem"][:100]
-        print(f"{r['file']:{width}s}  {r['status']:11s}  {what}")
+        print(f"{r['file']:{width}s}  {r['status']:11s}  {what}", file=out)
     for path, why in left:
-        print(f"{str(path):{width}s}  {'not checked':11s}  {why}")
+        print(f"{str(path):{width}s}  {'not checked':11s}  {why}", file=out)
     if printed:
         print("printed while checked (not shown; check a file alone to see it): "
-              + ", ".join(f"{p} {_size(n)}" for p, n in printed))
+              + ", ".join(f"{p} {_size(n)}" for p, n in printed), file=out)
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUS.values()}
+    written = [p for p in (args.csv, args.json) if p not in (None, "-")]
     print(f"{len(rows)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items())
-          + (f"; written {args.csv}" if args.csv else ""))
+          + (f"; written {', '.join(written)}" if written else ""), file=out)
     return max(r.status for r in results)
 
 

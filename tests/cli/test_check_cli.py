@@ -236,7 +236,11 @@ def test_a_folder_is_checked_file_by_file_into_a_csv(tmp_path):
     assert rows["broken.py"]["status"] == "cannot run"
     assert "4 files: 1 match, 2 mismatch, 1 cannot run" in proc.stdout
     import json
-    listed = json.loads(run("check", folder, "--json", "-").stdout)
+    both = run("check", folder, "--csv", out, "--json", tmp_path / "results.json")
+    assert f"4 files: 1 match, 2 mismatch, 1 cannot run; written {out}, {tmp_path / 'results.json'}" in both.stdout
+    proc = run("check", folder, "--json", "-")          # the JSON alone on stdout; the table and its sum on stderr
+    assert "4 files: 1 match, 2 mismatch, 1 cannot run" in proc.stderr and "right.py" in proc.stderr
+    listed = json.loads(proc.stdout)
     assert [(os.path.basename(r["path"]), r["status"]) for r in listed] == [
         ("broken.py", 2), ("lr_missing.py", 1), ("right.py", 0), ("update_plus.py", 1)]
     assert listed[1]["mistakes"][0]["key"] == "lr_missing"
