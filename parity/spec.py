@@ -67,7 +67,7 @@ def _fits_float32(field, value, *, positive=False):
     if abs(value) > FLOAT32_MAX:
         raise SpecError(f"{field} = {value!r} does not fit float32 (|{field}| <= {FLOAT32_MAX!r}, the largest "
                         f"float32): use a smaller {field}, or float64 (--dtype float64)")
-    if positive and value < FLOAT32_TINY:
+    if positive and value <= FLOAT32_TINY / 2:      # (above half of it, float32 rounds up to it, not to 0)
         raise SpecError(f"{field} = {value!r} rounds to 0 in float32 (the smallest float32 is "
                         f"{FLOAT32_TINY:.2g}): use a larger {field}, or float64 (--dtype float64)")
 

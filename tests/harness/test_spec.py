@@ -300,3 +300,14 @@ def test_the_header_names_every_setting_that_applies_and_is_not_torchs_default()
     assert "adam(betas=(0.999999999, 0.9999999999)) lr 1e-06" in Spec(optimizer="adam",
                                                                       betas=(0.999999999, 0.9999999999)).describe()
     assert "adam(betas=(0.8, 0.99)) lr" in Spec(optimizer="adam", betas=(0.8, 0.99)).describe()
+
+
+def test_a_float32_setting_that_rounds_up_to_the_smallest_float32_is_taken():
+    # 1e-45 is 1.4e-45 in float32 (round to nearest: anything above half the smallest float32 rounds up to it);
+    # it was refused as "rounds to 0"
+    from parity.spec import FLOAT32_TINY
+    assert float(np.float32(1e-45)) == FLOAT32_TINY
+    assert three_layer(dtype="float32", optimizer="adam", eps=1e-45).eps == 1e-45
+    with pytest.raises(SpecError, match="rounds to 0 in float32"):
+        three_layer(dtype="float32", optimizer="adam", eps=FLOAT32_TINY / 2)      # a tie: to even, 0
+    assert float(np.float32(FLOAT32_TINY / 2)) == 0.0
