@@ -428,7 +428,7 @@ def _lr_followed(learner, problem, flavour, x, y, shapes, initial, tol):
     number (`W -= 0.1 * dW`) matches too. A second MLP of the learner's, built at lr' = 0.7·lr, takes
     one step, and so does the reference at lr'."""
     spec = problem.spec
-    lr2 = spec.lr * 0.7
+    lr2 = other_lr(spec.lr)
     try:
         other = dataclasses.replace(problem, spec=dataclasses.replace(spec, lr=lr2))
         out = learner.probe(other, x.copy(), y.copy(), shapes)
@@ -475,11 +475,17 @@ def _targets(y):
     return y if np.issubdtype(y.dtype, np.integer) else y.astype(np.float64)
 
 
+def other_lr(lr):
+    """The second MLP's learning rate: 0.7·lr, in 12 digits (0.07, not 0.06999999999999999 of 0.7 × 0.1), as the
+    formulas print it."""
+    return float(f"{lr * 0.7:.12g}")
+
+
 def _probe_lr(learner, problem, x, y, reads, initial, diagnosis, name):
     """Does the learner's step follow lr? A second MLP of theirs, one step at lr' = 0.7·lr, says: a learning
     rate written into their code stays put, lr² follows lr'², c·lr follows c·lr'."""
     spec = problem.spec
-    lr2 = spec.lr * 0.7
+    lr2 = other_lr(spec.lr)
     try:
         other = dataclasses.replace(problem, spec=dataclasses.replace(spec, lr=lr2))
         out = learner.probe(other, x, y, {phase: {n: a.shape for n, a in r.items()} for phase, r in reads.items()})
